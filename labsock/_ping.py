@@ -1,0 +1,238 @@
+"""``ping``: sequence-numbered, timestamped probes to an echo endpoint.
+
+The loop is single-threaded and honest: it records the send time of every
+probe and the arrival time of every reply (duplicates included, in the order
+they came), and leaves every figure to the pure statistics in ``_stats``.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from labsock._errors import FramingError, UsageError, os_errors
+from labsock._probe import HEADER_SIZE, ProbeStream, decode_probe, encode_probe
+from labsock._records import build_records
+from labsock._results import PingResult
+from labsock._servers import resolve
+from labsock._validate import check_address, check_count, check_seconds, check_size
+
+__all__ = ["ping"]
+
+Progress = Callable[[int, int], None]
+
+
+def ping(
+    address: tuple[str, int],
+    *,
+    protocol: Literal["udp", "tcp"] = "udp",
+    count: int = 20,
+    interval: float | None = None,
+    size: int = 64,
+    timeout: float = 1.0,
+    progress: Progress | None = None,
+) -> PingResult:
+    """Send ``count`` probes to an echo endpoint and record every reply.
+
+    Args:
+        address: ``(host, port)`` of an echo server (or of an ``ImpairedLink``
+            in front of one), e.g. ``server.address``.
+        protocol: ``"udp"`` (one datagram per probe) or ``"tcp"`` (one
+            connection, probes as fixed-size messages on the stream).
+        count: number of probes, 1 to 1,000,000.
+        interval: ``None`` (default) for ping-pong: each probe is sent once
+            the previous reply came back or timed out. A number of seconds for
+            paced sending: one probe every ``interval`` seconds whatever the
+            replies do, so a reply may overtake an earlier one.
+        size: bytes per probe (at least 16, the probe header; at most 65,507
+            over UDP).
+        timeout: seconds to wait for a reply before calling it lost.
+        progress: called as ``progress(sent, count)`` after each send.
+
+    Returns:
+        A :class:`PingResult` with one record per probe.
+
+    Raises:
+        UsageError, DatagramTooLarge: for arguments that make no sense.
+        ConnectionRefused: TCP only, when nothing listens at ``address``.
+            (Over UDP nobody refuses: every probe is lost, and the result
+            says whether the kernel reported the port unreachable.)
+        NetworkTimeout: TCP only, when the connection cannot be made in time.
+
+    Example:
+        >>> from labsock import UDPEchoServer
+        >>> with UDPEchoServer() as server:
+        ...     result = ping(server.address, count=5)
+        >>> result.received
+        5
+    """
+    host, port = check_address(address)
+    if protocol not in ("udp", "tcp"):
+        raise UsageError(f"protocol must be 'udp' or 'tcp', not {protocol!r}")
+    check_count(count, name="count", maximum=1_000_000)
+    check_size(size, minimum=HEADER_SIZE, udp=protocol == "udp")
+    timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)
+    if interval is not None:
+        interval = check_seconds(interval, name="interval", maximum=60)
+
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    family, sockaddr = resolve(host, port, kind)
+    run = _Run(count, size, interval, timeout, progress)
+    started = time.perf_counter()
+    with socket.socket(family, kind) as sock:
+        connect_time: float | None = None
+        if protocol == "udp":
+            # connect() on UDP only fixes the peer: replies from anyone else
+            # are filtered out, and the kernel can report "port unreachable".
+            with os_errors("connect to", (host, port)):
+                sock.connect(sockaddr)
+            run.loop(sock, run.recv_udp)
+        else:
+            sock.settimeout(timeout)
+            t0 = time.perf_counter()
+            with os_errors("connect to", (host, port)):
+                sock.connect(sockaddr)
+            connect_time = time.perf_counter() - t0
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            run.stream = ProbeStream(size)
+            with os_errors("ping", (host, port)):
+                run.loop(sock, run.recv_tcp)
+    elapsed = time.perf_counter() - started
+    return PingResult(
+        protocol=protocol,
+        address=(host, port),
+        count=count,
+        size=size,
+        interval=interval,
+        timeout=timeout,
+        records=build_records(run.sent, run.arrivals),
+        arrivals=tuple(seq for seq, _ in run.arrivals),
+        connect_time=connect_time,
+        unreachable=run.unreachable,
+        elapsed=elapsed,
+    )
+
+
+class _Run:
+    """The state of one ping; ``loop`` drives it."""
+
+    def __init__(
+        self,
+        count: int,
+        size: int,
+        interval: float | None,
+        timeout: float,
+        progress: Progress | None,
+    ) -> None:
+        self.count = count
+        self.size = size
+        self.interval = interval
+        self.timeout = timeout
+        self.progress = progress
+        self.sent: list[float] = []
+        self.arrivals: list[tuple[int, float]] = []
+        self.answered: set[int] = set()
+        self.unreachable = 0
+        self.stream: ProbeStream | None = None
+        self.buf = bytearray(max(size, 65_536))
+        self.peer_closed = False
+
+    def recv_udp(self, sock: socket.socket) -> None:
+        try:
+            n = sock.recv_into(self.buf)
+        except ConnectionRefusedError:
+            # ICMP port unreachable for an earlier probe: nobody listens.
+            self.unreachable += 1
+            return
+        now = time.perf_counter()
+        try:
+            seq, _ = decode_probe(memoryview(self.buf)[:n])
+        except FramingError:
+            return  # not one of ours; UDP lets anyone send us anything
+        self._arrived(seq, now)
+
+    def recv_tcp(self, sock: socket.socket) -> None:
+        n = sock.recv_into(self.buf)
+        now = time.perf_counter()
+        if n == 0:
+            self.peer_closed = True
+            return
+        assert self.stream is not None
+        for seq, _ in self.stream.feed(memoryview(self.buf)[:n]):
+            self._arrived(seq, now)
+
+    def _arrived(self, seq: int, now: float) -> None:
+        if seq < len(self.sent):
+            self.arrivals.append((seq, now))
+            self.answered.add(seq)
+
+    def _send(self, sock: socket.socket) -> float:
+        seq = len(self.sent)
+        now = time.perf_counter()
+        sock.sendall(encode_probe(seq, int(now * 1e9), self.size))
+        self.sent.append(now)
+        if self.progress is not None:
+            self.progress(seq + 1, self.count)
+        return now
+
+    def loop(self, sock: socket.socket, receive: Callable[[socket.socket], None]) -> None:
+        if self.interval is None:
+            self._ping_pong(sock, receive)
+        else:
+            self._paced(sock, receive, self.interval)
+        self._linger(sock, receive)
+
+    def _wait(
+        self, sock: socket.socket, receive: Callable[[socket.socket], None], t: float
+    ) -> bool:
+        """Receive once, waiting at most ``t`` seconds; False on timeout."""
+        sock.settimeout(max(t, 1e-6))
+        try:
+            receive(sock)
+        except TimeoutError:
+            return False
+        return True
+
+    def _ping_pong(self, sock: socket.socket, receive: Callable[[socket.socket], None]) -> None:
+        for seq in range(self.count):
+            deadline = self._send(sock) + self.timeout
+            refused = self.unreachable
+            # An ICMP "port unreachable" answers this probe too: no reply
+            # will come, so waiting out the timeout would only stall.
+            while seq not in self.answered and not self.peer_closed and self.unreachable == refused:
+                left = deadline - time.perf_counter()
+                if left <= 0 or not self._wait(sock, receive, left):
+                    break
+
+    def _paced(
+        self, sock: socket.socket, receive: Callable[[socket.socket], None], interval: float
+    ) -> None:
+        next_send = time.perf_counter()
+        while len(self.sent) < self.count and not self.peer_closed:
+            now = time.perf_counter()
+            if now >= next_send:
+                self._send(sock)
+                # Keep the schedule, but never try to catch up in a burst.
+                next_send = max(next_send + interval, now)
+                continue
+            self._wait(sock, receive, next_send - now)
+
+    def _linger(self, sock: socket.socket, receive: Callable[[socket.socket], None]) -> None:
+        """Collect late replies: until every probe is answered or the timeout
+        after the last send; then a short grace for duplicates."""
+        if not self.sent:
+            return
+        deadline = self.sent[-1] + self.timeout
+        while len(self.answered) < len(self.sent) and not self.peer_closed:
+            left = deadline - time.perf_counter()
+            if left <= 0 or not self._wait(sock, receive, left):
+                break
+        rtts = [t - self.sent[s] for s, t in self.arrivals]
+        grace = min(self.timeout, 0.001 + 3 * max(rtts, default=0.0))
+        end = time.perf_counter() + grace
+        while not self.peer_closed:
+            left = end - time.perf_counter()
+            if left <= 0 or not self._wait(sock, receive, left):
+                break

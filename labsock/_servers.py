@@ -1,0 +1,350 @@
+"""Echo servers on real sockets, each in background threads of this process.
+
+Both servers bind before the constructor returns (so ``.address`` is real
+and a client may connect at once), count what crosses them, and stop cleanly
+on ``close()``. They are deliberately plain: the loops below are the same
+``recv``/``send`` loops the lessons teach, with the bookkeeping around them.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from labsock._endpoint import Endpoint, close_socket, format_address, loopback_of
+from labsock._errors import os_errors
+from labsock._validate import check_count, check_host, check_port
+
+__all__ = ["ServerStats", "TCPEchoServer", "UDPEchoServer", "resolve"]
+
+_RECV_SIZE = 65_536
+_POSIX = sys.platform != "win32"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStats:
+    """A snapshot of what crossed a server (see ``statistics()``).
+
+    ``connections`` counts accepted TCP connections since start, ``active``
+    those open now, ``resets`` those the client broke (reset or vanished).
+    UDP servers count ``datagrams_in``/``datagrams_out``; both count bytes.
+    """
+
+    connections: int = 0
+    active: int = 0
+    resets: int = 0
+    datagrams_in: int = 0
+    datagrams_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+class _Counters:
+    """Mutable counters behind a lock; ``snapshot()`` gives a ServerStats."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.values: dict[str, int] = dict.fromkeys(ServerStats.__slots__, 0)
+
+    def add(self, **deltas: int) -> None:
+        with self.lock:
+            for key, delta in deltas.items():
+                self.values[key] += delta
+
+    def snapshot(self) -> ServerStats:
+        with self.lock:
+            return ServerStats(**self.values)
+
+
+def resolve(host: str, port: int, kind: socket.SocketKind) -> tuple[socket.AddressFamily, Any]:
+    """Resolve ``host`` to (family, sockaddr), translating failures for students."""
+    with os_errors("resolve", (host, port)):
+        infos = socket.getaddrinfo(host, port, type=kind)
+    family, _, _, _, sockaddr = infos[0]
+    return family, sockaddr
+
+
+def _bind(kind: socket.SocketKind, host: str, port: int) -> socket.socket:
+    family, sockaddr = resolve(host, port, kind)
+    sock = socket.socket(family, kind)
+    try:
+        if _POSIX:
+            # Lets a restarted server rebind while old connections sit in
+            # TIME_WAIT; it does NOT let two live sockets share a port on
+            # POSIX, so "address already in use" still teaches what it should.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with os_errors("bind", (host, port)):
+            sock.bind(sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class _Server(Endpoint):
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__()
+        self._host = check_host(host)
+        check_port(port)
+        self._counters = _Counters()
+        self._address: tuple[str, int] = (host, port)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The real bound ``(host, port)``: the port the OS picked for port=0.
+
+        Raises ClosedError once the server is closed: its port is free again,
+        and whatever answers there now is not this server.
+        """
+        self._check_open("get the address of")
+        return self._address
+
+    @property
+    def host(self) -> str:
+        return self._address[0]
+
+    @property
+    def port(self) -> int:
+        return self._address[1]
+
+    def statistics(self) -> ServerStats:
+        """An immutable snapshot of the counters."""
+        return self._counters.snapshot()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "serving"
+        return f"<{type(self).__name__} {format_address(self._address)} {state}>"
+
+
+class TCPEchoServer(_Server):
+    """A TCP server that sends back every byte it receives, to many clients at once.
+
+    Each connection gets its own thread running the classic loop
+    ``recv -> sendall`` until the client closes its side; then the server
+    closes its side too. A client that resets or vanishes mid-message ends
+    only its own connection (counted in ``statistics().resets``).
+
+    Args:
+        host: address to bind; loopback by default.
+        port: 0 lets the operating system pick a free port (see ``.address``).
+        backlog: connections the kernel queues before ``accept``.
+        nodelay: disable Nagle's algorithm on accepted connections, so small
+            echoes go out at once (what an interactive server wants).
+
+    Raises:
+        AddressInUse, PermissionDenied, HostNotFound, UsageError.
+
+    Example:
+        >>> import socket
+        >>> with TCPEchoServer() as server:
+        ...     with socket.create_connection(server.address, timeout=2) as client:
+        ...         client.sendall(b"hello")
+        ...         client.recv(100)
+        b'hello'
+    """
+
+    kind = "TCP echo server"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        backlog: int = 256,
+        nodelay: bool = True,
+    ) -> None:
+        super().__init__(host, port)
+        check_count(backlog, name="backlog", minimum=1, maximum=65535)
+        self._nodelay = nodelay
+        self._conn_lock = threading.Lock()
+        self._conns: dict[socket.socket, threading.Thread] = {}
+        self._listener = _bind(socket.SOCK_STREAM, host, port)
+        self._waker_r, self._waker_w = socket.socketpair()
+        try:
+            with os_errors("listen on", (host, port)):
+                self._listener.listen(backlog)
+            self._address = self._listener.getsockname()[:2]
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self._listener, selectors.EVENT_READ)
+            self._selector.register(self._waker_r, selectors.EVENT_READ)
+        except BaseException:
+            for s in (self._listener, self._waker_r, self._waker_w):
+                s.close()
+            raise
+        self._start_worker(self._accept_loop, f"tcp-accept-{self.port}")
+        self._register()
+
+    def _accept_loop(self) -> None:
+        while not self._closed.is_set():
+            # Waits for a client or for close(); the waker makes this prompt.
+            for key, _ in self._selector.select(timeout=1.0):
+                if key.fileobj is self._waker_r:
+                    return
+                try:
+                    conn, _peer = self._listener.accept()
+                except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                    continue
+                self._adopt(conn)
+
+    def _adopt(self, conn: socket.socket) -> None:
+        conn.setblocking(True)
+        if self._nodelay:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        thread = threading.Thread(
+            target=self._serve, args=(conn,), name=f"labsock-tcp-conn-{self.port}", daemon=True
+        )
+        with self._conn_lock:
+            if self._closed.is_set():
+                conn.close()
+                return
+            self._conns[conn] = thread
+        self._counters.add(connections=1, active=1)
+        thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = bytearray(_RECV_SIZE)
+        view = memoryview(buf)
+        add = self._counters.add
+        reset = 0
+        try:
+            while True:
+                n = conn.recv_into(buf)
+                if n == 0:
+                    # The client shut down its sending side (or closed):
+                    # everything it sent has been echoed, so finish ours.
+                    conn.shutdown(socket.SHUT_WR)
+                    break
+                add(bytes_in=n)
+                conn.sendall(view[:n])
+                add(bytes_out=n)
+        except OSError:
+            # Reset, broken pipe, "not connected" after the peer vanished, or
+            # our own shutdown at close(): it ends this connection, and it is
+            # the peer's doing (or ours), never a failure of the server.
+            reset = 0 if self._closed.is_set() else 1
+        except BaseException as exc:
+            self._record_error(exc)
+        finally:
+            view.release()
+            with self._conn_lock:
+                self._conns.pop(conn, None)
+            conn.close()
+            self._counters.add(active=-1, resets=reset)
+
+    def _wake(self) -> None:
+        try:
+            self._waker_w.send(b"x")
+        except OSError:
+            pass
+        with self._conn_lock:
+            conns = dict(self._conns)
+        for conn, thread in conns.items():
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._threads.append(thread)
+
+    def _release(self) -> None:
+        self._selector.close()
+        for s in (self._listener, self._waker_r, self._waker_w):
+            close_socket(s)
+
+
+class UDPEchoServer(_Server):
+    """A UDP server that sends every datagram back to whoever sent it.
+
+    No connection, no accept: one socket, one loop of ``recvfrom`` then
+    ``sendto``. Each datagram is answered on its own; message boundaries are
+    kept, and nothing is retransmitted.
+
+    Args:
+        host: address to bind; loopback by default.
+        port: 0 lets the operating system pick a free port (see ``.address``).
+        receive_buffer: ask the kernel for this ``SO_RCVBUF`` size in bytes
+            (it may double or clamp it; see ``.receive_buffer``).
+
+    Example:
+        >>> import socket
+        >>> with UDPEchoServer() as server:
+        ...     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        ...         client.settimeout(2)
+        ...         _ = client.sendto(b"ping", server.address)
+        ...         client.recvfrom(100)[0]
+        b'ping'
+    """
+
+    kind = "UDP echo server"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        receive_buffer: int | None = None,
+    ) -> None:
+        super().__init__(host, port)
+        if receive_buffer is not None:
+            check_count(receive_buffer, name="receive_buffer", minimum=1, maximum=1 << 30)
+        self._sock = _bind(socket.SOCK_DGRAM, host, port)
+        try:
+            if receive_buffer is not None:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            self._address = self._sock.getsockname()[:2]
+        except BaseException:
+            self._sock.close()
+            raise
+        self._start_worker(self._loop, f"udp-echo-{self.port}")
+        self._register()
+
+    @property
+    def receive_buffer(self) -> int:
+        """The receive buffer the kernel really granted, in bytes."""
+        self._check_open("read the buffer of")
+        return int(self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+    def _loop(self) -> None:
+        sock = self._sock
+        buf = bytearray(_RECV_SIZE)
+        view = memoryview(buf)
+        add = self._counters.add
+        try:
+            while True:
+                try:
+                    # Blocking on purpose: one syscall per datagram, like a
+                    # bare loop. close() wakes it (shutdown + a wake datagram).
+                    n, peer = sock.recvfrom_into(buf)
+                except ConnectionResetError:
+                    # Windows reports an earlier datagram's ICMP "port
+                    # unreachable" here; it concerns a client gone away.
+                    continue
+                if self._closed.is_set():
+                    return
+                add(datagrams_in=1, bytes_in=n)
+                try:
+                    sock.sendto(view[:n], peer)
+                except OSError:
+                    continue  # the sender vanished; UDP does not care
+                add(datagrams_out=1, bytes_out=n)
+        finally:
+            view.release()
+
+    def _wake(self) -> None:
+        try:
+            # On Linux this alone wakes a blocked recvfrom; elsewhere it may
+            # fail on an unconnected socket, so a wake datagram follows.
+            self._sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+        try:
+            with socket.socket(self._sock.family, socket.SOCK_DGRAM) as poke:
+                poke.sendto(b"", loopback_of(self._address))
+        except OSError:
+            pass
+
+    def _release(self) -> None:
+        close_socket(self._sock)

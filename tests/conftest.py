@@ -1,0 +1,69 @@
+"""Shared fixtures: every test must leave no thread, socket or endpoint behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import labsock
+
+
+def _open_fds() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except FileNotFoundError:  # not Linux
+        import psutil
+
+        proc = psutil.Process()
+        return proc.num_fds() if hasattr(proc, "num_fds") else proc.num_handles()
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    """Threads, file descriptors and live endpoints are back where they started."""
+    threads_before = set(threading.enumerate())
+    fds_before = _open_fds()
+    yield
+    live = labsock.live_endpoints()
+    labsock.close_all()
+    # Threads finish a moment after close() returns only if close() failed to
+    # join them; give them a short grace before calling it a leak.
+    deadline = time.monotonic() + 2.0
+    while True:
+        extra = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+        fds_now = _open_fds()
+        if (not extra and fds_now <= fds_before) or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert not live, f"endpoints left open by the test: {live}"
+    assert not extra, f"threads leaked: {[t.name for t in extra]}"
+    assert fds_now <= fds_before, f"file descriptors leaked: {fds_before} -> {fds_now}"
+
+
+def _can_bind_ipv6() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+HAS_IPV6 = _can_bind_ipv6()
+needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="this host cannot bind ::1")
+
+
+def needs_tool(name: str) -> pytest.MarkDecorator:
+    """Skip (with the reason) when an outside program such as socat is missing."""
+    return pytest.mark.skipif(
+        shutil.which(name) is None,
+        reason=f"{name} is not installed (make test installs it with apt-get where it can)",
+    )
