@@ -33,7 +33,7 @@ system-deps:
 
 lint: setup
 	$(BIN)/ruff check labsock tests notebooks
-	$(BIN)/ruff format --check labsock tests
+	$(BIN)/ruff format --check labsock tests notebooks
 
 typecheck: setup
 	$(BIN)/mypy

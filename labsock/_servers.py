@@ -72,10 +72,11 @@ def _bind(kind: socket.SocketKind, host: str, port: int) -> socket.socket:
     family, sockaddr = resolve(host, port, kind)
     sock = socket.socket(family, kind)
     try:
-        if _POSIX:
-            # Lets a restarted server rebind while old connections sit in
-            # TIME_WAIT; it does NOT let two live sockets share a port on
+        if _POSIX and kind == socket.SOCK_STREAM:
+            # Lets a restarted TCP server rebind while old connections sit in
+            # TIME_WAIT; it does NOT let two live TCP sockets share a port on
             # POSIX, so "address already in use" still teaches what it should.
+            # Not for UDP: there, Linux would let two sockets share the port.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         with os_errors("bind", (host, port)):
             sock.bind(sockaddr)
