@@ -16,7 +16,9 @@ export JUPYTER_RUNTIME_DIR ?= $(CURDIR)/.jupyter-runtime
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-test: setup system-deps lint typecheck unit notebooks
+# One pytest run for tests and notebooks, so its closing line counts them all.
+test: setup system-deps lint typecheck
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env tests notebooks
 
 setup: $(STAMP)
 
@@ -42,7 +44,7 @@ unit: setup
 	$(BIN)/python -m pytest tests
 
 notebooks: setup
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks
 
 clean:
 	rm -rf $(VENV) .jupyter-runtime .mypy_cache .ruff_cache build dist *.egg-info

@@ -7,7 +7,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -44,6 +44,20 @@ def no_leaks() -> Iterator[None]:
     assert not live, f"endpoints left open by the test: {live}"
     assert not extra, f"threads leaked: {[t.name for t in extra]}"
     assert fds_now <= fds_before, f"file descriptors leaked: {fds_before} -> {fds_now}"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` runs out; return its last value.
+
+    For counters a server thread updates just after the client saw the
+    effect (the echo arrives before the server counts it as sent).
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
 
 
 def _can_bind_ipv6() -> bool:

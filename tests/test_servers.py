@@ -16,7 +16,7 @@ import pytest
 import labsock
 from labsock import TCPEchoServer, UDPEchoServer
 
-from .conftest import needs_ipv6, needs_tool
+from .conftest import needs_ipv6, needs_tool, wait_until
 
 TIMEOUT = 10.0
 
@@ -52,9 +52,7 @@ def test_tcp_echo_returns_payloads_byte_exact(size: int) -> None:
     with TCPEchoServer() as server:
         assert tcp_echo(server.address, payload) == payload
         # The connection has ended on both sides before the counters settle.
-        deadline = time.monotonic() + TIMEOUT
-        while server.statistics().active and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_until(lambda: server.statistics().active == 0)
         stats = server.statistics()
     assert stats.bytes_in == stats.bytes_out == size
     assert stats.connections == 1
@@ -67,10 +65,7 @@ def test_tcp_server_serves_200_concurrent_clients_every_byte_checked() -> None:
         socks = [socket.create_connection(server.address, timeout=TIMEOUT) for _ in range(clients)]
         try:
             # All 200 are connected at once before any message flows.
-            deadline = time.monotonic() + TIMEOUT
-            while server.statistics().active < clients and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert server.statistics().active == clients
+            assert wait_until(lambda: server.statistics().active == clients)
             # One selector drives every client: each sends its next message as
             # soon as the previous one came back intact.
             sel = selectors.DefaultSelector()
@@ -128,9 +123,7 @@ def test_tcp_server_survives_clients_that_vanish_reset_or_half_close() -> None:
         c.close()
         # 3. half-close: we stop sending, the echo still comes back in full.
         assert tcp_echo(server.address, b"after the storm") == b"after the storm"
-        deadline = time.monotonic() + TIMEOUT
-        while server.statistics().active and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_until(lambda: server.statistics().active == 0)
         stats = server.statistics()
     assert stats.connections == 3
     assert stats.active == 0
@@ -154,6 +147,9 @@ def test_udp_echo_of_10000_datagrams_returns_each_one() -> None:
             seq = struct.unpack_from("!I", data)[0]
             assert data == struct.pack("!I", seq) + b"d" * (seq % 300)
             seen.add(seq)
+        # The server counts a datagram as sent after sendto() returns, which
+        # can be just after our recv() saw it.
+        wait_until(lambda: server.statistics().datagrams_out == total)
         stats = server.statistics()
     assert seen == set(range(total))
     assert stats.datagrams_in == stats.datagrams_out == total
