@@ -1,0 +1,848 @@
+"""Multicast on the loopback interface: a group, its receivers and its senders.
+
+One datagram sent to a group address reaches every socket that joined the
+group. The course keeps it on this machine: every membership is taken on the
+loopback interface, every sender sends through it with a TTL of 0 or 1, so no
+datagram and no IGMP report ever leaves the machine.
+
+How a receiver hears its own group and nothing else (the portable strategy):
+
+* It binds to the *group address* and the group's port, not to 0.0.0.0. The
+  kernel then hands it only datagrams sent to that group. This works on Linux
+  and macOS; Windows refuses a bind to a multicast address, so there it binds
+  the port on every address, which Windows filters per membership anyway.
+* On Linux it also clears ``IP_MULTICAST_ALL``. Without that, a socket hears a
+  group that *any* socket on the host joined, so a receiver that called
+  ``leave()`` would keep hearing the group as long as a neighbour stayed in it.
+* Experiments add a random session tag to each payload and count foreign
+  datagrams, so cross-talk is measured, not assumed away.
+
+All receivers share the group's port (``SO_REUSEADDR``). With ``port=0`` the
+group reserves a free port with a placeholder socket that never joins, so the
+port stays the group's even while every receiver has left.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import ipaddress
+import secrets
+import selectors
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from labsock._endpoint import Endpoint, close_socket, format_address
+from labsock._errors import FramingError, NetworkError, UsageError, os_errors
+from labsock._probe import HEADER_SIZE, decode_probe, encode_probe
+from labsock._validate import check_count, check_payload, check_port, check_seconds
+
+__all__ = [
+    "DEFAULT_BLOCK",
+    "DEFAULT_BLOCK_V6",
+    "TAG_SIZE",
+    "Arrival",
+    "MulticastGroup",
+    "MulticastReceiver",
+    "MulticastSender",
+    "ReceiverStats",
+    "check_group",
+    "draw_group",
+    "encode_tagged_probe",
+    "ipv6_multicast_supported",
+    "loopback_index",
+]
+
+#: Default groups come from here: the IPv4 administratively scoped block
+#: (RFC 2365), meant for use inside one organisation, never routed beyond it.
+DEFAULT_BLOCK = ipaddress.IPv4Network("239.255.0.0/16")
+#: IPv6 default groups: transient (flag T) and interface-local (scope 1), the
+#: scope RFC 4291 reserves for loopback transmission of multicast.
+DEFAULT_BLOCK_V6 = ipaddress.IPv6Network("ff11::/16")
+#: Bytes of session tag after the 16-byte probe header.
+TAG_SIZE = 8
+
+_CLASS_D = ipaddress.IPv4Network("224.0.0.0/4")
+_LOCAL_CONTROL = ipaddress.IPv4Network("224.0.0.0/24")
+# 239.255.255.0/24 holds well-known groups (SSDP 239.255.255.250, SLP .253):
+# a default group must never land on a service that other programs use.
+_DRAW_FIRST = int(ipaddress.IPv4Address("239.255.0.1"))
+_DRAW_LAST = int(ipaddress.IPv4Address("239.255.254.255"))
+_RECV_SIZE = 65_536
+_WINDOWS = sys.platform == "win32"
+_LINUX = sys.platform.startswith("linux")
+# Python does not export these; the numbers are Linux's (in.h, in6.h).
+_IP_MULTICAST_ALL: int | None = getattr(socket, "IP_MULTICAST_ALL", 49 if _LINUX else None)
+_IPV6_MULTICAST_ALL: int | None = getattr(socket, "IPV6_MULTICAST_ALL", 29 if _LINUX else None)
+
+_drawn: set[str] = set()
+_drawn_lock = threading.Lock()
+
+
+# -- group addresses (pure) ------------------------------------------------
+def check_group(group: object, family: int | None = None) -> tuple[str, int]:
+    """Return ``(group, family)`` for a usable multicast group, else raise ``UsageError``.
+
+    IPv4 groups must be class D (224.0.0.0 to 239.255.255.255) and outside
+    the local network control block 224.0.0.0/24. IPv6 groups must be
+    transient (``ff1X::`` or ``ff3X::``) with a valid scope.
+
+    >>> check_group("239.255.1.2")
+    ('239.255.1.2', 4)
+    """
+    if not isinstance(group, str):
+        raise UsageError(f"group must be a string such as '239.255.1.2', not {group!r}")
+    try:
+        addr = ipaddress.ip_address(group)
+    except ValueError:
+        raise UsageError(
+            f"group={group!r} is not an IP address: a multicast group is an address "
+            "such as '239.255.1.2' (or leave group=None to draw a free one)"
+        ) from None
+    if family is not None and family != addr.version:
+        raise UsageError(f"group={group!r} is an IPv{addr.version} address, but family={family}")
+    if isinstance(addr, ipaddress.IPv4Address):
+        if addr not in _CLASS_D:
+            raise UsageError(
+                f"group={group!r} is not a multicast address. IPv4 multicast groups are the "
+                "class D addresses, 224.0.0.0 to 239.255.255.255 (224.0.0.0/4: the first "
+                "four bits are 1110). Use one from 239.255.0.0/16 (administratively "
+                "scoped), or group=None to draw a free one."
+            )
+        if addr in _LOCAL_CONTROL:
+            raise UsageError(
+                f"group={group!r} is in 224.0.0.0/24, the local network control block: its "
+                "groups belong to protocols (224.0.0.1 is all hosts, 224.0.0.2 all routers, "
+                "224.0.0.251 mDNS) and every machine on the network listens to them. Use a "
+                "group from 239.255.0.0/16, or group=None to draw a free one."
+            )
+        return str(addr), 4
+    if not addr.is_multicast:
+        raise UsageError(
+            f"group={group!r} is not a multicast address: IPv6 multicast groups start with "
+            "ff (ff00::/8). Use one such as 'ff11::1:2', or group=None to draw a free one."
+        )
+    flags, scope = (addr.packed[1] >> 4) & 0xF, addr.packed[1] & 0xF
+    if not flags & 0x1:
+        raise UsageError(
+            f"group={group!r} is a permanently assigned (well-known) group, such as "
+            "ff02::1 (all nodes): it belongs to a protocol. Use a transient group, "
+            "ff1X:: (e.g. 'ff11::1:2'), or group=None to draw a free one."
+        )
+    if scope in (0x0, 0xF):
+        raise UsageError(f"group={group!r} has a reserved scope ({scope:x}): use ff11::/16")
+    return str(addr), 6
+
+
+def draw_group(family: int = 4) -> str:
+    """A random group never drawn before in this process.
+
+    IPv4 groups come from 239.255.0.0/16 (minus the first address and the
+    239.255.255.0/24 block of well-known services), IPv6 ones from ff11::/16.
+    The randomness comes from the operating system, not from :mod:`random`, so
+    a notebook that seeds ``random`` does not make two students draw the same
+    group.
+
+    >>> ipaddress.ip_address(draw_group()) in DEFAULT_BLOCK
+    True
+    """
+    if family not in (4, 6):
+        raise UsageError(f"family must be 4 or 6, not {family!r}")
+    with _drawn_lock:
+        for _ in range(10_000):
+            if family == 4:
+                value = _DRAW_FIRST + secrets.randbelow(_DRAW_LAST - _DRAW_FIRST + 1)
+                group = str(ipaddress.IPv4Address(value))
+            else:
+                # Group ID in the low 32 bits (RFC 3307); 0-2 look well-known.
+                low = 3 + secrets.randbelow((1 << 32) - 3)
+                group = str(ipaddress.IPv6Address(int(DEFAULT_BLOCK_V6.network_address) + low))
+            if group not in _drawn:
+                _drawn.add(group)
+                return group
+    raise UsageError("no free multicast group left to draw in this process: close some groups")
+
+
+def _reserve(group: str) -> None:
+    with _drawn_lock:
+        _drawn.add(group)
+
+
+# -- the payload experiments send (pure) ------------------------------------
+def encode_tagged_probe(seq: int, sent_ns: int, tag: bytes, size: int) -> bytes:
+    """A probe (see ``labsock._probe``) with a session ``tag`` right after its header.
+
+    >>> p = encode_tagged_probe(3, 0, b"12345678", 32)
+    >>> len(p), p[16:24]
+    (32, b'12345678')
+    """
+    if len(tag) != TAG_SIZE:
+        raise UsageError(f"a session tag has {TAG_SIZE} bytes, not {len(tag)}")
+    if size < HEADER_SIZE + TAG_SIZE:
+        raise UsageError(f"a tagged probe needs at least {HEADER_SIZE + TAG_SIZE} bytes")
+    probe = encode_probe(seq, sent_ns, size)
+    return probe[:HEADER_SIZE] + tag + probe[HEADER_SIZE + TAG_SIZE :]
+
+
+def _read_probe(data: bytes) -> tuple[int | None, bytes | None]:
+    try:
+        seq, _ = decode_probe(data)
+    except FramingError:
+        return None, None
+    tag = data[HEADER_SIZE : HEADER_SIZE + TAG_SIZE]
+    return seq, (tag if len(tag) == TAG_SIZE else None)
+
+
+# -- the loopback interface ---------------------------------------------------
+def loopback_index() -> int:
+    """The interface index of the loopback interface (for IPv6 memberships)."""
+    for name in ("lo", "lo0"):
+        try:
+            return socket.if_nametoindex(name)
+        except OSError:
+            continue
+    import psutil
+
+    for name, addrs in psutil.net_if_addrs().items():
+        if any(a.address.split("%")[0] in ("::1", "127.0.0.1") for a in addrs):
+            try:
+                return socket.if_nametoindex(name)
+            except OSError:
+                continue
+    if _WINDOWS:
+        return 1  # "Loopback Pseudo-Interface 1"
+    raise NetworkError("cannot find the loopback interface of this machine")
+
+
+def _ipv4_interface(interface: str) -> str:
+    try:
+        addr = ipaddress.ip_address(interface)
+    except ValueError:
+        raise UsageError(
+            f"interface must be an address such as '127.0.0.1', not {interface!r}"
+        ) from None
+    if not (isinstance(addr, ipaddress.IPv4Address) and addr.is_loopback):
+        raise UsageError(
+            f"interface={interface!r} is not the loopback interface: the course keeps "
+            "multicast on this machine, so groups are joined and sent on '127.0.0.1' only"
+        )
+    return str(addr)
+
+
+def _ipv6_interface(interface: str) -> int:
+    if interface not in ("::1", "lo", "lo0"):
+        raise UsageError(
+            f"interface={interface!r} is not the loopback interface: IPv6 groups are joined "
+            "and sent on '::1' (the loopback interface) only"
+        )
+    return loopback_index()
+
+
+def _mreq(family: int, group: str, interface: str) -> bytes:
+    if family == 4:
+        # Never 0.0.0.0: that joins on the default-route interface and sends
+        # IGMP reports out of the machine.
+        return socket.inet_aton(group) + socket.inet_aton(interface)
+    return socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", _ipv6_interface(interface))
+
+
+def _clear_multicast_all(sock: socket.socket, family: int) -> None:
+    option = _IP_MULTICAST_ALL if family == 4 else _IPV6_MULTICAST_ALL
+    level = socket.IPPROTO_IP if family == 4 else socket.IPPROTO_IPV6
+    if option is not None:
+        try:
+            sock.setsockopt(level, option, 0)
+        except OSError:
+            pass  # kernels before 4.20 lack the IPv6 one; bound to the group is enough
+
+
+def _bound_socket(family: int, group: str, port: int, interface: str) -> socket.socket:
+    """A UDP socket bound to (group, port), sharing the port, hearing only its group."""
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    sock = socket.socket(af, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        _clear_multicast_all(sock, family)
+        host = "" if _WINDOWS else group  # Windows cannot bind a multicast address
+        sockaddr: tuple[Any, ...] = (host, port)
+        if family == 6:
+            sockaddr = (host, port, 0, _ipv6_interface(interface))
+        with os_errors("bind", (group, port)):
+            sock.bind(sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+# -- receivers ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One datagram a receiver got.
+
+    ``seq`` and ``tag`` are the probe sequence number and session tag when the
+    payload is a probe (``None`` otherwise); ``sender`` is who sent it,
+    ``time`` when it arrived (``time.perf_counter``), ``data`` the payload.
+    """
+
+    seq: int | None
+    tag: bytes | None
+    sender: tuple[str, int]
+    time: float
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverStats:
+    """A snapshot of a receiver's counters (see ``statistics()``).
+
+    ``probes`` counts datagrams carrying a probe header, ``others`` the rest;
+    ``duplicates`` probes whose (tag, seq) had arrived before. ``not_kept``
+    counts datagrams counted but not stored because ``keep`` was reached.
+    """
+
+    datagrams: int = 0
+    bytes_in: int = 0
+    probes: int = 0
+    others: int = 0
+    duplicates: int = 0
+    joins: int = 0
+    leaves: int = 0
+    joined: bool = False
+    not_kept: int = 0
+
+
+class MulticastReceiver(Endpoint):
+    """A socket that joined a group on loopback, and a thread that records what it hears.
+
+    Made by :meth:`MulticastGroup.receiver`; joined before it is returned.
+
+    Example:
+        >>> with MulticastGroup() as group:
+        ...     receiver = group.receiver()
+        ...     _ = group.send(b"hello")
+        ...     receiver.wait_received(1)
+        ...     receiver.payloads()
+        True
+        (b'hello',)
+    """
+
+    kind = "multicast receiver"
+
+    def __init__(
+        self, group: MulticastGroup, name: str, receive_buffer: int | None, keep: int
+    ) -> None:
+        mreq = _mreq(group.family, group.group, group.interface)
+        sock = _bound_socket(group.family, group.group, group.port, group.interface)
+        super().__init__()
+        self.name = name
+        self._group_ref = group
+        self._keep = keep
+        self._cond = threading.Condition()
+        self._arrivals: list[Arrival] = []
+        self._seen: set[tuple[bytes | None, int]] = set()
+        self._by_tag: dict[bytes | None, int] = {}
+        self._counts = dict.fromkeys(
+            ("datagrams", "bytes_in", "probes", "others", "duplicates", "not_kept"), 0
+        )
+        self._joins = self._leaves = 0
+        self._joined = False
+        self._mreq = mreq
+        self._sock = sock
+        self._selector = selectors.DefaultSelector()
+        try:
+            self._waker_r, self._waker_w = socket.socketpair()
+            if receive_buffer is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.setblocking(False)
+            self._selector.register(sock, selectors.EVENT_READ)
+            self._selector.register(self._waker_r, selectors.EVENT_READ)
+            self.join()
+        except BaseException:
+            # Half-built: release now, and mark closed so __del__ leaves it be.
+            self._closed.set()
+            self._release()
+            raise
+        self._start_worker(self._loop, f"mcast-recv-{name}")
+        self._register()
+
+    # -- membership ----------------------------------------------------------
+    @property
+    def joined(self) -> bool:
+        """True while the receiver is a member of the group."""
+        return self._joined
+
+    def join(self) -> None:
+        """Join the group on the loopback interface (again, after ``leave()``).
+
+        Datagrams sent after ``join()`` returns reach this receiver. Joining
+        while joined does nothing.
+        """
+        self._check_open("join with")
+        if self._joined:
+            return
+        level = socket.IPPROTO_IP if self._group_ref.family == 4 else socket.IPPROTO_IPV6
+        option = socket.IP_ADD_MEMBERSHIP if level == socket.IPPROTO_IP else socket.IPV6_JOIN_GROUP
+        with os_errors("join the group", self.address):
+            self._sock.setsockopt(level, option, self._mreq)
+        self._joined = True
+        self._joins += 1
+
+    def leave(self) -> None:
+        """Leave the group: datagrams sent after this returns no longer arrive.
+
+        Datagrams already queued in the socket are still read and recorded.
+        Leaving while not joined does nothing.
+        """
+        self._check_open("leave with")
+        if not self._joined:
+            return
+        level = socket.IPPROTO_IP if self._group_ref.family == 4 else socket.IPPROTO_IPV6
+        option = (
+            socket.IP_DROP_MEMBERSHIP if level == socket.IPPROTO_IP else socket.IPV6_LEAVE_GROUP
+        )
+        with os_errors("leave the group", self.address):
+            self._sock.setsockopt(level, option, self._mreq)
+        self._joined = False
+        self._leaves += 1
+
+    # -- what arrived --------------------------------------------------------
+    @property
+    def address(self) -> tuple[str, int]:
+        """The group's ``(group, port)``, where this receiver listens."""
+        return self._group_ref.group, self._group_ref.port
+
+    @property
+    def receive_buffer(self) -> int:
+        """The receive buffer the kernel really granted, in bytes."""
+        self._check_open("read the buffer of")
+        return int(self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+    def received(self) -> tuple[Arrival, ...]:
+        """Every datagram recorded so far, in arrival order (a snapshot)."""
+        with self._cond:
+            return tuple(self._arrivals)
+
+    def payloads(self) -> tuple[bytes, ...]:
+        """The payloads recorded so far, in arrival order."""
+        with self._cond:
+            return tuple(a.data for a in self._arrivals)
+
+    def statistics(self) -> ReceiverStats:
+        """An immutable snapshot of the counters."""
+        with self._cond:
+            return ReceiverStats(
+                **self._counts, joins=self._joins, leaves=self._leaves, joined=self._joined
+            )
+
+    def wait_received(self, count: int, timeout: float = 1.0, *, tag: bytes | None = None) -> bool:
+        """Wait until ``count`` datagrams arrived (probes with ``tag`` if given).
+
+        Returns True when they did, False when ``timeout`` seconds ran out
+        (or the receiver was closed first).
+        """
+        check_count(count, name="count", minimum=0)
+        timeout = check_seconds(timeout, name="timeout")
+
+        def enough() -> bool:
+            got = self._counts["datagrams"] if tag is None else self._by_tag.get(tag, 0)
+            return got >= count
+
+        return self._wait_for(enough, timeout)
+
+    def _wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        with self._cond:
+            return (
+                self._cond.wait_for(lambda: predicate() or self._closed.is_set(), timeout)
+                and predicate()
+            )
+
+    # -- the worker ----------------------------------------------------------
+    def _loop(self) -> None:
+        sock, buf = self._sock, bytearray(_RECV_SIZE)
+        while not self._closed.is_set():
+            for key, _ in self._selector.select(timeout=1.0):
+                if key.fileobj is self._waker_r:
+                    return
+            # Drain everything queued: one wake-up may stand for many datagrams.
+            while True:
+                try:
+                    n, peer = sock.recvfrom_into(buf)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except ConnectionResetError:
+                    continue  # Windows: an ICMP error for an unrelated send
+                self._record(bytes(buf[:n]), peer, time.perf_counter())
+
+    def _record(self, data: bytes, peer: tuple[Any, ...], now: float) -> None:
+        seq, tag = _read_probe(data)
+        with self._cond:
+            c = self._counts
+            c["datagrams"] += 1
+            c["bytes_in"] += len(data)
+            if seq is None:
+                c["others"] += 1
+            else:
+                c["probes"] += 1
+                if (tag, seq) in self._seen:
+                    c["duplicates"] += 1
+                self._seen.add((tag, seq))
+                self._by_tag[tag] = self._by_tag.get(tag, 0) + 1
+            if len(self._arrivals) < self._keep:
+                self._arrivals.append(Arrival(seq, tag, (str(peer[0]), int(peer[1])), now, data))
+            else:
+                c["not_kept"] += 1
+            self._cond.notify_all()
+
+    def _wake(self) -> None:
+        try:
+            self._waker_w.send(b"x")
+        except OSError:
+            pass
+        with self._cond:
+            self._cond.notify_all()
+
+    def _release(self) -> None:
+        self._selector.close()
+        for s in (self._sock, getattr(self, "_waker_r", None), getattr(self, "_waker_w", None)):
+            close_socket(s)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("joined" if self._joined else "left")
+        return (
+            f"<MulticastReceiver {self.name!r} {format_address(self.address)} "
+            f"{state}, {self._counts['datagrams']} datagrams>"
+        )
+
+
+# -- senders ----------------------------------------------------------------------
+class MulticastSender(Endpoint):
+    """A socket that sends to the group through the loopback interface only.
+
+    It sets ``IP_MULTICAST_IF`` to 127.0.0.1 (``IPV6_MULTICAST_IF`` to the
+    loopback index), the TTL (hop limit) to the group's, 0 or 1, and
+    ``IP_MULTICAST_LOOP`` as asked; it binds to 127.0.0.1 (``::1``), so its
+    datagrams carry a loopback source address. Made by
+    :meth:`MulticastGroup.sender`.
+    """
+
+    kind = "multicast sender"
+
+    def __init__(self, group: MulticastGroup) -> None:
+        super().__init__()
+        self._group_ref = group
+        v4 = group.family == 4
+        self._sock = socket.socket(socket.AF_INET if v4 else socket.AF_INET6, socket.SOCK_DGRAM)
+        try:
+            if v4:
+                level, opts = socket.IPPROTO_IP, socket.inet_aton(group.interface)
+                names = (socket.IP_MULTICAST_IF, socket.IP_MULTICAST_TTL, socket.IP_MULTICAST_LOOP)
+                self._dest: tuple[Any, ...] = (group.group, group.port)
+                local: tuple[Any, ...] = (group.interface, 0)
+            else:
+                index = _ipv6_interface(group.interface)
+                level, opts = socket.IPPROTO_IPV6, struct.pack("@I", index)
+                names = (
+                    socket.IPV6_MULTICAST_IF,
+                    socket.IPV6_MULTICAST_HOPS,
+                    socket.IPV6_MULTICAST_LOOP,
+                )
+                self._dest = (group.group, group.port, 0, index)
+                local = ("::1", 0)
+            with os_errors("configure multicast on", group.address):
+                self._sock.setsockopt(level, names[0], opts)
+                self._sock.setsockopt(level, names[1], group.ttl)
+                self._sock.setsockopt(level, names[2], int(group.loop))
+            with os_errors("bind", local):
+                self._sock.bind(local)
+            self._address: tuple[str, int] = self._sock.getsockname()[:2]
+        except BaseException:
+            self._sock.close()
+            raise
+        self._sent = 0
+        self._register()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The sender's own ``(host, port)``: the source of its datagrams."""
+        return self._address
+
+    @property
+    def destination(self) -> tuple[str, int]:
+        """The group's ``(group, port)``."""
+        return self._group_ref.group, self._group_ref.port
+
+    @property
+    def sent(self) -> int:
+        """Datagrams sent so far."""
+        return self._sent
+
+    def send(self, data: bytes) -> int:
+        """Send one datagram to the group; return the number of bytes sent.
+
+        Raises:
+            PayloadTypeError: ``data`` is not bytes.
+            DatagramTooLarge: more than one datagram can carry.
+            NetworkError: the machine cannot send multicast on loopback.
+        """
+        self._check_open("send with")
+        payload = check_payload(data)
+        try:
+            with os_errors("send to", self.destination):
+                n = self._sock.sendto(payload, self._dest)
+        except NetworkError as exc:
+            if getattr(exc.__cause__, "errno", None) == errno.ENETUNREACH:
+                raise NetworkError(
+                    f"cannot send to {format_address(self.destination)}: this machine "
+                    "has no multicast route on the loopback interface (Linux has none for "
+                    "IPv6). Use an IPv4 group (the default); see ipv6_multicast_supported()."
+                ) from exc.__cause__
+            raise
+        self._sent += 1
+        return n
+
+    def socket_options(self) -> dict[str, Any]:
+        """The multicast options read back from the kernel with ``getsockopt``.
+
+        >>> with MulticastGroup() as group:
+        ...     group.sender().socket_options()
+        {'IP_MULTICAST_IF': '127.0.0.1', 'IP_MULTICAST_TTL': 1, 'IP_MULTICAST_LOOP': 1}
+        """
+        self._check_open("read the options of")
+        s = self._sock
+        if self._group_ref.family == 4:
+            lvl = socket.IPPROTO_IP
+            return {
+                "IP_MULTICAST_IF": socket.inet_ntoa(s.getsockopt(lvl, socket.IP_MULTICAST_IF, 4)),
+                "IP_MULTICAST_TTL": s.getsockopt(lvl, socket.IP_MULTICAST_TTL),
+                "IP_MULTICAST_LOOP": s.getsockopt(lvl, socket.IP_MULTICAST_LOOP),
+            }
+        lvl = socket.IPPROTO_IPV6
+        return {
+            "IPV6_MULTICAST_IF": s.getsockopt(lvl, socket.IPV6_MULTICAST_IF),
+            "IPV6_MULTICAST_HOPS": s.getsockopt(lvl, socket.IPV6_MULTICAST_HOPS),
+            "IPV6_MULTICAST_LOOP": s.getsockopt(lvl, socket.IPV6_MULTICAST_LOOP),
+        }
+
+    def _release(self) -> None:
+        close_socket(self._sock)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{self._sent} sent"
+        return f"<MulticastSender to {format_address(self.destination)} {state}>"
+
+
+# -- the group ----------------------------------------------------------------------
+class MulticastGroup(Endpoint):
+    """A multicast group on the loopback interface, with its port reserved.
+
+    Args:
+        group: the group address; ``None`` draws a fresh one from
+            239.255.0.0/16 (ff11::/16 with ``family=6``), never one already
+            drawn in this process.
+        port: the UDP port every receiver shares; 0 reserves a free one.
+        family: 4 or 6; by default that of ``group``, else 4.
+        ttl: 0 (this host only) or 1 (the local link, here loopback). A TTL
+            above 1 would let routers forward the datagrams: refused.
+        loop: ``IP_MULTICAST_LOOP`` for senders. On Linux's loopback
+            interface receivers hear the group even with ``loop=False``,
+            because the interface itself brings every datagram back.
+        interface: the loopback address, '127.0.0.1' (IPv4) or '::1' (IPv6);
+            ``None`` picks it. Any other interface is refused.
+
+    Raises:
+        UsageError: for a group that is not multicast (with an explanation),
+            in 224.0.0.0/24, a TTL above 1, or a non-loopback interface.
+        AddressInUse: when ``port`` is held by a socket that does not share.
+
+    Example:
+        >>> with MulticastGroup() as group:
+        ...     a, b = group.receiver(), group.receiver()
+        ...     _ = group.send(b"to everyone")
+        ...     a.wait_received(1) and b.wait_received(1)
+        True
+    """
+
+    kind = "multicast group"
+
+    def __init__(
+        self,
+        group: str | None = None,
+        port: int = 0,
+        *,
+        family: int | None = None,
+        ttl: int = 1,
+        loop: bool = True,
+        interface: str | None = None,
+    ) -> None:
+        if family not in (None, 4, 6):
+            raise UsageError(f"family must be 4 or 6, not {family!r}")
+        if group is None:
+            group, family = draw_group(family or 4), family or 4
+        else:
+            group, family = check_group(group, family)
+            _reserve(group)
+        check_port(port)
+        ttl = check_count(ttl, name="ttl", minimum=0, maximum=255)
+        if ttl > 1:
+            raise UsageError(
+                f"ttl={ttl} would let routers forward the datagrams beyond this machine. "
+                "The course keeps multicast on loopback: use ttl=1 (or 0, this host only)."
+            )
+        if interface is None:
+            interface = "127.0.0.1" if family == 4 else "::1"
+        if family == 4:
+            interface = _ipv4_interface(interface)
+        else:
+            _ipv6_interface(interface)
+        # The placeholder holds the port for the group's life; it never joins
+        # and hears nothing (IP_MULTICAST_ALL cleared, tiny buffer).
+        placeholder = _bound_socket(family, group, port, interface)
+        try:
+            placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+            bound_port: int = placeholder.getsockname()[1]
+        except BaseException:
+            placeholder.close()
+            raise
+        super().__init__()
+        self._placeholder = placeholder
+        self.port = bound_port
+        self.group, self.family, self.ttl, self.loop = group, family, ttl, bool(loop)
+        self.interface = interface
+        self._children: list[Endpoint] = []
+        self._children_lock = threading.Lock()
+        self._default_sender: MulticastSender | None = None
+        self._names = 0
+        self._register()
+
+    def __enter__(self) -> MulticastGroup:
+        return self
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(group, port)``: where senders send and receivers listen."""
+        self._check_open("get the address of")
+        return self.group, self.port
+
+    def receiver(
+        self, name: str | None = None, receive_buffer: int | None = None, *, keep: int = 100_000
+    ) -> MulticastReceiver:
+        """A new receiver, joined and listening before it is returned.
+
+        Args:
+            name: a label for tables and plots; ``"r1"``, ``"r2"``, ... by default.
+            receive_buffer: ask for this ``SO_RCVBUF`` in bytes (the kernel may
+                double or clamp it; see ``.receive_buffer``).
+            keep: store at most this many arrivals (the rest are only counted).
+        """
+        self._check_open("add a receiver to")
+        if receive_buffer is not None:
+            check_count(receive_buffer, name="receive_buffer", minimum=1, maximum=1 << 30)
+        check_count(keep, name="keep", minimum=0)
+        with self._children_lock:
+            self._names += 1
+            label = name if name is not None else f"r{self._names}"
+        if not isinstance(label, str) or not label:
+            raise UsageError(f"name must be a non-empty string, not {name!r}")
+        child = MulticastReceiver(self, label, receive_buffer, keep)
+        self._adopt(child)
+        return child
+
+    def sender(self) -> MulticastSender:
+        """A new sender to this group, on the loopback interface, TTL ``ttl``."""
+        self._check_open("add a sender to")
+        child = MulticastSender(self)
+        self._adopt(child)
+        return child
+
+    def send(self, data: bytes) -> int:
+        """Send one datagram to the group (with a sender made on first use)."""
+        self._check_open("send to")
+        if self._default_sender is None or self._default_sender.closed:
+            self._default_sender = self.sender()
+        return self._default_sender.send(data)
+
+    @property
+    def receivers(self) -> tuple[MulticastReceiver, ...]:
+        """The receivers not yet closed."""
+        with self._children_lock:
+            return tuple(
+                c for c in self._children if isinstance(c, MulticastReceiver) and not c.closed
+            )
+
+    def _adopt(self, child: Endpoint) -> None:
+        with self._children_lock:
+            closed = self._closed.is_set()
+            if not closed:
+                self._children.append(child)
+        if closed:
+            child.close()
+            self._check_open("add to")
+
+    def _wake(self) -> None:
+        with self._children_lock:
+            children = list(self._children)
+        for child in reversed(children):
+            try:
+                child.close()
+            except Exception as exc:  # keep closing the others; report below
+                self._record_error(exc)
+
+    def _release(self) -> None:
+        close_socket(self._placeholder)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self.receivers)} receivers"
+        return f"<MulticastGroup {format_address((self.group, self.port))} {state}>"
+
+
+# -- capability probe -------------------------------------------------------------------
+@functools.cache
+def ipv6_multicast_supported() -> tuple[bool, str]:
+    """Whether IPv6 multicast works on this machine's loopback interface, and why.
+
+    Probes once per process: joins a fresh ff11:: group on loopback, sends one
+    datagram with hop limit 1 and waits half a second for it.
+
+    Returns:
+        ``(True, explanation)`` or ``(False, reason)``. On Linux the reason is
+        usually that the loopback interface has no IPv6 multicast route.
+    """
+    if not socket.has_ipv6:
+        return False, "this Python was built without IPv6"
+    group = draw_group(6)
+    receiver = sender = None
+    try:
+        index = loopback_index()
+        receiver = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        receiver.bind(("" if _WINDOWS else group, 0, 0, index))
+        mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", index)
+        receiver.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        receiver.settimeout(0.5)
+        sender = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sender.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        sender.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
+        sender.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 1)
+        sender.bind(("::1", 0))
+        sender.sendto(b"labsock ipv6 multicast probe", (group, receiver.getsockname()[1], 0, index))
+        receiver.recv(100)
+    except TimeoutError:
+        return False, (
+            f"a datagram sent to {group} on the loopback interface did not arrive "
+            "within 0.5 s: this machine does not deliver IPv6 multicast on loopback"
+        )
+    except Exception as exc:
+        hint = ""
+        if getattr(exc, "errno", None) == errno.ENETUNREACH:
+            hint = " (the loopback interface has no IPv6 multicast route, as on Linux)"
+        return False, f"IPv6 multicast on the loopback interface fails: {exc}{hint}"
+    finally:
+        close_socket(receiver)
+        close_socket(sender)
+    return True, f"IPv6 multicast works on the loopback interface (index {index}, {group})"
