@@ -31,7 +31,19 @@ from labsock._errors import (
     UsageError,
     WorkerError,
 )
+from labsock._experiments import LinkRun, run_through_link
+from labsock._fanout import FanOutResult, MembershipEvent, fan_out
 from labsock._framing import LengthPrefixCodec, LineCodec
+from labsock._impair import DirectionStats, Impairment, LinkEvent, LinkStats
+from labsock._link import ImpairedLink
+from labsock._multicast import (
+    Arrival,
+    MulticastGroup,
+    MulticastReceiver,
+    MulticastSender,
+    ReceiverStats,
+    ipv6_multicast_supported,
+)
 from labsock._ping import ping
 from labsock._records import ProbeRecord
 from labsock._registry import close_all, live_endpoints
@@ -44,22 +56,35 @@ __all__ = [
     "MAX_UDP_PAYLOAD",
     "AddressError",
     "AddressInUse",
+    "Arrival",
     "ClosedError",
     "ConnectionLost",
     "ConnectionRefused",
     "DatagramTooLarge",
+    "DirectionStats",
+    "FanOutResult",
     "FramingError",
     "HostNotFound",
+    "ImpairedLink",
+    "Impairment",
     "LabsockError",
     "LengthPrefixCodec",
     "LineCodec",
+    "LinkEvent",
+    "LinkRun",
+    "LinkStats",
     "LoopbackWarning",
+    "MembershipEvent",
+    "MulticastGroup",
+    "MulticastReceiver",
+    "MulticastSender",
     "NetworkError",
     "NetworkTimeout",
     "PayloadTypeError",
     "PermissionDenied",
     "PingResult",
     "ProbeRecord",
+    "ReceiverStats",
     "Reordering",
     "RttSummary",
     "ServerStats",
@@ -68,7 +93,26 @@ __all__ = [
     "UsageError",
     "WorkerError",
     "close_all",
+    "fan_out",
+    "ipv6_multicast_supported",
     "live_endpoints",
     "ping",
+    "run_through_link",
 ]
 __version__ = "0.1.0"
+
+_LAZY = ("plots", "widgets")
+
+
+def __getattr__(name: str) -> object:
+    # matplotlib and ipywidgets cost hundreds of milliseconds to import: load
+    # them when a plot or a panel is first used, not on `import labsock`.
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"labsock.{name}")
+    raise AttributeError(f"module 'labsock' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *_LAZY])

@@ -81,3 +81,21 @@ def needs_tool(name: str) -> pytest.MarkDecorator:
         shutil.which(name) is None,
         reason=f"{name} is not installed (make test installs it with apt-get where it can)",
     )
+
+
+@pytest.fixture(scope="session")
+def fonts_loaded() -> None:
+    """Draw once before leak checks count file descriptors.
+
+    Matplotlib keeps each font file it has drawn with open for the life of the
+    process (a cache, not a leak); the first figure of a test would otherwise
+    look like a leak of a descriptor or two to ``no_leaks``.
+    """
+    from labsock import plots
+    from labsock._records import build_records
+    from labsock._results import PingResult
+
+    records = build_records([0.0, 0.001, 0.002], [(1, 0.0015), (0, 0.002), (0, 0.0021)])
+    result = PingResult("udp", ("127.0.0.1", 9), 3, 64, None, 1.0, records, (1, 0, 0))
+    plots.to_png(plots.dashboard(result))
+    plots.to_png(plots.compare(result, result))

@@ -1,0 +1,200 @@
+"""Interactive panels: controls -> a real experiment -> plots and a table.
+
+Each panel is a small class holding its ipywidgets. Display it (make it the
+last expression of a cell) to get the controls; call ``panel.run()`` to run
+it once from code with the current values, which is what the notebooks' tests
+do. Runs happen in the kernel's main thread, on the button's click: figures
+are drawn in one place (matplotlib is not thread-safe) and shown as PNG
+images, and no background thread ever prints.
+
+Importing this module imports ipywidgets and matplotlib; ``import labsock``
+alone does not.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import ipywidgets as w
+
+from labsock import plots
+from labsock._errors import LabsockError
+from labsock._experiments import LinkRun, run_through_link
+
+__all__ = ["LinkLab", "Panel"]
+
+R = TypeVar("R")
+
+_PERCENT = {"readout_format": ".0%", "min": 0.0, "max": 1.0, "step": 0.01}
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A small HTML table, every cell escaped."""
+    head = "".join(f"<th style='padding:2px 10px'>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td style='padding:2px 10px'>{html.escape(str(c))}</td>" for c in row)
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class Panel(Generic[R]):
+    """What every panel shares: a layout, a Run button, a status line, close()."""
+
+    def __init__(self) -> None:
+        self.status = w.HTML()
+        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
+        self.run_button.on_click(lambda _b: self._clicked())
+        self.last: R | None = None
+        self.widget: w.Widget = w.VBox()
+
+    def run(self) -> R:
+        """Run once with the current control values; update the view; return the result."""
+        raise NotImplementedError
+
+    def _clicked(self) -> None:
+        # A click must never raise into the widget machinery (the traceback
+        # would land in whichever cell ran last): show the error instead.
+        try:
+            self.run()
+        except LabsockError as exc:
+            self._say(f"<b>Could not run:</b> {html.escape(str(exc))}", error=True)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        colour = "#D55E00" if error else "inherit"
+        self.status.value = f"<span style='color:{colour}'>{text}</span>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def close(self) -> None:
+        """Close the widgets (and any endpoint the panel holds)."""
+        _close_tree(self.widget)
+
+
+def _close_tree(widget: Any) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()
+
+
+def _image(fig: Any) -> bytes:
+    return plots.to_png(fig)
+
+
+class LinkLab(Panel[LinkRun]):
+    """Probes through an impaired link, with sliders for every impairment.
+
+    Protocol, loss, delay, jitter, reordering, duplication, probe count and
+    seed are controls; Run starts an echo server and an
+    :class:`~labsock.ImpairedLink` in front of it, pings through the link,
+    and draws the latency, RTT-per-probe and arrival-order plots, with a
+    table comparing what the client saw with what the link did.
+
+    Example:
+        >>> lab = LinkLab(loss=0.5, count=40, seed=7)
+        >>> run = lab.run()
+        >>> run.ping.lost == run.link.total.dropped
+        True
+    """
+
+    def __init__(
+        self,
+        *,
+        protocol: str = "udp",
+        loss: float = 0.1,
+        delay: float = 0.005,
+        jitter: float = 0.005,
+        reorder: float = 0.0,
+        duplicate: float = 0.02,
+        count: int = 200,
+        interval: float = 0.002,
+        seed: int = 1,
+    ) -> None:
+        super().__init__()
+        self.protocol = w.ToggleButtons(options=[("UDP", "udp"), ("TCP", "tcp")], value=protocol)
+        self.loss = w.FloatSlider(value=loss, description="loss", **_PERCENT)
+        self.delay = w.FloatSlider(
+            value=delay * 1e3, min=0, max=50, step=0.5, description="delay (ms)"
+        )
+        self.jitter = w.FloatSlider(
+            value=jitter * 1e3, min=0, max=50, step=0.5, description="jitter (ms)"
+        )
+        self.reorder = w.FloatSlider(value=reorder, description="reorder", **_PERCENT)
+        self.duplicate = w.FloatSlider(value=duplicate, description="duplicate", **_PERCENT)
+        self.count = w.IntSlider(value=count, min=10, max=2000, step=10, description="probes")
+        self.interval = w.FloatSlider(
+            value=interval * 1e3, min=0, max=20, step=0.5, description="every (ms)"
+        )
+        self.seed = w.IntText(value=seed, description="seed")
+        self.progress = w.IntProgress(value=0, min=0, max=count, description="sent")
+        self.figure = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.table = w.HTML()
+        self.protocol.observe(lambda _c: self._protocol_changed(), names="value")
+        self._protocol_changed()
+        controls = w.HBox(
+            [
+                w.VBox([self.protocol, self.loss, self.delay, self.jitter]),
+                w.VBox([self.reorder, self.duplicate, self.count, self.interval]),
+                w.VBox([self.seed, self.run_button, self.progress]),
+            ]
+        )
+        self.widget = w.VBox(
+            [controls, self.status, self.figure, self.table],
+            layout=w.Layout(width="100%"),
+        )
+
+    def _protocol_changed(self) -> None:
+        # A relay above TCP can only delay: the kernel repairs loss and order
+        # below the socket. Grey out what cannot apply, and say why.
+        tcp = self.protocol.value == "tcp"
+        for control in (self.loss, self.jitter, self.reorder, self.duplicate):
+            control.disabled = tcp
+        if tcp:
+            self._say(
+                "TCP: only delay can be emulated here. Loss, jitter, reordering and "
+                "duplication happen below the socket, where TCP repairs them."
+            )
+        else:
+            self._say("")
+
+    def settings(self) -> dict[str, Any]:
+        """The current control values, in the units ``run_through_link`` takes."""
+        tcp = self.protocol.value == "tcp"
+        return {
+            "protocol": self.protocol.value,
+            "loss": 0.0 if tcp else self.loss.value,
+            "delay": self.delay.value / 1e3,
+            "jitter": 0.0 if tcp else self.jitter.value / 1e3,
+            "reorder": 0.0 if tcp else self.reorder.value,
+            "duplicate": 0.0 if tcp else self.duplicate.value,
+            "count": self.count.value,
+            "interval": self.interval.value / 1e3,
+            "seed": self.seed.value,
+        }
+
+    def run(self) -> LinkRun:
+        settings = self.settings()
+        self.progress.max = settings["count"]
+        self.progress.value = 0
+        self.run_button.disabled = True
+        step = max(1, settings["count"] // 50)  # ~50 updates, not one per probe
+
+        def progress(sent: int, total: int) -> None:
+            if sent % step == 0 or sent == total:
+                self.progress.value = sent
+
+        try:
+            self._say("running...")
+            result = run_through_link(progress=progress, **settings)
+        finally:
+            self.run_button.disabled = False
+        self.last = result
+        self.figure.value = _image(plots.dashboard(result.ping))
+        self.table.value = html_table(["", "the client saw", "the link did"], result.comparison())
+        self._say(html.escape(result.ping.summary().splitlines()[0]))
+        return result
