@@ -14,6 +14,7 @@ imported on first use, so ``import labsock`` stays fast and pulls in neither
 matplotlib nor ipywidgets.
 """
 
+from labsock._blast import BlastResult, blast
 from labsock._errors import (
     AddressError,
     AddressInUse,
@@ -49,7 +50,9 @@ from labsock._records import ProbeRecord
 from labsock._registry import close_all, live_endpoints
 from labsock._results import PingResult
 from labsock._servers import ServerStats, TCPEchoServer, UDPEchoServer
+from labsock._sockettable import SocketRow, SocketTable, socket_table
 from labsock._stats import Reordering, RttSummary
+from labsock._trace import Trace, TracedSocket, TraceEvent
 from labsock._validate import MAX_UDP_PAYLOAD, LoopbackWarning
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "AddressError",
     "AddressInUse",
     "Arrival",
+    "BlastResult",
     "ClosedError",
     "ConnectionLost",
     "ConnectionRefused",
@@ -88,16 +92,23 @@ __all__ = [
     "Reordering",
     "RttSummary",
     "ServerStats",
+    "SocketRow",
+    "SocketTable",
     "TCPEchoServer",
+    "Trace",
+    "TraceEvent",
+    "TracedSocket",
     "UDPEchoServer",
     "UsageError",
     "WorkerError",
+    "blast",
     "close_all",
     "fan_out",
     "ipv6_multicast_supported",
     "live_endpoints",
     "ping",
     "run_through_link",
+    "socket_table",
 ]
 __version__ = "0.1.0"
 

@@ -13,11 +13,14 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labsock._endpoint import Endpoint, close_socket, format_address, loopback_of
 from labsock._errors import os_errors
 from labsock._validate import check_count, check_host, check_port
+
+if TYPE_CHECKING:
+    from labsock._trace import Trace
 
 __all__ = ["ServerStats", "TCPEchoServer", "UDPEchoServer", "resolve"]
 
@@ -68,9 +71,14 @@ def resolve(host: str, port: int, kind: socket.SocketKind) -> tuple[socket.Addre
     return family, sockaddr
 
 
-def _bind(kind: socket.SocketKind, host: str, port: int) -> socket.socket:
+def _bind(
+    kind: socket.SocketKind, host: str, port: int, trace: Trace | None = None
+) -> socket.socket:
     family, sockaddr = resolve(host, port, kind)
-    sock = socket.socket(family, kind)
+    # A traced socket is a socket.socket subclass: the loops below run unchanged.
+    sock = (
+        socket.socket(family, kind) if trace is None else trace.socket(family, kind, actor="server")
+    )
     try:
         if _POSIX and kind == socket.SOCK_STREAM:
             # Lets a restarted TCP server rebind while old connections sit in
@@ -135,6 +143,8 @@ class TCPEchoServer(_Server):
         backlog: connections the kernel queues before ``accept``.
         nodelay: disable Nagle's algorithm on accepted connections, so small
             echoes go out at once (what an interactive server wants).
+        trace: record the server's socket calls into this :class:`Trace`
+            (actor ``"server"``; its connections ``"server#1"``, ...).
 
     Raises:
         AddressInUse, PermissionDenied, HostNotFound, UsageError.
@@ -157,13 +167,14 @@ class TCPEchoServer(_Server):
         *,
         backlog: int = 256,
         nodelay: bool = True,
+        trace: Trace | None = None,
     ) -> None:
         super().__init__(host, port)
         check_count(backlog, name="backlog", minimum=1, maximum=65535)
         self._nodelay = nodelay
         self._conn_lock = threading.Lock()
         self._conns: dict[socket.socket, threading.Thread] = {}
-        self._listener = _bind(socket.SOCK_STREAM, host, port)
+        self._listener = _bind(socket.SOCK_STREAM, host, port, trace)
         self._waker_r, self._waker_w = socket.socketpair()
         try:
             with os_errors("listen on", (host, port)):
@@ -268,6 +279,8 @@ class UDPEchoServer(_Server):
         port: 0 lets the operating system pick a free port (see ``.address``).
         receive_buffer: ask the kernel for this ``SO_RCVBUF`` size in bytes
             (it may double or clamp it; see ``.receive_buffer``).
+        trace: record the server's socket calls into this :class:`Trace`
+            (actor ``"server"``).
 
     Example:
         >>> import socket
@@ -287,11 +300,12 @@ class UDPEchoServer(_Server):
         port: int = 0,
         *,
         receive_buffer: int | None = None,
+        trace: Trace | None = None,
     ) -> None:
         super().__init__(host, port)
         if receive_buffer is not None:
             check_count(receive_buffer, name="receive_buffer", minimum=1, maximum=1 << 30)
-        self._sock = _bind(socket.SOCK_DGRAM, host, port)
+        self._sock = _bind(socket.SOCK_DGRAM, host, port, trace)
         try:
             if receive_buffer is not None:
                 self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
