@@ -14,76 +14,15 @@ alone does not.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import ipywidgets as w
 
 from labsock import plots
-from labsock._errors import LabsockError
 from labsock._experiments import LinkRun, run_through_link
+from labsock._panel import PERCENT, Panel, html_table, png
 
 __all__ = ["LinkLab", "Panel"]
-
-R = TypeVar("R")
-
-_PERCENT = {"readout_format": ".0%", "min": 0.0, "max": 1.0, "step": 0.01}
-
-
-def html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A small HTML table, every cell escaped."""
-    head = "".join(f"<th style='padding:2px 10px'>{html.escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td style='padding:2px 10px'>{html.escape(str(c))}</td>" for c in row)
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-class Panel(Generic[R]):
-    """What every panel shares: a layout, a Run button, a status line, close()."""
-
-    def __init__(self) -> None:
-        self.status = w.HTML()
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
-        self.run_button.on_click(lambda _b: self._clicked())
-        self.last: R | None = None
-        self.widget: w.Widget = w.VBox()
-
-    def run(self) -> R:
-        """Run once with the current control values; update the view; return the result."""
-        raise NotImplementedError
-
-    def _clicked(self) -> None:
-        # A click must never raise into the widget machinery (the traceback
-        # would land in whichever cell ran last): show the error instead.
-        try:
-            self.run()
-        except LabsockError as exc:
-            self._say(f"<b>Could not run:</b> {html.escape(str(exc))}", error=True)
-
-    def _say(self, text: str, *, error: bool = False) -> None:
-        colour = "#D55E00" if error else "inherit"
-        self.status.value = f"<span style='color:{colour}'>{text}</span>"
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def close(self) -> None:
-        """Close the widgets (and any endpoint the panel holds)."""
-        _close_tree(self.widget)
-
-
-def _close_tree(widget: Any) -> None:
-    for child in getattr(widget, "children", ()):
-        _close_tree(child)
-    widget.close()
-
-
-def _image(fig: Any) -> bytes:
-    return plots.to_png(fig)
 
 
 class LinkLab(Panel[LinkRun]):
@@ -117,15 +56,15 @@ class LinkLab(Panel[LinkRun]):
     ) -> None:
         super().__init__()
         self.protocol = w.ToggleButtons(options=[("UDP", "udp"), ("TCP", "tcp")], value=protocol)
-        self.loss = w.FloatSlider(value=loss, description="loss", **_PERCENT)
+        self.loss = w.FloatSlider(value=loss, description="loss", **PERCENT)
         self.delay = w.FloatSlider(
             value=delay * 1e3, min=0, max=50, step=0.5, description="delay (ms)"
         )
         self.jitter = w.FloatSlider(
             value=jitter * 1e3, min=0, max=50, step=0.5, description="jitter (ms)"
         )
-        self.reorder = w.FloatSlider(value=reorder, description="reorder", **_PERCENT)
-        self.duplicate = w.FloatSlider(value=duplicate, description="duplicate", **_PERCENT)
+        self.reorder = w.FloatSlider(value=reorder, description="reorder", **PERCENT)
+        self.duplicate = w.FloatSlider(value=duplicate, description="duplicate", **PERCENT)
         self.count = w.IntSlider(value=count, min=10, max=2000, step=10, description="probes")
         self.interval = w.FloatSlider(
             value=interval * 1e3, min=0, max=20, step=0.5, description="every (ms)"
@@ -194,7 +133,7 @@ class LinkLab(Panel[LinkRun]):
         finally:
             self.run_button.disabled = False
         self.last = result
-        self.figure.value = _image(plots.dashboard(result.ping))
+        self.figure.value = png(plots.dashboard(result.ping))
         self.table.value = html_table(["", "the client saw", "the link did"], result.comparison())
         self._say(html.escape(result.ping.summary().splitlines()[0]))
         return result
