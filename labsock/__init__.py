@@ -37,6 +37,7 @@ from labsock._fanout import FanOutResult, MembershipEvent, fan_out
 from labsock._framing import LengthPrefixCodec, LineCodec
 from labsock._impair import DirectionStats, Impairment, LinkEvent, LinkStats
 from labsock._link import ImpairedLink
+from labsock._mccost import SenderCost, sender_cost
 from labsock._multicast import (
     Arrival,
     MulticastGroup,
@@ -91,6 +92,7 @@ __all__ = [
     "ReceiverStats",
     "Reordering",
     "RttSummary",
+    "SenderCost",
     "ServerStats",
     "SocketRow",
     "SocketTable",
@@ -108,6 +110,7 @@ __all__ = [
     "live_endpoints",
     "ping",
     "run_through_link",
+    "sender_cost",
     "socket_table",
 ]
 __version__ = "0.1.0"

@@ -4,10 +4,13 @@ One place decides what a colour means, so "vermillion" is "lost" in every
 figure of the course. The palette is Okabe and Ito's (2008), designed to stay
 distinguishable under every common colour-vision deficiency.
 
-Only :mod:`labsock.plots` imports this module (``import labsock`` never
-loads matplotlib). Nothing here touches matplotlib's global state (no
-``rcParams``, no pyplot): every setting is passed to the artist it styles,
-so figures built in one thread never restyle another's.
+Only :mod:`labsock.plots` and the ``_plot_*`` modules it re-exports import
+this module (``import labsock`` never loads matplotlib). The few drawing
+helpers more than one of them needs (the target axes, the "beyond the axis"
+mark, integer ticks, text widths) live here too, so no plot module imports
+another. Nothing here touches matplotlib's global state (no ``rcParams``, no
+pyplot): every setting is passed to the artist it styles, so figures built
+in one thread never restyle another's.
 """
 
 from __future__ import annotations
@@ -19,12 +22,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
+from matplotlib.textpath import text_to_path
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+from matplotlib.transforms import blended_transform_factory
 
 from labsock._errors import UsageError
+from labsock._results import PingResult, format_seconds
 from labsock._stats import percentile
 
 __all__ = [
@@ -35,18 +44,26 @@ __all__ = [
     "LabFigure",
     "LegendLoc",
     "RttView",
+    "beyond_label",
+    "check_result",
     "finish_axes",
     "legend",
+    "mark_beyond",
     "new_figure",
     "no_data",
     "plural",
+    "proto",
     "rate_unit",
+    "root",
     "rtt_view",
     "set_title",
     "size_label",
+    "target",
+    "text_width",
     "three_figures",
     "time_unit",
     "to_png",
+    "whole_numbers",
 ]
 
 #: Okabe-Ito, by name.
@@ -72,6 +89,8 @@ COLORS = {
     "udp": OKABE_ITO["blue"],
     "tcp": OKABE_ITO["bluish_green"],
     "reference": "#9A9A9A",
+    # Not data, but its absence: a receiver out of the group, a local call.
+    "absent": "#DEDEDE",
     "grid": "#E6E6E6",
     "text": "#333333",
 }
@@ -131,6 +150,45 @@ def to_png(fig: Figure, dpi: float = 100) -> bytes:
 def new_figure(figsize: tuple[float, float] = FIGSIZE) -> LabFigure:
     """An empty figure with constrained layout, white background."""
     return LabFigure(figsize=figsize, layout="constrained", facecolor="white")
+
+
+def root(ax: Axes) -> Figure:
+    """The figure ``ax`` belongs to (the top one, when ``ax`` sits in a subfigure)."""
+    fig = ax.figure
+    return fig if isinstance(fig, Figure) else fig.figure
+
+
+def target(ax: Axes | None, figsize: tuple[float, float] = FIGSIZE) -> tuple[Figure, Axes]:
+    """The axes to draw in (a new ``figsize`` figure's when ``ax`` is None) and its figure.
+
+    Raises :class:`UsageError` when ``ax`` is neither None nor an Axes.
+    """
+    if ax is None:
+        fig = new_figure(figsize)
+        return fig, fig.subplots()
+    if not isinstance(ax, Axes):
+        raise UsageError(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}")
+    return root(ax), ax
+
+
+def check_result(result: object, name: str = "result") -> PingResult:
+    """``result`` if it is a :class:`PingResult`, else :class:`UsageError` naming ``name``."""
+    if not isinstance(result, PingResult):
+        raise UsageError(
+            f"{name} must be a PingResult (what labsock.ping returns), not {type(result).__name__}"
+        )
+    return result
+
+
+def proto(result: PingResult) -> str:
+    """The protocol as titles write it: ``UDP``."""
+    return result.protocol.upper()
+
+
+def whole_numbers(axis: Axis, most: int | None = None) -> None:
+    """Ticks on whole numbers only (there is no probe 2.5), with separators: 100,000."""
+    axis.set_major_locator(MaxNLocator(most or "auto", integer=True, min_n_ticks=1))
+    axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
 
 def finish_axes(ax: Axes, *, xlabel: str, ylabel: str, title: str | None = None) -> None:
@@ -197,6 +255,30 @@ def no_data(ax: Axes, message: str, *, y: float = 0.5) -> None:
         linespacing=1.4,
         bbox={"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": COLORS["lost"]},
         gid="no-data",
+    )
+
+
+def beyond_label(view: RttView) -> str:
+    """Legend text for the values past the axis cut: how many, and the slowest."""
+    return f"{view.beyond:,} beyond the axis (max {format_seconds(view.max_seconds)})"
+
+
+def mark_beyond(ax: Axes, view: RttView, y: float) -> None:
+    """An arrow head at the right end of the x axis when values lie past it."""
+    if not view.beyond:
+        return
+    ax.plot(
+        [1.0],
+        [y],
+        transform=blended_transform_factory(ax.transAxes, ax.transData),
+        linestyle="none",
+        marker=">",
+        markersize=7,
+        color=COLORS["reference"],
+        clip_on=False,
+        in_layout=False,  # a mark on the edge, not a decoration to make room for
+        label=beyond_label(view),
+        gid="beyond",
     )
 
 
@@ -302,6 +384,21 @@ def size_label(size: float, _pos: Any = None) -> str:
     if size >= 1 << 20:
         return f"{size / (1 << 20):.1f} MiB"
     return f"{size:,.0f} B"
+
+
+def text_width(text: str, size: float) -> float:
+    """Width in points of ``text`` at font ``size`` (its widest line), without drawing it.
+
+    For placing labels where they fit before the figure is rendered.
+    """
+    font = FontProperties(size=size)
+    return max(
+        (
+            text_to_path.get_text_width_height_descent(line, font, ismath=False)[0]
+            for line in text.split("\n")
+        ),
+        default=0.0,
+    )
 
 
 def plural(count: int, noun: str) -> str:

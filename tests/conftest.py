@@ -99,3 +99,8 @@ def fonts_loaded() -> None:
     result = PingResult("udp", ("127.0.0.1", 9), 3, 64, None, 1.0, records, (1, 0, 0))
     plots.to_png(plots.dashboard(result))
     plots.to_png(plots.compare(result, result))
+    # The sequence diagram also draws bold and italic text: more font files.
+    trace = labsock.Trace()
+    with trace.socket(socket.AF_INET, socket.SOCK_DGRAM, actor="client") as s:
+        s.bind(("127.0.0.1", 0))
+    plots.to_png(plots.sequence(trace))

@@ -28,3 +28,20 @@ def test_both_methods_deliver_one_copy_per_receiver_per_message() -> None:
 def test_bad_arguments_are_refused(kwargs: dict[str, int], match: str) -> None:
     with pytest.raises(labsock.UsageError, match=match):
         sender_cost(**kwargs)
+
+
+@pytest.mark.usefixtures("fonts_loaded")
+def test_sender_cost_plot_draws_one_point_per_receiver_count_each_way() -> None:
+    from labsock import plots
+
+    costs = [sender_cost(receivers=n, count=20) for n in (1, 3)]
+    fig = plots.sender_cost(costs)
+    ax = fig.axes[0]
+    lines = [line for line in ax.lines if line.get_label().startswith(("unicast", "multicast"))]
+    assert len(lines) == 2
+    for line in lines:
+        assert list(line.get_xdata()) == [1, 3]
+    assert "receivers" in ax.get_xlabel()
+    assert "µs" in ax.get_ylabel()
+    with pytest.raises(labsock.UsageError):
+        plots.sender_cost([])

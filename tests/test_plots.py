@@ -18,6 +18,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 import labsock
+import labsock._plot_compare
 import labsock._style
 import labsock.plots
 from labsock import UDPEchoServer, plots
@@ -426,7 +427,8 @@ def test_lost_is_the_same_colour_everywhere(impaired: PingResult) -> None:
     assert isinstance(strip_lost, LineCollection)
     assert to_hex(seq_lost.get_color()) == to_hex(order_lost.get_color()) == COLORS["lost"].lower()
     assert to_hex(strip_lost.get_color()[0]) == COLORS["lost"].lower()
-    data_colours = {k: v for k, v in COLORS.items() if k not in ("reference", "grid", "text")}
+    neutral = ("reference", "grid", "text", "absent")
+    data_colours = {k: v for k, v in COLORS.items() if k not in neutral}
     assert set(data_colours.values()) <= set(OKABE_ITO.values())
 
 
@@ -474,7 +476,7 @@ def test_import_labsock_does_not_import_matplotlib() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    for module in (labsock.plots, labsock._style):
+    for module in (labsock.plots, labsock._style, labsock._plot_compare):
         failures, _ = doctest.testmod(module, extraglobs={"plots": plots})
         assert failures == 0, module.__name__
 
