@@ -20,9 +20,17 @@ import ipywidgets as w
 
 from labsock import plots
 from labsock._experiments import LinkRun, run_through_link
+from labsock._mclab import MulticastLab
 from labsock._panel import PERCENT, Panel, html_table, png
+from labsock._stepper import SocketStepper, StepResult
 
-__all__ = ["LinkLab", "Panel"]
+__all__ = ["LinkLab", "MulticastLab", "Panel", "SocketStepper", "StepResult"]
+
+
+_TCP_NOTE = (
+    "TCP: only delay can be emulated here. Loss, jitter, reordering and "
+    "duplication happen below the socket, where TCP repairs them."
+)
 
 
 class LinkLab(Panel[LinkRun]):
@@ -93,13 +101,7 @@ class LinkLab(Panel[LinkRun]):
         tcp = self.protocol.value == "tcp"
         for control in (self.loss, self.jitter, self.reorder, self.duplicate):
             control.disabled = tcp
-        if tcp:
-            self._say(
-                "TCP: only delay can be emulated here. Loss, jitter, reordering and "
-                "duplication happen below the socket, where TCP repairs them."
-            )
-        else:
-            self._say("")
+        self._say(_TCP_NOTE if tcp else "")
 
     def settings(self) -> dict[str, Any]:
         """The current control values, in the units ``run_through_link`` takes."""
@@ -135,5 +137,8 @@ class LinkLab(Panel[LinkRun]):
         self.last = result
         self.figure.value = png(plots.dashboard(result.ping))
         self.table.value = html_table(["", "the client saw", "the link did"], result.comparison())
-        self._say(html.escape(result.ping.summary().splitlines()[0]))
+        headline = html.escape(result.ping.summary().splitlines()[0])
+        # Keep saying why the sliders are grey: the run's headline alone
+        # would leave a student wondering.
+        self._say(f"{headline}<br>{_TCP_NOTE}" if result.protocol == "tcp" else headline)
         return result
