@@ -15,6 +15,7 @@ matplotlib nor ipywidgets.
 """
 
 from labsock._blast import BlastResult, blast
+from labsock._compare import BulkTransfer, SpeedComparison, compare_speed
 from labsock._errors import (
     AddressError,
     AddressInUse,
@@ -62,6 +63,7 @@ __all__ = [
     "AddressInUse",
     "Arrival",
     "BlastResult",
+    "BulkTransfer",
     "ClosedError",
     "ConnectionLost",
     "ConnectionRefused",
@@ -96,6 +98,7 @@ __all__ = [
     "ServerStats",
     "SocketRow",
     "SocketTable",
+    "SpeedComparison",
     "TCPEchoServer",
     "Trace",
     "TraceEvent",
@@ -105,6 +108,7 @@ __all__ = [
     "WorkerError",
     "blast",
     "close_all",
+    "compare_speed",
     "fan_out",
     "ipv6_multicast_supported",
     "live_endpoints",
