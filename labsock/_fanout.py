@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -29,6 +29,7 @@ from typing import Literal
 from labsock._errors import UsageError
 from labsock._multicast import (
     TAG_SIZE,
+    Arrival,
     MulticastGroup,
     MulticastReceiver,
     MulticastSender,
@@ -38,7 +39,7 @@ from labsock._probe import HEADER_SIZE
 from labsock._results import format_seconds
 from labsock._validate import check_count, check_seconds, check_size
 
-__all__ = ["FanOutResult", "MembershipEvent", "fan_out", "membership_plan"]
+__all__ = ["FanOutResult", "MembershipEvent", "fan_out", "membership_plan", "tally"]
 
 _MAX_RECEIVERS = 32
 _MAX_COUNT = 100_000
@@ -233,6 +234,28 @@ class FanOutResult:
         )
 
 
+def tally(
+    heard: Iterable[Arrival], tag: bytes, count: int
+) -> tuple[tuple[bool, ...], tuple[tuple[int, float], ...], int]:
+    """Sort what one receiver heard into its row of the fan-out matrix.
+
+    Returns ``(got, mine, foreign)``: ``got[seq]`` is True for each of our
+    ``count`` datagrams it heard, ``mine`` the ``(seq, time)`` of each of
+    them, and ``foreign`` how many datagrams were not ours (another session's
+    tag, or no probe at all: cross-talk).
+    """
+    got = [False] * count
+    mine: list[tuple[int, float]] = []
+    foreign = 0
+    for a in heard:
+        if a.tag == tag and a.seq is not None and a.seq < count:
+            got[a.seq] = True
+            mine.append((a.seq, a.time))
+        else:
+            foreign += 1
+    return tuple(got), tuple(mine), foreign
+
+
 def _udp_rcvbuf_errors() -> int | None:
     """The kernel's count of UDP datagrams dropped for a full receive buffer (Linux)."""
     try:
@@ -341,18 +364,10 @@ def fan_out(
         drops_after = _udp_rcvbuf_errors()
         matrix, arrivals, cross_talk = [], [], []
         for member in members:
-            got = [False] * count
-            mine: list[tuple[int, float]] = []
-            foreign = member.statistics().not_kept
-            for a in member.received():
-                if a.tag == tag and a.seq is not None and a.seq < count:
-                    got[a.seq] = True
-                    mine.append((a.seq, a.time))
-                else:
-                    foreign += 1
-            matrix.append(tuple(got))
-            arrivals.append(tuple(mine))
-            cross_talk.append(foreign)
+            got, mine, foreign = tally(member.received(), tag, count)
+            matrix.append(got)
+            arrivals.append(mine)
+            cross_talk.append(foreign + member.statistics().not_kept)
         buffers = tuple(m.receive_buffer for m in members)
     finally:
         if own:

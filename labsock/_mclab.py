@@ -25,7 +25,7 @@ import ipywidgets as w
 from labsock import _registry
 from labsock._endpoint import Endpoint
 from labsock._errors import ClosedError, LabsockError, UsageError
-from labsock._fanout import FanOutResult, MembershipEvent, _udp_rcvbuf_errors
+from labsock._fanout import FanOutResult, MembershipEvent, _udp_rcvbuf_errors, tally
 from labsock._multicast import (
     TAG_SIZE,
     Arrival,
@@ -324,17 +324,9 @@ class MulticastLab(Panel[FanOutResult]):
         names = tuple(self._rows)
         matrix, arrivals, cross_talk = [], [], []
         for row in self._rows.values():
-            got = [False] * count
-            mine: list[tuple[int, float]] = []
-            foreign = 0
-            for a in row.arrivals():
-                if a.tag == self._tag and a.seq is not None and a.seq < count:
-                    got[a.seq] = True
-                    mine.append((a.seq, a.time))
-                else:
-                    foreign += 1
-            matrix.append(tuple(got))
-            arrivals.append(tuple(mine))
+            got, mine, foreign = tally(row.arrivals(), self._tag, count)
+            matrix.append(got)
+            arrivals.append(mine)
             cross_talk.append(foreign)
         host, port = self.group.group, self.group.port
         return FanOutResult(

@@ -46,6 +46,35 @@ def no_leaks() -> Iterator[None]:
     assert fds_now <= fds_before, f"file descriptors leaked: {fds_before} -> {fds_now}"
 
 
+def tcp_echo(address: tuple[str, int], payload: bytes) -> bytes:
+    """Send ``payload`` to a TCP echo while reading concurrently, then half-close.
+
+    Reading while sending avoids the deadlock of a big payload filling both
+    directions' buffers; the half-close tells the echo we are done.
+    """
+    with socket.create_connection(address, timeout=10.0) as client:
+        errors: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                client.sendall(payload)
+                client.shutdown(socket.SHUT_WR)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        chunks = []
+        while True:
+            chunk = client.recv(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        sender.join(10.0)
+        assert not errors
+        return b"".join(chunks)
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
     """Poll ``predicate`` until it holds or ``timeout`` runs out; return its last value.
 

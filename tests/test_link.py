@@ -17,7 +17,7 @@ from labsock import ClosedError, TCPEchoServer, UDPEchoServer, UsageError, ping
 from labsock._impair import Impairment, ImpairmentModel, direction_rng
 from labsock._link import ImpairedLink
 
-from .conftest import needs_ipv6, needs_tool
+from .conftest import needs_ipv6, needs_tool, tcp_echo
 
 TIMEOUT = 10.0
 
@@ -434,28 +434,6 @@ def test_socat_reaches_an_echo_server_through_the_link() -> None:
 
 
 # -- TCP ---------------------------------------------------------------------------------
-
-
-def tcp_echo(address: tuple[str, int], payload: bytes) -> bytes:
-    """Send ``payload`` while reading the echo concurrently, then half-close."""
-    with socket.create_connection(address, timeout=TIMEOUT) as client:
-        errors: list[BaseException] = []
-
-        def send() -> None:
-            try:
-                client.sendall(payload)
-                client.shutdown(socket.SHUT_WR)
-            except BaseException as exc:  # surfaced below
-                errors.append(exc)
-
-        sender = threading.Thread(target=send)
-        sender.start()
-        chunks = []
-        while chunk := client.recv(1 << 20):
-            chunks.append(chunk)
-        sender.join(TIMEOUT)
-        assert not errors
-        return b"".join(chunks)
 
 
 def test_tcp_link_echoes_1_mib_byte_exact() -> None:

@@ -8,7 +8,6 @@ import selectors
 import socket
 import struct
 import subprocess
-import threading
 import time
 
 import pytest
@@ -16,34 +15,9 @@ import pytest
 import labsock
 from labsock import TCPEchoServer, UDPEchoServer
 
-from .conftest import needs_ipv6, needs_tool, wait_until
+from .conftest import needs_ipv6, needs_tool, tcp_echo, wait_until
 
 TIMEOUT = 10.0
-
-
-def tcp_echo(address: tuple[str, int], payload: bytes) -> bytes:
-    """Send ``payload`` while reading the echo concurrently (no deadlock on big data)."""
-    with socket.create_connection(address, timeout=TIMEOUT) as client:
-        errors: list[BaseException] = []
-
-        def send() -> None:
-            try:
-                client.sendall(payload)
-                client.shutdown(socket.SHUT_WR)
-            except BaseException as exc:  # surfaced below
-                errors.append(exc)
-
-        sender = threading.Thread(target=send)
-        sender.start()
-        chunks = []
-        while True:
-            chunk = client.recv(1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        sender.join(TIMEOUT)
-        assert not errors
-        return b"".join(chunks)
 
 
 @pytest.mark.parametrize("size", [1, 2, 1000, 65_535, 65_536, 1 << 20, 8 << 20])
