@@ -119,7 +119,7 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-_LAZY = ("plots", "widgets")
+_LAZY = ("exercises", "plots", "widgets")
 
 
 def __getattr__(name: str) -> object:

@@ -1,0 +1,81 @@
+"""Self-checking exercises: write socket code, and let real clients and servers judge it.
+
+Each check runs your function against real sockets on loopback, including
+adversarial peers (a client that writes one byte at a time, one that resets
+mid-message, fifty at once, a link that loses and reorders), and returns a
+:class:`Report`: a short list of criteria, each passed or failed, with a hint
+at the likely mistake. A check never hangs (every wait has a timeout; a
+server under test runs in a daemon thread that the check stops through the
+``stop`` event and the sockets it owns), and it reports what it could not
+clean up instead of printing warnings.
+
+==============================  =============================================
+exercise                        check
+==============================  =============================================
+1. TCP echo server              ``check_echo_server(echo_server)``
+2. UDP pinger with back-off     ``check_udp_ping(udp_ping)``
+3. framed messages over TCP     ``check_framing(send_message, recv_message)``
+4. multicast discovery          ``check_discovery(multicast_sockets, discover)``
+5. reliable delivery over UDP   ``check_reliable(rdt_send, rdt_receive)``,
+                                then ``measure_goodput(rdt_send, rdt_receive)``
+6. a server for 50 clients      ``check_concurrent_server(server)``
+==============================  =============================================
+
+Starter code that still raises ``NotImplementedError`` gives a report that
+says "not attempted yet"; displaying it does not fail the cell.
+
+Collecting results (teachers):
+
+* ``export_results(reports, "results.json")`` writes every report, per
+  exercise and per criterion (``report.to_dict()``), to one JSON file a
+  student can hand in.
+* With nbgrader: in the source notebook, put the reference code (see
+  :mod:`labsock.solutions`) between ``### BEGIN SOLUTION`` and
+  ``### END SOLUTION`` in each exercise cell; the release version then gets
+  nbgrader's stub, ``raise NotImplementedError()``, which the checks report
+  as "not attempted yet". Make each check cell an autograded test cell
+  ending with ``assert report.passed, report`` (the message is the report's
+  text, hints included). Delete :mod:`labsock.solutions` from the copy
+  students receive.
+
+Example:
+    >>> from labsock.exercises import check_echo_server
+    >>> def echo_server(listener, stop):
+    ...     raise NotImplementedError
+    >>> check_echo_server(echo_server).status
+    'not attempted yet'
+"""
+
+from labsock.exercises._checks_concurrent import check_concurrent_server
+from labsock.exercises._checks_framing import check_framing
+from labsock.exercises._checks_multicast import check_discovery
+from labsock.exercises._checks_ping import check_udp_ping
+from labsock.exercises._checks_reliable import check_reliable
+from labsock.exercises._checks_servers import check_echo_server
+from labsock.exercises._goodput import GoodputResult, GoodputRow, measure_goodput
+from labsock.exercises._report import (
+    NOT_ATTEMPTED,
+    Criterion,
+    Report,
+    Summary,
+    export_results,
+    summarize,
+)
+
+__all__ = [
+    "NOT_ATTEMPTED",
+    "Criterion",
+    "GoodputResult",
+    "GoodputRow",
+    "Report",
+    "Summary",
+    "check_concurrent_server",
+    "check_discovery",
+    "check_echo_server",
+    "check_framing",
+    "check_reliable",
+    "check_udp_ping",
+    "export_results",
+    "measure_goodput",
+    "summarize",
+]

@@ -1,0 +1,226 @@
+"""Check of exercise 6: a server that serves 50 clients at once, ``server(listener, stop)``.
+
+Fifty real clients connect and all stay connected; each expects its echo
+while the others wait, which a server that serves one client at a time
+cannot give. Then they write one byte each, round after round; a fifth of
+them reset mid-message; the rest finish and expect the server to close.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+from labsock._validate import check_count
+from labsock.exercises._checks_servers import CLOSE_HINT, MESSAGE, Server, check_stop
+from labsock.exercises._clients import connect, exchange_all, read_exactly, reset
+from labsock.exercises._harness import CheckRun
+from labsock.exercises._report import Report
+from labsock.exercises._server_under_test import ServerUnderTest
+
+__all__ = ["CLIENTS", "check_concurrent_server"]
+
+CLIENTS = 50
+_STALL = 1.0
+
+
+def check_concurrent_server(server_func: Server, *, clients: int = CLIENTS) -> Report:
+    """Check a server that serves many clients at once, written as ``server(listener, stop)``.
+
+    ``clients`` (50) real clients connect and all stay connected; each sends
+    a message and must get its echo while the others wait, which a server
+    that handles one client at a time cannot do. Then all of them send one
+    byte each, round after round, interleaved; a fifth of them reset their
+    connection mid-message; the rest finish and expect the server to close.
+    Finally ``stop`` is set: the server and every thread it started must end.
+
+    Returns:
+        A :class:`Report` ("not attempted yet" for the starter code).
+
+    Example:
+        >>> from labsock.solutions import concurrent_echo_server
+        >>> check_concurrent_server(concurrent_echo_server).passed
+        True
+    """
+    check_count(clients, name="clients", minimum=5, maximum=500)
+    with CheckRun("concurrent_server", "Exercise 6: a server for 50 clients at once") as run:
+        server = ServerUnderTest(run, server_func, "concurrent-server")
+        server.require_attempt()
+        _Crowd(run, server, clients).check()
+    return run.report
+
+
+class _Crowd:
+    """The clients of exercise 6 and the criteria they check."""
+
+    def __init__(self, run: CheckRun, server: ServerUnderTest, clients: int) -> None:
+        self.run, self.server, self.n = run, server, clients
+        self.socks: list[socket.socket] = []
+
+    def check(self) -> None:
+        run, server = self.run, self.server
+        at_once = f"serves {self.n} clients at once"
+        later = (
+            "keeps each client's bytes apart (interleaved one-byte writes)",
+            "keeps serving when clients vanish mid-message",
+            "closes each connection when its client has finished",
+        )
+        for _ in range(self.n):
+            self.socks.append(run.own(connect(server.address)))
+        if not self._all_at_once(at_once):
+            for name in later:
+                run.skip(name, f"not checked: first make {self.n} clients work at once")
+        else:
+            self._interleaved(later[0])
+            self._resets(later[1])
+            self._finish(later[2])
+        for s in self.socks:
+            s.close()
+        check_stop(run, server, "returns soon after stop is set")
+        self._threads_ended("leaves no thread running once stopped")
+
+    def _all_at_once(self, name: str) -> bool:
+        messages = [f"client {i} says hello\n".encode() for i in range(self.n)]
+        for s, m in zip(self.socks, messages, strict=True):
+            s.sendall(m)
+        got = exchange_all(
+            self.socks, messages, stall=_STALL, timeout=10.0, alive=self.server.alive
+        )
+        served = got.complete(messages)
+        wrong = [i for i in range(self.n) if bytes(got.received[i]) != messages[i]]
+        if served == self.n and not wrong:
+            return self.run.check(name, True)
+        if not self.server.alive():
+            hint = self.server.ended_hint()
+        elif served < self.n:
+            hint = (
+                f"only {served} of {self.n} clients got an echo while all {self.n} were "
+                "connected: a server that serves one client at a time makes the others wait "
+                "until it has finished. Give each client its own thread "
+                "(threading.Thread(target=serve_one, args=(conn,))) or use selectors"
+            )
+        else:
+            hint = "some clients got bytes that were not theirs: keep one buffer per connection"
+        return self.run.check(name, False, hint, f"{served} of {self.n} echoed")
+
+    def _interleaved(self, name: str) -> None:
+        if not self.server.alive():
+            self.run.skip(name, self.server.unusable_reason())
+            return
+        rounds = 8
+        messages = [bytes([65 + (i + r) % 26 for r in range(rounds)]) for i in range(self.n)]
+        for s in self.socks:
+            s.setblocking(True)
+            s.settimeout(2.0)
+        for r in range(rounds):
+            for s, m in zip(self.socks, messages, strict=True):
+                s.sendall(m[r : r + 1])
+            time.sleep(0.002)
+        got = exchange_all(
+            self.socks, messages, stall=_STALL, timeout=10.0, alive=self.server.alive
+        )
+        wrong = [i for i in range(self.n) if bytes(got.received[i]) != messages[i]]
+        hint = (
+            self.server.ended_hint()
+            if not self.server.alive()
+            else "each connection needs its own loop (or its own buffer with selectors): bytes "
+            "from one client must go back to that client only, all of them, in order"
+        )
+        self.run.check(name, not wrong, hint, f"{len(wrong)} of {self.n} clients got a wrong echo")
+
+    def _resets(self, name: str) -> None:
+        if not self.server.alive():
+            self.run.skip(name, self.server.unusable_reason())
+            return
+        vanish = self.n // 5
+        for s in self.socks[:vanish]:
+            s.setblocking(True)
+            s.sendall(b"half a mess")  # the rest of the message never comes
+        # The server has (very likely) read them before the resets arrive; then
+        # its recv() or send() on those connections fails with a reset.
+        exchange_all(
+            self.socks[:vanish],
+            [b"half a mess"] * vanish,
+            stall=_STALL,
+            timeout=5.0,
+            alive=self.server.alive,
+        )
+        for s in self.socks[:vanish]:
+            reset(s)
+        del self.socks[:vanish]
+        with connect(self.server.address) as newcomer:
+            newcomer.sendall(MESSAGE)
+            got, _ = read_exactly(newcomer, len(MESSAGE), 3.0, self.server.alive)
+        survivors = [bytes([66]) for _ in self.socks]
+        for s in self.socks:
+            s.setblocking(True)
+            s.sendall(b"B")
+        still = exchange_all(
+            self.socks, survivors, stall=_STALL, timeout=5.0, alive=self.server.alive
+        )
+        ok = got == MESSAGE and still.complete(survivors) == len(self.socks)
+        hint = (
+            self.server.ended_hint()
+            if not self.server.alive()
+            else "after some clients reset their connections, your server stopped serving "
+            "others: catch OSError (ConnectionResetError) for each connection, close it, and "
+            "carry on with the rest"
+        )
+        self.run.check(
+            name,
+            ok,
+            hint,
+            f"new client got {got!r}; {still.complete(survivors)} of {len(self.socks)} "
+            "connected clients still echoed",
+        )
+
+    def _finish(self, name: str) -> None:
+        if not self.server.alive():
+            self.run.skip(name, self.server.unusable_reason())
+            return
+        for s in self.socks:
+            s.setblocking(True)
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+        got = exchange_all(
+            self.socks,
+            [b""] * len(self.socks),
+            stall=_STALL,
+            timeout=5.0,
+            until_eof=True,
+            alive=self.server.alive,
+        )
+        closed = sum(got.eof)
+        self.run.check(
+            name,
+            closed == len(self.socks),
+            CLOSE_HINT,
+            f"{closed} of {len(self.socks)} connections closed after their client finished",
+        )
+
+    def _threads_ended(self, name: str) -> None:
+        # Threads the server started: those alive now that were not before
+        # the check, other than the server's own thread and the check's.
+        def left() -> list[threading.Thread]:
+            return [
+                t
+                for t in threading.enumerate()
+                if t.is_alive()
+                and t not in self.run.threads_before
+                and not t.name.startswith(("labsock-check-", "labsock-exercise-"))
+            ]
+
+        deadline = time.monotonic() + 1.0
+        while left() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        still = left()
+        self.run.check(
+            name,
+            not still,
+            "threads of your server are still running after it returned: let each client's "
+            "thread end when its client leaves, and join() them (or use selectors, one thread)",
+            ", ".join(sorted(t.name for t in still)[:5]),
+        )

@@ -1,0 +1,353 @@
+"""Check of exercise 3: length-prefixed messages over TCP, whatever pieces recv() returns.
+
+The student writes ``send_message(sock, payload)`` and
+``recv_message(sock) -> bytes | None`` for the framing every length-prefixed
+protocol uses: a 4-byte big-endian length, then the payload. The check runs
+them on both ends of real TCP connections on loopback, against its own
+writer and reader (:class:`~labsock.LengthPrefixCodec`): a message that
+arrives one byte at a time, messages glued together, an empty one, a
+megabyte, and a peer that hangs up in the middle of a message.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+import time
+from collections.abc import Callable
+
+from labsock._framing import LengthPrefixCodec
+from labsock._validate import check_seconds
+from labsock.exercises._clients import send_bytewise, tcp_pair
+from labsock.exercises._harness import CheckRun, StudentCall, describe, hang_up
+from labsock.exercises._report import Report
+
+__all__ = ["check_framing"]
+
+SendMessage = Callable[[socket.socket, bytes], object]
+RecvMessage = Callable[[socket.socket], "bytes | None"]
+
+_LARGE = 1 << 20
+
+
+_OVER_READ = (
+    "you read past the end of a message and lost the start of the next one: ask recv() "
+    "for exactly the bytes still missing, recv(n - len(buf)), never more"
+)
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack("!I", len(payload)) + payload
+
+
+class _Framing:
+    def __init__(self, run: CheckRun, send: SendMessage, recv: RecvMessage, timeout: float) -> None:
+        self.run, self.send, self.recv, self.timeout = run, send, recv, timeout
+        # None: not called yet; True: ran (returned or raised something else).
+        self.implemented: dict[str, bool | None] = {"send_message": None, "recv_message": None}
+        # Calls the check had to end by closing their socket.
+        self.forced: set[int] = set()
+        self.header_ok = False
+
+    # -- plumbing ------------------------------------------------------------
+    def pair(self, sndbuf: int | None = None) -> tuple[socket.socket, socket.socket]:
+        a, b = tcp_pair(self.timeout)
+        self.run.own(a)
+        self.run.own(b)
+        if sndbuf is not None:
+            a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        return a, b
+
+    def call(self, which: str, *args: object, extra: float = 0.0) -> StudentCall[object]:
+        func = self.send if which == "send_message" else self.recv
+        call: StudentCall[object] = self.run.call(func, *args, name=which)
+        # A little longer than the socket's own timeout, so that a recv() that
+        # waits for bytes that never come ends with the student's TimeoutError.
+        if not call.wait(self.timeout + 0.5 + extra):
+            # Closing the socket ends a recv() loop that spins on b"".
+            self.forced.add(id(call))
+            for arg in args:
+                if isinstance(arg, socket.socket):
+                    hang_up(arg)
+            call.wait(1.0)
+        if not call.not_implemented:
+            self.implemented[which] = True
+        elif self.implemented[which] is None:
+            self.implemented[which] = False
+        return call
+
+    def failure(self, which: str, call: StudentCall[object]) -> str | None:
+        """A hint when the call did not return normally, else None."""
+        if call.not_implemented:
+            return f"{which}() still raises NotImplementedError: write it first"
+        if not call.finished or id(call) in self.forced:
+            return (
+                f"{which}() did not return within {self.timeout + 0.5:g} s (the check closed "
+                "the socket to stop it)"
+            )
+        if call.error is not None:
+            return f"{which}() raised {describe(call.error)}"
+        return None
+
+    def read_frames(self, sock: socket.socket, count: int) -> tuple[list[bytes], bytes]:
+        """Read with the reference codec until ``count`` messages; also return the raw bytes."""
+        codec = LengthPrefixCodec(max_size=64 << 20)
+        messages: list[bytes] = []
+        raw = bytearray()
+        sock.settimeout(0.2)
+        deadline = time.monotonic() + self.timeout
+        while len(messages) < count and time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(1 << 20)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            raw += chunk
+            try:
+                messages += codec.feed(chunk)
+            except Exception:
+                break
+        return messages, bytes(raw)
+
+    def writer(self, sock: socket.socket, data: bytes, *, bytewise: bool = False) -> None:
+        def write() -> None:
+            try:
+                if bytewise:
+                    send_bytewise(sock, data, pause=0.001)
+                else:
+                    sock.sendall(data)
+            except OSError:
+                pass  # the student's side closed: the criterion says what it saw
+
+        self.run.worker(write, "framing-writer")
+
+    # -- send_message --------------------------------------------------------------
+    def header(self) -> None:
+        name = "send_message puts a 4-byte big-endian length before the payload"
+        a, b = self.pair()
+        call = self.call("send_message", a, b"hello")
+        hint = self.failure("send_message", call)
+        if hint is not None:
+            self.run.check(name, False, hint)
+            return
+        a.close()
+        _, raw = self.read_frames(b, 1)
+        expected = _frame(b"hello")
+        if raw == expected:
+            self.header_ok = self.run.check(name, True)
+            return
+        if raw == b"hello":
+            hint = "only the payload arrived: send its length first, struct.pack('!I', n)"
+        elif raw == struct.pack("<I", 5) + b"hello":
+            hint = "the length is little-endian: use network byte order, struct.pack('!I', n)"
+        elif raw.endswith(b"hello") and len(raw) != 9:
+            hint = f"the header has {len(raw) - 5} bytes: it must be exactly 4 (struct '!I')"
+        else:
+            hint = "the wire must carry a 4-byte big-endian length, then the payload"
+        self.run.check(name, False, hint, f"sent b'hello', the wire carried {raw[:24]!r}")
+
+    def large_send(self) -> None:
+        name = "send_message sends all of a 1 MiB message (send() takes only part)"
+        if not self.header_ok:
+            self.run.skip(name, "not checked: the header must be right first")
+            return
+        payload = random.Random(3).randbytes(_LARGE)
+        a, b = self.pair(sndbuf=16_384)
+        # With a timeout the socket is non-blocking underneath, so send()
+        # returns as soon as the small buffer is full: a partial send.
+        a.settimeout(self.timeout)
+        got: list[list[bytes]] = []
+        reader = self.run.worker(lambda: got.append(self.read_frames(b, 1)[0]), "framing-reader")
+        call = self.call("send_message", a, payload)
+        hint = self.failure("send_message", call)
+        a.close()
+        reader.join(self.timeout + 1)
+        if hint is not None:
+            self.run.check(name, False, hint)
+            return
+        messages = got[0] if got else []
+        ok = messages == [payload]
+        self.run.check(
+            name,
+            ok,
+            "send() may send only part of the data (it returns how many bytes it took): use "
+            "sendall(), which loops until everything is sent",
+            f"the reader got {len(messages)} complete message(s)" if not ok else "",
+        )
+
+    # -- recv_message --------------------------------------------------------------
+    def receive(self, b: socket.socket, extra: float = 0.0) -> tuple[object, str | None]:
+        call = self.call("recv_message", b, extra=extra)
+        return call.result, self.failure("recv_message", call)
+
+    def receive_all(
+        self, b: socket.socket, expected: list[bytes]
+    ) -> tuple[list[object], str | None]:
+        """Call recv_message once per expected message; a hint if one call failed.
+
+        When the first messages came back right and a later call then waited
+        in vain, the bytes it waited for had been read (and dropped) before.
+        """
+        got: list[object] = []
+        for _ in expected:
+            result, hint = self.receive(b)
+            if hint is not None:
+                if got and got == expected[: len(got)]:
+                    hint = _OVER_READ
+                return got, hint
+            got.append(result)
+        return got, None if got == expected else _OVER_READ
+
+    def bytewise(self) -> None:
+        name = "recv_message reads a message that arrives one byte at a time"
+        message = b"TCP may hand recv() a single byte"
+        a, b = self.pair()
+        self.writer(a, _frame(message), bytewise=True)
+        call = self.call("recv_message", b, extra=len(message) * 0.005)
+        hint = self.failure("recv_message", call)
+        seen = f"expected {message!r}, got {call.result!r}"
+        if call.error is not None and not call.not_implemented and id(call) not in self.forced:
+            seen = f"it raised {describe(call.error)}"
+            hint = None  # a crash on a short read: the same mistake as a short result
+        if hint is None and call.result != message:
+            hint = (
+                "recv(n) returns at most n bytes, and often fewer: call it in a loop until you "
+                "have all 4 header bytes, then again until you have the whole payload"
+            )
+        self.run.check(name, hint is None, hint or "", seen)
+
+    def glued(self) -> None:
+        name = "recv_message leaves the next message alone (two messages in one segment)"
+        messages = [b"first", b"second message", b"third"]
+        a, b = self.pair()
+        a.sendall(b"".join(_frame(m) for m in messages))
+        got, hint = self.receive_all(b, messages)
+        self.run.check(name, hint is None, hint or "", f"expected {messages!r}, got {got!r}")
+
+    def empty(self) -> None:
+        name = "recv_message returns b'' for an empty message"
+        a, b = self.pair()
+        a.sendall(_frame(b"") + _frame(b"after"))
+        got, hint = self.receive_all(b, [b"", b"after"])
+        if got[:1] not in ([], [b""]):
+            hint = (
+                "a length of 0 is a message with no bytes: return b''. None means the "
+                "stream ended, and it has not"
+            )
+        self.run.check(name, hint is None, hint or "", f"got {got!r}")
+
+    def large_receive(self) -> None:
+        name = "recv_message receives a 1 MiB message whole"
+        payload = random.Random(4).randbytes(_LARGE)
+        a, b = self.pair()
+        self.writer(a, _frame(payload))
+        got, hint = self.receive(b)
+        if hint is None and got != payload:
+            size = len(got) if isinstance(got, bytes) else got
+            hint = (
+                "a large message arrives in many pieces: keep calling recv() until you have "
+                f"as many bytes as the header announced (you returned {size!r} bytes)"
+                if isinstance(got, bytes)
+                else f"recv_message returned {got!r} instead of the message"
+            )
+        self.run.check(name, hint is None, hint or "")
+
+    def clean_end(self) -> None:
+        name = "recv_message returns None when the peer closes between messages"
+        a, b = self.pair()
+        a.sendall(_frame(b"last"))
+        a.close()
+        first, hint = self.receive(b)
+        second: object = None
+        if hint is None:
+            call = self.call("recv_message", b)
+            second, hint = call.result, self.failure("recv_message", call)
+            if id(call) in self.forced:
+                second = "(no return)"
+                hint = (
+                    "recv() returned b'' (the peer closed) and you kept calling it: when recv() "
+                    "returns b'' before any byte of a new message, return None"
+                )
+        if hint is None and (first, second) != (b"last", None):
+            hint = (
+                "when recv() returns b'' before any byte of a new message, the peer closed "
+                "cleanly: return None"
+            )
+        self.run.check(name, hint is None, hint or "", f"got {first!r}, then {second!r}")
+
+    def hang_up(self) -> None:
+        name = "recv_message raises ConnectionError when the peer hangs up mid-message"
+        a, b = self.pair()
+        a.sendall(struct.pack("!I", 100) + b"only ten b")
+        a.close()
+        call = self.call("recv_message", b)
+        if call.not_implemented:
+            self.run.check(name, False, "recv_message() still raises NotImplementedError")
+        elif id(call) in self.forced:
+            self.run.check(
+                name,
+                False,
+                "recv() returned b'' (the peer has gone) and you kept calling it: when recv() "
+                "returns b'' in the middle of a message, raise ConnectionError",
+                f"still running after {self.timeout:g} s",
+            )
+        elif isinstance(call.error, ConnectionError):
+            self.run.check(name, True)
+        elif call.error is not None:
+            self.run.check(
+                name,
+                False,
+                "raise ConnectionError (not another exception) when the stream ends mid-message",
+                f"raised {describe(call.error)}",
+            )
+        else:
+            self.run.check(
+                name,
+                False,
+                "the peer announced 100 bytes and sent 10 before closing: that message is "
+                "broken. Raise ConnectionError instead of returning something",
+                f"returned {call.result!r}",
+            )
+
+
+def check_framing(
+    send_message: SendMessage, recv_message: RecvMessage, *, timeout: float = 1.0
+) -> Report:
+    """Check ``send_message(sock, payload)`` and ``recv_message(sock)`` (length-prefixed).
+
+    The wire format: a 4-byte big-endian unsigned length, then the payload.
+    ``recv_message`` returns the payload (``bytes``), ``None`` when the peer
+    closed cleanly between two messages, and raises ``ConnectionError`` when
+    the peer closed in the middle of one. Each socket the check hands over is
+    a real TCP connection on loopback with a ``timeout`` already set.
+
+    Returns:
+        A :class:`Report` ("not attempted yet" while both functions still
+        raise ``NotImplementedError``).
+
+    Example:
+        >>> from labsock.solutions import send_message, recv_message
+        >>> check_framing(send_message, recv_message).passed
+        True
+    """
+    timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)
+    with CheckRun("framing", "Exercise 3: messages over a TCP stream") as run:
+        f = _Framing(run, send_message, recv_message, timeout)
+        for step in (
+            f.header,
+            f.large_send,
+            f.bytewise,
+            f.glued,
+            f.empty,
+            f.large_receive,
+            f.clean_end,
+            f.hang_up,
+        ):
+            step()
+        if not any(f.implemented.values()):
+            run.not_attempted()
+    return run.report

@@ -1,0 +1,376 @@
+"""Check of exercise 2: a UDP pinger with a timeout and exponential back-off.
+
+The student writes ``udp_ping(server, count, timeout, retries) -> dict``. Each
+probe is the datagram ``b"ping <seq> <attempt>"``; the server echoes it. When
+no reply comes within ``timeout``, the pinger sends the probe again with the
+next attempt number and waits twice as long, up to ``retries`` times; then
+that probe is lost. It returns ``{"received", "loss", "rtt_min", "rtt_avg",
+"rtt_max"}``.
+
+The check runs it twice against its own recording echo behind a real
+:class:`~labsock.ImpairedLink`:
+
+1. a link that loses replies (seeded): the echo's log and the link's events
+   say exactly which probe was sent when, and which reply was lost, so the
+   retransmissions, the back-off and the counts are compared with the truth;
+2. a jittery link that delivers replies late and out of order: a reply to an
+   earlier probe or attempt must not be taken for the current one. Every
+   datagram waits at least ``delay`` each way, so an RTT below twice that is
+   impossible and betrays the mix-up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from labsock._impair import Impairment, LinkEvent
+from labsock._link import ImpairedLink
+from labsock._validate import check_count, check_seconds
+from labsock.exercises._harness import CheckRun, StudentCall, describe
+from labsock.exercises._report import Report
+from labsock.exercises._udp_peers import Datagram, RecordingEcho
+
+__all__ = ["check_udp_ping"]
+
+UdpPing = Callable[[tuple[str, int], int, float, int], object]
+
+KEYS = ("received", "loss", "rtt_min", "rtt_avg", "rtt_max")
+_PROBE = re.compile(rb"ping (\d+) (\d+)")
+
+# The lossy run: replies lost at 40 %, seeded. With this seed and a correct
+# pinger, several probes need a second retry and one is lost altogether, so
+# every criterion has something to judge (see tests/test_exercises.py).
+LOSSY_SEED = 7
+LOSSY = Impairment(loss=0.4)
+# The late run: every datagram waits 10 to 60 ms each way, so replies come
+# after their timeout (15 ms) and out of order.
+LATE_SEED = 5
+LATE = Impairment(delay=0.010, jitter=0.050)
+
+
+@dataclass
+class _Attempt:
+    number: int
+    time: float
+    delivered: bool  # did the link pass the reply on?
+
+
+Probes = dict[int, list[_Attempt]]
+
+
+def _wait(call: StudentCall[object], echo: RecordingEcho, stall: float, limit: float) -> None:
+    """Wait for the pinger to return, or to stop sending for ``stall`` s, or ``limit`` s."""
+    start = time.monotonic()
+    while not call.wait(0.05):
+        last = echo.last_arrival()
+        quiet = time.perf_counter() - last if last is not None else time.monotonic() - start
+        if quiet > stall or time.monotonic() - start > limit:
+            return
+
+
+def _truth(log: list[Datagram], events: tuple[LinkEvent, ...]) -> tuple[Probes, list[bytes]]:
+    """Each probe's attempts (when sent, whether the reply got through), and unparsable payloads.
+
+    The echo answers every datagram in order, so the i-th reply the link saw
+    from one client's flow answers the i-th request the echo got from that
+    flow. Flows are matched by the order in which they first appeared.
+    """
+    peers: dict[tuple[str, int], list[Datagram]] = {}
+    for d in log:
+        peers.setdefault(d.peer, []).append(d)
+    clients: dict[tuple[str, int], list[LinkEvent]] = {}
+    for e in sorted(events, key=lambda e: e.time):
+        if e.direction == "forward":
+            clients.setdefault(e.client, [])
+    for e in events:
+        if e.direction == "backward" and e.client in clients:
+            clients[e.client].append(e)
+    probes: Probes = {}
+    bad: list[bytes] = []
+    for requests, replies in zip(peers.values(), clients.values(), strict=False):
+        fate = {e.index: not e.dropped for e in replies}
+        for i, d in enumerate(requests):
+            m = _PROBE.fullmatch(d.data)
+            if m is None:
+                bad.append(d.data)
+                continue
+            seq, attempt = int(m.group(1)), int(m.group(2))
+            probes.setdefault(seq, []).append(_Attempt(attempt, d.time, fate.get(i, False)))
+    return probes, bad
+
+
+def _as_summary(result: object) -> tuple[dict[str, float | int | None] | None, str]:
+    if not isinstance(result, Mapping):
+        return None, f"udp_ping returned {type(result).__name__}, not a dict"
+    missing = [k for k in KEYS if k not in result]
+    if missing:
+        return None, f"the dict has no {', '.join(map(repr, missing))}"
+    return {k: result[k] for k in KEYS}, ""
+
+
+def _near(value: object, target: float) -> bool:
+    return isinstance(value, (int, float)) and math.isclose(value, target, abs_tol=1e-9)
+
+
+class _PingCheck:
+    def __init__(self, run: CheckRun, udp_ping: UdpPing, count: int, timeout: float, retries: int):
+        self.run, self.udp_ping = run, udp_ping
+        self.count, self.timeout, self.retries = count, timeout, retries
+
+    def start(
+        self,
+        forward: Impairment,
+        backward: Impairment,
+        seed: int,
+        count: int,
+        timeout: float,
+        retries: int,
+    ) -> tuple[StudentCall[object], RecordingEcho, ImpairedLink]:
+        echo = RecordingEcho(self.run)
+        link = ImpairedLink(echo.address, forward=forward, backward=backward, seed=seed)
+        self.run.on_close(link.close)
+        call = self.run.call(self.udp_ping, link.address, count, timeout, retries, name="udp_ping")
+        longest = timeout * (2 ** (retries + 1))
+        _wait(call, echo, stall=longest + 1.0, limit=count * longest + 5.0)
+        return call, echo, link
+
+    def call_failed(self, call: StudentCall[object], name: str) -> bool:
+        if call.finished and call.error is None:
+            return False
+        hint = (
+            f"udp_ping raised {describe(call.error)}"
+            if call.error is not None
+            else "udp_ping stopped sending and did not return: give the socket a timeout "
+            "(sock.settimeout(t)) and catch TimeoutError around recvfrom()"
+        )
+        self.run.check(name, False, hint)
+        return True
+
+    # -- the lossy run -------------------------------------------------------------
+    def lossy(self) -> None:
+        run = self.run
+        # Only replies are lost: then the echo's log holds every request.
+        call, echo, link = self.start(
+            Impairment(), LOSSY, LOSSY_SEED, self.count, self.timeout, self.retries
+        )
+        if call.not_implemented:
+            run.not_attempted()
+        link.wait_idle(1.0)
+        probes, bad = _truth(echo.log, link.events())
+        fmt = "sends probes b'ping <seq> <attempt>' numbered from 0"
+        names = (
+            "retransmits a probe whose reply was lost",
+            "waits twice as long after each timeout (exponential back-off)",
+            f"gives up on a probe after {self.retries} retransmissions",
+            "counts the replies received and the loss",
+            "reports RTT min <= avg <= max, in seconds",
+        )
+        if self.call_failed(call, fmt):
+            for name in names:
+                run.skip(name, "not checked: udp_ping must return first")
+            return
+        seqs = sorted(probes)
+        if bad or not probes:
+            example = bad[0] if bad else b"(nothing)"
+            run.check(
+                fmt,
+                False,
+                "send each probe as f'ping {seq} {attempt}'.encode(), e.g. b'ping 0 0', "
+                "then b'ping 0 1' for its first retransmission",
+                f"the server got {example[:40]!r}",
+            )
+            for name in names:
+                run.skip(name, "not checked: the probes must follow the format first")
+            return
+        complete = seqs == list(range(self.count))
+        numbered = all(
+            [a.number for a in attempts] == list(range(len(attempts)))
+            for attempts in probes.values()
+        )
+        run.check(
+            fmt,
+            complete and numbered,
+            f"send count={self.count} probes with seq 0 to {self.count - 1}, and number "
+            "each probe's attempts 0, 1, 2, ...",
+            f"seqs seen: {seqs[:6]}{'...' if len(seqs) > 6 else ''}",
+        )
+        retries_ok = self.retransmits(names[0], probes)
+        self.backoff(names[1], probes)
+        self.gives_up(names[2], probes, retries_ok)
+        summary, why = _as_summary(call.result)
+        shape = f"returns a dict with the keys {', '.join(KEYS)}"
+        if summary is None:
+            run.check(shape, False, why)
+            run.skip(names[3], "not checked: udp_ping must return the dict first")
+            run.skip(names[4], "not checked: udp_ping must return the dict first")
+            return
+        self.counts(names[3], summary, probes)
+        self.rtts(names[4], summary)
+
+    def retransmits(self, name: str, probes: Probes) -> bool:
+        missed = [
+            seq
+            for seq, attempts in probes.items()
+            if not attempts[-1].delivered and len(attempts) <= self.retries
+        ]
+        return self.run.check(
+            name,
+            not missed,
+            "when recvfrom() times out, send the same probe again with the next attempt number",
+            f"replies lost but never retried: probe {missed[0]}" if missed else "",
+        )
+
+    def backoff(self, name: str, probes: Probes) -> None:
+        # Gaps between an attempt whose reply was lost and the next attempt,
+        # grouped by attempt number. Times come from the echo's log, so one
+        # gap can be off when a thread was slow to run: judge the median.
+        gaps: dict[int, list[float]] = {}
+        for attempts in probes.values():
+            for k, (a, b) in enumerate(itertools.pairwise(attempts)):
+                if not a.delivered:  # a retry after a reply that got through: load
+                    gaps.setdefault(k, []).append(b.time - a.time)
+        if not any(k >= 1 for k in gaps):
+            self.run.skip(name, "not checked: no probe needed a second retransmission this time")
+            return
+        medians = {k: statistics.median(v) for k, v in sorted(gaps.items())}
+        ok = all(0.75 <= gap / (self.timeout * 2**k) <= 3.0 for k, gap in medians.items())
+        seen = ", ".join(f"{gap * 1e3:.0f}" for gap in medians.values())
+        expected = ", ".join(f"{self.timeout * 2**k * 1e3:.0f}" for k in medians)
+        self.run.check(
+            name,
+            ok,
+            "after each timeout, double the wait: timeout, 2*timeout, 4*timeout, ... "
+            "(sock.settimeout(timeout * 2**attempt))",
+            f"waits before retransmissions 1, 2, ...: {seen} ms (median); expected {expected} ms",
+        )
+
+    def gives_up(self, name: str, probes: Probes, retries_ok: bool) -> None:
+        most = max(len(a) for a in probes.values())
+        lost = [seq for seq, a in probes.items() if not any(x.delivered for x in a)]
+        early = [seq for seq in lost if len(probes[seq]) < self.retries + 1]
+        if most > self.retries + 1:
+            self.run.check(
+                name,
+                False,
+                f"send a probe at most 1 + retries = {self.retries + 1} times, then count it "
+                "as lost and go on with the next one",
+                f"a probe was sent {most} times",
+            )
+        elif early and not retries_ok:
+            self.run.skip(name, "not checked: retransmit lost probes first")
+        elif early:
+            self.run.check(
+                name,
+                False,
+                f"retry up to retries={self.retries} times before giving a probe up",
+                f"probe {early[0]} was sent only {len(probes[early[0]])} time(s)",
+            )
+        else:
+            self.run.check(name, True)
+
+    def counts(self, name: str, summary: dict[str, float | int | None], probes: Probes) -> None:
+        answered = sum(any(a.delivered for a in attempts) for attempts in probes.values())
+        loss = (self.count - answered) / self.count
+        received, reported = summary["received"], summary["loss"]
+        detail = (
+            f"reported received={received!r}, loss={reported!r}; the link let {answered} through"
+        )
+        if received != answered:
+            hint = (
+                f"{answered} of {self.count} probes got a reply: count a probe as received "
+                "once, when its first reply arrives (ignore replies to other probes)"
+            )
+            self.run.check(name, False, hint, detail)
+        elif not _near(reported, loss):
+            pct = _near(reported, loss * 100)
+            hint = (
+                "loss is a fraction from 0 to 1 (lost / count), not a percentage"
+                if pct and loss
+                else "loss = (count - received) / count, a fraction of the probes sent"
+            )
+            self.run.check(name, False, hint, detail)
+        else:
+            self.run.check(name, True)
+
+    def rtts(self, name: str, summary: dict[str, float | int | None]) -> None:
+        values = [summary["rtt_min"], summary["rtt_avg"], summary["rtt_max"]]
+        detail = "rtt_min={!r}, rtt_avg={!r}, rtt_max={!r}".format(*values)
+        numbers = [float(x) for x in values if isinstance(x, (int, float))]
+        if len(numbers) != 3:
+            self.run.check(name, False, "report the RTTs as numbers of seconds (floats)", detail)
+            return
+        lo, avg, hi = numbers
+        if not 0 < lo <= avg <= hi:
+            hint = "min <= avg <= max, all above 0: compute them from the list of RTTs"
+        elif hi >= 1.0:
+            hint = (
+                "these look like milliseconds: report seconds (a difference of two "
+                "time.perf_counter() readings is in seconds)"
+            )
+        else:
+            self.run.check(name, True)
+            return
+        self.run.check(name, False, hint, detail)
+
+    # -- the late run ----------------------------------------------------------------
+    def late(self) -> None:
+        name = "ignores late replies to earlier probes and attempts (jittery link)"
+        count, timeout, retries = 12, 0.015, 2
+        call, _, _ = self.start(LATE, LATE, LATE_SEED, count, timeout, retries)
+        if self.call_failed(call, name):
+            return
+        summary, why = _as_summary(call.result)
+        if summary is None:
+            self.run.check(name, False, why)
+            return
+        floor = 2 * LATE.delay
+        lo, received = summary["rtt_min"], summary["received"]
+        if isinstance(received, int) and received > count:
+            self.run.check(
+                name, False, "count each probe once, at its first reply", f"received={received}"
+            )
+        elif isinstance(lo, (int, float)) and lo < floor * 0.99:
+            self.run.check(
+                name,
+                False,
+                f"on this link every reply takes at least {floor * 1e3:.0f} ms, so your "
+                f"{lo * 1e3:.1f} ms is a reply to an earlier probe or attempt taken for the "
+                "current one. Read the seq and attempt out of each reply: ignore other probes' "
+                "replies, and measure from the send of the attempt the reply answers",
+                f"rtt_min={lo!r}",
+            )
+        else:
+            self.run.check(name, True)
+
+
+def check_udp_ping(
+    udp_ping: UdpPing, *, count: int = 20, timeout: float = 0.03, retries: int = 3
+) -> Report:
+    """Check ``udp_ping(server, count, timeout, retries) -> dict`` over a lossy, then a late link.
+
+    Args:
+        udp_ping: the function to check.
+        count, timeout, retries: what the lossy run passes to it.
+
+    Returns:
+        A :class:`Report` ("not attempted yet" for the starter code).
+
+    Example:
+        >>> from labsock.solutions import udp_ping
+        >>> check_udp_ping(udp_ping).passed
+        True
+    """
+    check_count(count, name="count", maximum=1000)
+    timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=5)
+    check_count(retries, name="retries", minimum=1, maximum=6)
+    with CheckRun("udp_ping", "Exercise 2: a UDP pinger with back-off") as run:
+        check = _PingCheck(run, udp_ping, count, timeout, retries)
+        check.lossy()
+        check.late()
+    return run.report

@@ -1,0 +1,259 @@
+"""Check of exercise 1: a TCP echo server, ``echo_server(listener, stop)``.
+
+The check's clients are real TCP clients on loopback, some of them
+adversarial: a client that writes one byte at a time, one that sends a
+megabyte (so the server's ``send`` can only take part of it), one that
+resets the connection in the middle of a message. Exercise 6 (in
+``_checks_concurrent``) reuses the stop criterion and the hints.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+from collections.abc import Callable
+
+from labsock._validate import check_seconds
+from labsock.exercises._clients import (
+    connect,
+    read_exactly,
+    read_until_eof,
+    reset,
+    send_bytewise,
+    send_while_reading,
+)
+from labsock.exercises._harness import CheckRun
+from labsock.exercises._report import Report
+from labsock.exercises._server_under_test import STOP_GRACE, ServerUnderTest
+
+__all__ = ["CLOSE_HINT", "MESSAGE", "Server", "check_echo_server", "check_stop"]
+
+Server = Callable[[socket.socket, threading.Event], object]
+
+MESSAGE = b"hello, echo server"
+BYTEWISE = b"one byte at a time"
+LARGE = 1 << 20
+
+CLOSE_HINT = (
+    "when recv() returns b'' the client has finished sending: close that connection "
+    "(leave the `with conn:` block) and go back to accept()"
+)
+
+
+def _no_reply_hint(timeout: float) -> str:
+    return (
+        f"nothing came back within {timeout:g} s: after recv(), send the same bytes back "
+        "with conn.sendall(data)"
+    )
+
+
+def _echo_once(
+    run: CheckRun,
+    server: ServerUnderTest,
+    name: str,
+    timeout: float,
+    *,
+    extra_hint: str = "",
+    after: str = "before the check was done with it",
+) -> bool:
+    """One client, one message, one echo: the criterion ``name``."""
+    if not server.alive() and not server.end_reported:
+        run.check(name, False, server.ended_hint(after))
+        return False
+    if not server.usable():
+        run.skip(name, server.unusable_reason())
+        return False
+    with connect(server.address, timeout) as client:
+        client.sendall(MESSAGE)
+        got, _ = read_exactly(client, len(MESSAGE), timeout, server.alive)
+    if got == MESSAGE:
+        return run.check(name, True)
+    if not server.alive():
+        hint = server.ended_hint(after)
+    elif not got:
+        hint = extra_hint or _no_reply_hint(timeout)
+        server.stuck_reason = "not checked: your server stopped answering new clients"
+    else:
+        hint = "the echo differs from what was sent: send back exactly the bytes recv() returned"
+    return run.check(name, False, hint, f"sent {MESSAGE!r}, got {got!r}")
+
+
+def check_stop(run: CheckRun, server: ServerUnderTest, name: str) -> None:
+    # A server known to be stuck with a client cannot notice stop: end it soon.
+    outcome = server.stop_and_wait(STOP_GRACE if server.stuck_reason is None else 0.3)
+    if outcome == "stopped":
+        run.check(name, True)
+        return
+    if outcome == "ended before":
+        run.skip(name, "not checked: your server had already ended")
+        return
+    if server.stuck_reason is not None:
+        run.check(
+            name,
+            False,
+            "your server was still busy with an earlier client when stop was set, so it "
+            "never got back to its loop to look at stop: fix the criteria above first",
+            "the check shut the listener and the connections down to end it",
+        )
+        return
+    run.check(
+        name,
+        False,
+        f"your server did not return within {STOP_GRACE:g} s after stop was set: give the "
+        "listener a timeout (listener.settimeout(0.2)), catch TimeoutError around accept(), "
+        "and check stop.is_set() each time round the loop",
+        "the check shut the listener and the connections down to end it"
+        if outcome == "forced"
+        else "even shutting the sockets down did not end it",
+    )
+
+
+# -- exercise 1 ----------------------------------------------------------------------
+def check_echo_server(echo_server: Server, *, timeout: float = 2.0) -> Report:
+    """Check a TCP echo server written as ``echo_server(listener, stop)``.
+
+    The check binds and listens on ``listener`` itself (127.0.0.1, a free
+    port) and runs ``echo_server`` in a background thread. Then real clients
+    connect one after another: a short message; a second client; a message
+    sent one byte at a time; 1 MiB (which a ``send()`` cannot take in one go);
+    a client that resets mid-message, then one more client. Finally it sets
+    ``stop`` and expects the server to return within 2 s.
+
+    Args:
+        echo_server: the function to check.
+        timeout: seconds to wait for each echo.
+
+    Returns:
+        A :class:`Report`; ``report.passed`` is True when every criterion
+        held. Starter code that still raises ``NotImplementedError`` gives a
+        report that says "not attempted yet".
+
+    Example:
+        >>> from labsock.solutions import echo_server
+        >>> check_echo_server(echo_server).passed
+        True
+    """
+    timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)
+    with CheckRun("echo_server", "Exercise 1: a TCP echo server") as run:
+        server = ServerUnderTest(run, echo_server, "echo-server")
+        server.require_attempt()
+        _first_client(run, server, timeout)
+        _echo_once(
+            run,
+            server,
+            "serves a second client after the first one left",
+            timeout,
+            after="after the first client",
+        )
+        _bytewise_client(run, server, timeout)
+        _large_client(run, server, timeout)
+        _resetting_client(run, server, timeout)
+        check_stop(run, server, "returns soon after stop is set")
+    return run.report
+
+
+def _first_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> None:
+    closes = "closes the connection when the client has finished"
+    with connect(server.address, timeout) as client:
+        client.sendall(MESSAGE)
+        got, eof = read_exactly(client, len(MESSAGE), timeout, server.alive)
+        if got != MESSAGE:
+            if not got and server.alive():
+                hint = _no_reply_hint(timeout)
+                server.stuck_reason = "not checked: your server never echoed the first client"
+            elif not got:
+                hint = server.ended_hint()
+            else:
+                hint = "the echo differs from what was sent: send back exactly what recv() returned"
+            run.check("echoes a short message", False, hint, f"sent {MESSAGE!r}, got {got!r}")
+            run.skip(closes, "not checked: the server must echo first")
+            return
+        run.check("echoes a short message", True)
+        client.shutdown(socket.SHUT_WR)
+        rest, eof = read_until_eof(client, timeout, server.alive)
+    if eof and not rest:
+        run.check(closes, True)
+        return
+    if not eof and server.alive():
+        server.stuck_reason = "not checked: your server is still busy with the first client"
+    run.check(
+        closes,
+        False,
+        CLOSE_HINT,
+        f"sent {len(rest)} unexpected bytes after the echo"
+        if rest
+        else f"the connection was still open {timeout:g} s after the client finished",
+    )
+
+
+def _bytewise_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> None:
+    name = "echoes a message that arrives one byte at a time"
+    if not server.usable():
+        run.skip(name, server.unusable_reason())
+        return
+    with connect(server.address, timeout) as client:
+        try:
+            send_bytewise(client, BYTEWISE)
+            client.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server closed early: what came back tells why
+        got, eof = read_until_eof(client, timeout, server.alive)
+    if got == BYTEWISE:
+        run.check(name, True)
+        return
+    if eof and BYTEWISE.startswith(got):
+        hint = (
+            f"only {len(got)} of {len(BYTEWISE)} bytes came back before your server closed the "
+            "connection: TCP may deliver a message in many pieces, one recv() each. Keep "
+            "calling recv() until it returns b''"
+        )
+    elif not server.alive():
+        hint = server.ended_hint()
+    else:
+        hint = "the echo differs from what was sent: send back every piece recv() returns"
+    run.check(name, False, hint, f"sent {BYTEWISE!r} one byte at a time, got {got!r}")
+
+
+def _large_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> None:
+    name = "echoes 1 MiB completely (send() takes only part of it)"
+    if not server.usable():
+        run.skip(name, server.unusable_reason())
+        return
+    payload = random.Random(1).randbytes(LARGE)
+    with connect(server.address, timeout) as client:
+        echo, _, _ = send_while_reading(client, payload, timeout, server.alive)
+    if echo == payload:
+        run.check(name, True)
+        return
+    if len(echo) < len(payload):
+        hint = (
+            "some bytes never came back: send() may send only part of what you give it (it "
+            "returns how many bytes it took). Use sendall(), which loops until all is sent"
+        )
+        if not server.alive():
+            hint = server.ended_hint()
+    else:
+        hint = "the echo differs from what was sent: send back exactly what recv() returned"
+    run.check(name, False, hint, f"{len(echo):,} of {len(payload):,} bytes came back")
+
+
+def _resetting_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> None:
+    name = "keeps serving after a client vanished mid-message"
+    if not server.usable():
+        run.skip(name, server.unusable_reason())
+        return
+    client = connect(server.address, timeout)
+    try:
+        client.sendall(b"half a mess")
+        # Once its echo is back the server is waiting in recv() for more.
+        read_exactly(client, len(b"half a mess"), timeout, server.alive)
+    finally:
+        reset(client)
+    _echo_once(
+        run,
+        server,
+        name,
+        timeout,
+        extra_hint="your server stopped answering after a client reset its connection",
+    )

@@ -1,0 +1,294 @@
+"""Exercise 5, part two: what stop-and-wait delivers per second, against loss, and against TCP.
+
+:func:`measure_goodput` runs the student's ``rdt_send`` and ``rdt_receive``
+(both ends) through real :class:`~labsock.ImpairedLink` relays at several
+loss rates, and the same bytes over a TCP connection through a TCP link with
+the same delay. Goodput is what the application receives: payload bytes
+delivered, divided by the time the transfer took.
+
+TCP gets the delay but no loss: a relay above TCP cannot drop segments, and
+the kernel would repair any loss below the socket anyway (see
+``labsock._tcplink``). The figure says so.
+"""
+
+from __future__ import annotations
+
+import html
+import socket
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from labsock._link import ImpairedLink
+from labsock.exercises._checks_reliable import RdtReceive, RdtSend, messages_for
+from labsock.exercises._harness import CheckRun, StudentCall, describe
+from labsock.exercises._report import NOT_ATTEMPTED
+from labsock.exercises._udp_peers import udp_socket
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["GoodputResult", "GoodputRow", "measure_goodput"]
+
+_LIMIT = 30.0  # seconds one transfer may take before it is called stuck
+_STALL = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class GoodputRow:
+    """One transfer of ``messages`` messages at one loss rate.
+
+    ``goodput`` is payload bytes per second (None when the transfer failed,
+    then ``problem`` says why); ``datagrams`` counts the DATA datagrams the
+    sender put on the link, retransmissions included.
+    """
+
+    loss: float
+    seconds: float | None
+    goodput: float | None
+    datagrams: int
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GoodputResult:
+    """Stop-and-wait goodput per loss rate, and TCP's over the same delay (bytes/s)."""
+
+    attempted: bool
+    messages: int
+    payload_bytes: int
+    delay: float
+    rows: tuple[GoodputRow, ...]
+    tcp: float | None
+    note: str = ""
+
+    def _lines(self) -> list[tuple[str, str, str, str]]:
+        lines = []
+        for r in self.rows:
+            rate = f"{r.goodput / 1e3:,.1f} kB/s" if r.goodput is not None else r.problem
+            took = f"{r.seconds:.2f} s" if r.seconds is not None else "-"
+            lines.append((f"{r.loss:.0%}", took, f"{r.datagrams}", rate))
+        return lines
+
+    def __str__(self) -> str:
+        if not self.attempted:
+            return f"goodput: {NOT_ATTEMPTED} (rdt_send/rdt_receive raise NotImplementedError)"
+        out = [
+            f"{self.messages} messages, {self.payload_bytes:,} payload bytes, "
+            f"delay {self.delay * 1e3:g} ms each way",
+            "loss   time     DATA sent  goodput",
+        ]
+        out += [f"{a:>4}   {b:>7}  {c:>9}  {d}" for a, b, c, d in self._lines()]
+        if self.tcp is not None:
+            out.append(self._tcp_line())
+        if self.note:
+            out.append(self.note)
+        return "\n".join(out)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def tcp_factor(self) -> float | None:
+        """How many times stop-and-wait's goodput without loss TCP delivered (None if unknown)."""
+        base = self.rows[0].goodput if self.rows and self.rows[0].loss == 0 else None
+        if self.tcp is None or not base:
+            return None
+        return self.tcp / base
+
+    def _tcp_line(self) -> str:
+        factor = self.tcp_factor()
+        assert self.tcp is not None
+        times = f", {factor:,.0f} times stop-and-wait's without loss" if factor else ""
+        return f"TCP (same delay, no loss): {self.tcp / 1e3:,.1f} kB/s{times}"
+
+    def _repr_html_(self) -> str:
+        if not self.attempted:
+            return f"<p>goodput: <b>{NOT_ATTEMPTED}</b></p>"
+        rows = "".join(
+            f"<tr><td>{a}</td><td>{b}</td><td>{c}</td><td>{html.escape(d)}</td></tr>"
+            for a, b, c, d in self._lines()
+        )
+        tcp = f"<p>{html.escape(self._tcp_line())}</p>" if self.tcp is not None else ""
+        note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
+        return (
+            f"<p>{self.messages} messages, {self.payload_bytes:,} payload bytes, delay "
+            f"{self.delay * 1e3:g} ms each way</p><table><thead><tr><th>loss</th><th>time</th>"
+            f"<th>DATA sent</th><th>goodput</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"{tcp}{note}"
+        )
+
+    def figure(self) -> Figure:
+        """Goodput against loss (log scale), with TCP's as a line: a figure that renders as PNG."""
+        from labsock._style import COLORS, finish_axes, legend, new_figure
+
+        fig = new_figure((7.0, 3.4))
+        ax = fig.add_subplot()
+        title = "Stop-and-wait goodput against loss"
+        if not self.attempted:
+            ax.text(0.5, 0.5, f"exercise 5 {NOT_ATTEMPTED}", ha="center", va="center")
+            ax.set_axis_off()
+            return fig
+        good = [r for r in self.rows if r.goodput is not None]
+        ax.plot(
+            [r.loss * 100 for r in good],
+            [r.goodput / 1e3 for r in good if r.goodput is not None],
+            marker="o",
+            color=COLORS["udp"],
+            label="stop-and-wait over UDP (your rdt_send/rdt_receive)",
+        )
+        if self.tcp is not None:
+            ax.axhline(
+                self.tcp / 1e3,
+                color=COLORS["tcp"],
+                linestyle="--",
+                label="TCP, same delay, no loss (a relay cannot drop TCP segments)",
+            )
+        ax.set_yscale("log")
+        rates = [r.goodput / 1e3 for r in good if r.goodput is not None]
+        if rates:
+            # Room under the curve for the legend: the axis spans decades anyway.
+            ax.set_ylim(bottom=min(rates) / 30)
+        finish_axes(ax, xlabel="loss on each direction (%)", ylabel="goodput (kB/s)", title=title)
+        legend(ax, loc="lower left")
+        return fig
+
+
+def _transfer(
+    rdt_send: RdtSend,
+    rdt_receive: RdtReceive,
+    messages: list[bytes],
+    loss: float,
+    delay: float,
+    timeout: float,
+    seed: int,
+) -> tuple[GoodputRow, bool]:
+    """One stop-and-wait transfer; returns the row and whether the code was attempted."""
+    with CheckRun("goodput", "goodput") as run:
+        receiver = udp_socket(run)
+        stop = threading.Event()
+        rcall: StudentCall[object] = run.call(rdt_receive, receiver, stop, name="rdt_receive")
+        link = ImpairedLink(receiver.getsockname()[:2], loss=loss, delay=delay, seed=seed)
+        run.on_close(link.close)
+        sender = udp_socket(run)
+        start = time.perf_counter()
+        scall: StudentCall[object] = run.call(
+            rdt_send, sender, link.address, list(messages), timeout, name="rdt_send"
+        )
+        seen, last = 0, time.monotonic()
+        while not scall.wait(0.05):
+            now_seen = link.statistics().forward.received
+            if now_seen != seen:
+                seen, last = now_seen, time.monotonic()
+            if time.monotonic() - last > _STALL or time.perf_counter() - start > _LIMIT:
+                break
+        elapsed = (scall.finished_at or time.perf_counter()) - start
+        stop.set()
+        rcall.wait(2.0)
+        datagrams = link.statistics().forward.received
+    if scall.not_implemented or rcall.not_implemented:
+        return GoodputRow(loss, None, None, 0, NOT_ATTEMPTED), False
+    problem = ""
+    if not scall.finished:
+        problem = "rdt_send got stuck"
+    elif scall.error is not None:
+        problem = f"rdt_send raised {describe(scall.error)}"
+    elif rcall.result != messages:
+        problem = "not every message was delivered once, in order"
+    if problem:
+        return GoodputRow(loss, None, None, datagrams, problem), True
+    payload = sum(len(m) for m in messages)
+    return GoodputRow(loss, elapsed, payload / elapsed, datagrams), True
+
+
+def _tcp_goodput(messages: list[bytes], delay: float, repeats: int = 5) -> float | None:
+    """Payload bytes per second over TCP through a TCP link with ``delay`` each way.
+
+    Each transfer takes a few round trips only (connect, the data, the final
+    "got it"), so one busy moment of the machine would weigh heavily: the
+    transfer is made ``repeats`` times, on a new connection each, and the
+    median time counts.
+    """
+    wire = b"".join(len(m).to_bytes(4, "big") + m for m in messages)
+    times: list[float] = []
+    with CheckRun("goodput-tcp", "goodput over TCP") as run:
+        listener = run.own(socket.create_server(("127.0.0.1", 0)))
+        listener.settimeout(5.0)
+
+        def sink() -> None:
+            for _ in range(repeats):
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.settimeout(5.0)
+                    got = 0
+                    try:
+                        while got < len(wire):
+                            chunk = conn.recv(1 << 20)
+                            if not chunk:
+                                return
+                            got += len(chunk)
+                        conn.sendall(b"k")  # everything arrived
+                    except OSError:
+                        return
+
+        run.worker(sink, "tcp-sink")
+        link = ImpairedLink(listener.getsockname()[:2], protocol="tcp", delay=delay)
+        run.on_close(link.close)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            try:
+                with socket.create_connection(link.address, timeout=10.0) as client:
+                    client.sendall(wire)
+                    if client.recv(1) != b"k":
+                        return None
+            except OSError:
+                return None
+            times.append(time.perf_counter() - start)
+    return sum(len(m) for m in messages) / statistics.median(times)
+
+
+def measure_goodput(
+    rdt_send: RdtSend,
+    rdt_receive: RdtReceive,
+    *,
+    losses: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3),
+    messages: int = 60,
+    delay: float = 0.001,
+    timeout: float = 0.01,
+    seed: int = 1,
+) -> GoodputResult:
+    """Measure stop-and-wait goodput at each loss rate, and TCP's over the same delay.
+
+    Args:
+        rdt_send, rdt_receive: the two ends of exercise 5.
+        losses: loss rates to try (each direction of the link).
+        messages: messages per transfer (varied sizes, up to 1,200 bytes).
+        delay: seconds each datagram waits, each way (the round trip is twice that).
+        timeout: what ``rdt_send`` is given as its retransmission timeout.
+        seed: the link's seed, so a run can be repeated.
+
+    Returns:
+        A :class:`GoodputResult` (a table in a notebook; ``.figure()`` draws it).
+        While the functions still raise ``NotImplementedError`` it says
+        "not attempted yet" and measures nothing.
+
+    Example:
+        >>> from labsock.solutions import rdt_send, rdt_receive
+        >>> result = measure_goodput(rdt_send, rdt_receive, losses=(0.0,), messages=10)
+        >>> result.rows[0].goodput > 0
+        True
+    """
+    payloads = messages_for(seed, messages)
+    rows: list[GoodputRow] = []
+    for loss in losses:
+        row, attempted = _transfer(rdt_send, rdt_receive, payloads, loss, delay, timeout, seed)
+        if not attempted:
+            return GoodputResult(False, messages, sum(map(len, payloads)), delay, (), None)
+        rows.append(row)
+    tcp = _tcp_goodput(payloads, delay)
+    note = "" if tcp is not None else "the TCP transfer failed: no TCP line in the figure"
+    return GoodputResult(True, messages, sum(map(len, payloads)), delay, tuple(rows), tcp, note)

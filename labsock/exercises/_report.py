@@ -1,0 +1,279 @@
+"""What a check says: a short list of criteria, each passed or failed, with a hint.
+
+A :class:`Report` is a plain value: it renders as a small table in a notebook
+(``_repr_html_``), as text (``str``), and as JSON (``to_json``) for a teacher
+who collects results (:func:`export_results`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from labsock._errors import UsageError
+
+__all__ = [
+    "NOT_ATTEMPTED",
+    "Criterion",
+    "Report",
+    "Status",
+    "Summary",
+    "export_results",
+    "summarize",
+]
+
+Status = Literal["passed", "failed", "skipped"]
+
+#: How a report calls an exercise whose starter code still raises NotImplementedError.
+NOT_ATTEMPTED = "not attempted yet"
+
+_MARKS = {"passed": "✓", "failed": "✗", "skipped": "–"}
+_COLORS = {"passed": "#009E73", "failed": "#D55E00", "skipped": "#999999"}
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One thing a check verified.
+
+    Attributes:
+        name: what was verified, phrased as what a good solution does
+            ("serves a second client after the first one left").
+        status: ``"passed"``, ``"failed"``, or ``"skipped"`` (not checked,
+            because an earlier criterion it builds on failed).
+        hint: for a failed or skipped criterion, the likely mistake and its fix.
+        detail: what the check observed (numbers, the exception raised).
+    """
+
+    name: str
+    status: Status
+    hint: str = ""
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "passed": self.passed,
+            "hint": self.hint,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The outcome of one check (see ``labsock.exercises``).
+
+    Attributes:
+        exercise: a stable identifier, e.g. ``"echo_server"`` (JSON key).
+        title: what a student reads, e.g. ``"Exercise 1: a TCP echo server"``.
+        attempted: False while the starter code still raises
+            ``NotImplementedError``; such a report has no criteria.
+        criteria: what was checked, in the order it was checked.
+        notes: what the check could not clean up, or could not verify here.
+        elapsed: seconds the check took.
+
+    Example:
+        >>> r = Report("demo", "Demo", True, (Criterion("says hello", "passed"),))
+        >>> r.passed, str(r).splitlines()[0]
+        (True, 'Demo: passed (1 of 1 criteria)')
+    """
+
+    exercise: str
+    title: str
+    attempted: bool
+    criteria: tuple[Criterion, ...] = ()
+    notes: tuple[str, ...] = ()
+    elapsed: float = 0.0
+    created: float = field(default_factory=time.time, compare=False)
+
+    @property
+    def passed(self) -> bool:
+        """True when the exercise was attempted and every criterion passed."""
+        return self.attempted and bool(self.criteria) and all(c.passed for c in self.criteria)
+
+    @property
+    def failed(self) -> tuple[Criterion, ...]:
+        """The criteria that did not pass (failed or skipped)."""
+        return tuple(c for c in self.criteria if not c.passed)
+
+    def criterion(self, name: str) -> Criterion:
+        """The criterion called ``name`` (raises ``KeyError`` if there is none)."""
+        for c in self.criteria:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def status(self) -> str:
+        """``"not attempted yet"``, ``"passed"`` or ``"failed"`` (as text)."""
+        if not self.attempted:
+            return NOT_ATTEMPTED
+        return "passed" if self.passed else "failed"
+
+    def _headline(self) -> str:
+        if not self.attempted:
+            return f"{self.title}: {NOT_ATTEMPTED} (the starter code raises NotImplementedError)"
+        good = sum(c.passed for c in self.criteria)
+        return f"{self.title}: {self.status} ({good} of {len(self.criteria)} criteria)"
+
+    def __str__(self) -> str:
+        lines = [self._headline()]
+        for c in self.criteria:
+            lines.append(f"  {_MARKS[c.status]} {c.name}")
+            if not c.passed and c.hint:
+                lines.append(f"      hint: {c.hint}")
+            if not c.passed and c.detail:
+                lines.append(f"      seen: {c.detail}")
+        lines.extend(f"  ! {note}" for note in self.notes)
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # IPython's text/plain view (a console, a notebook exported as text).
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        color = "#999999" if not self.attempted else _COLORS["passed" if self.passed else "failed"]
+        rows = []
+        for c in self.criteria:
+            explain = ""
+            if not c.passed:
+                parts = [esc(c.hint)] if c.hint else []
+                if c.detail:
+                    parts.append(f"<span style='color:#666'>seen: {esc(c.detail)}</span>")
+                explain = "<br>".join(parts)
+            rows.append(
+                f"<tr><td style='color:{_COLORS[c.status]};font-weight:bold;text-align:center'>"
+                f"{_MARKS[c.status]}</td><td style='text-align:left'>{esc(c.name)}</td>"
+                f"<td style='text-align:left'>{explain}</td></tr>"
+            )
+        notes = "".join(f"<li>{esc(n)}</li>" for n in self.notes)
+        table = (
+            "<table><thead><tr><th></th><th style='text-align:left'>criterion</th>"
+            "<th style='text-align:left'>hint</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            if rows
+            else ""
+        )
+        return (
+            f"<div><p style='font-weight:bold;color:{color}'>{esc(self._headline())}</p>"
+            f"{table}{f'<ul>{notes}</ul>' if notes else ''}</div>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the exercise, its status, and every criterion."""
+        return {
+            "exercise": self.exercise,
+            "title": self.title,
+            "attempted": self.attempted,
+            "passed": self.passed,
+            "status": self.status,
+            "criteria": [c.to_dict() for c in self.criteria],
+            "notes": list(self.notes),
+            "elapsed": round(self.elapsed, 3),
+            "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.created)),
+        }
+
+    def to_json(self) -> str:
+        """The report as JSON text (see :meth:`to_dict`)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One line per report: how far a student got (what ``summarize`` returns)."""
+
+    reports: tuple[Report, ...]
+
+    @property
+    def passed(self) -> int:
+        return sum(r.passed for r in self.reports)
+
+    def __str__(self) -> str:
+        lines = [f"{self.passed} of {len(self.reports)} exercises passed"]
+        for r in self.reports:
+            good = sum(c.passed for c in r.criteria)
+            where = f" ({good}/{len(r.criteria)})" if r.attempted else ""
+            lines.append(f"  {r.title}: {r.status}{where}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for r in self.reports:
+            status = r.status
+            color = "#999999" if not r.attempted else _COLORS["passed" if r.passed else "failed"]
+            good = sum(c.passed for c in r.criteria)
+            count = f"{good} / {len(r.criteria)}" if r.attempted else ""
+            rows.append(
+                f"<tr><td style='text-align:left'>{html.escape(r.title)}</td>"
+                f"<td style='text-align:left;color:{color}'>{status}</td><td>{count}</td></tr>"
+            )
+        return (
+            f"<p><b>{self.passed} of {len(self.reports)} exercises passed</b></p>"
+            "<table><thead><tr><th style='text-align:left'>exercise</th>"
+            "<th style='text-align:left'>status</th><th>criteria</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+
+
+def _checked(reports: Iterable[object]) -> tuple[Report, ...]:
+    items = tuple(reports)
+    for item in items:
+        if not isinstance(item, Report):
+            raise UsageError(
+                f"expected the reports the check functions returned, got {type(item).__name__}"
+            )
+    return items  # type: ignore[return-value]  # every item was checked above
+
+
+def summarize(reports: Sequence[Report]) -> Summary:
+    """A one-line-per-exercise overview of several reports.
+
+    >>> print(summarize([Report("a", "Exercise A", False)]))
+    0 of 1 exercises passed
+      Exercise A: not attempted yet
+    """
+    return Summary(_checked(reports))
+
+
+def export_results(reports: Iterable[Report], path: str | Path) -> Path:
+    """Write every report, per exercise and per criterion, to a JSON file.
+
+    The file holds ``{"format": "labsock-practice/1", "passed": k, "total": n,
+    "exercises": {exercise: report.to_dict(), ...}}``; a later report for the
+    same exercise replaces an earlier one. Returns the path written.
+
+    Raises:
+        UsageError: something other than a :class:`Report` was given.
+        OSError: the file cannot be written.
+
+    Example:
+        >>> import json, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = export_results([Report("a", "Exercise A", False)], Path(folder) / "r.json")
+        ...     json.loads(path.read_text())["exercises"]["a"]["status"]
+        'not attempted yet'
+    """
+    items = _checked(reports)
+    exercises = {r.exercise: r.to_dict() for r in items}
+    document = {
+        "format": "labsock-practice/1",
+        "passed": sum(e["passed"] for e in exercises.values()),
+        "total": len(exercises),
+        "exercises": exercises,
+    }
+    target = Path(path)
+    target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
