@@ -11,7 +11,8 @@ STAMP  := $(VENV)/.installed
 # the project, so parallel checkouts and CI runs never share them.
 export JUPYTER_RUNTIME_DIR ?= $(CURDIR)/.jupyter-runtime
 
-.PHONY: lab test setup system-deps lint typecheck unit notebooks clean
+.PHONY: lab test setup system-deps lint typecheck unit notebooks bench clean \
+        site binder-check browser-check classroom
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -34,17 +35,39 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 lint: setup
-	$(BIN)/ruff check labsock tests notebooks
-	$(BIN)/ruff format --check labsock tests notebooks
+	$(BIN)/ruff check labsock tests notebooks scripts
+	$(BIN)/ruff format --check labsock tests notebooks scripts
 
 typecheck: setup
 	$(BIN)/mypy
 
 unit: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -m "not slow" tests
 
 notebooks: setup
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks
+
+# labsock against bare sockets and the loopback limit: one table, a few minutes
+# (see benchmarks/README.md). BENCH_ARGS=--quick for a smoke run in seconds.
+bench: setup
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# The course website: every notebook executed, built with MkDocs (strict) into
+# build/site, every link inside it checked. Open build/site/index.html.
+site: setup
+	$(BIN)/python scripts/build_site.py
+
+# Parts of `make test`, one at a time: Binder's environment from binder/ alone;
+# JupyterLab in chromium (screenshots in artifacts/screenshots/); a class of 8
+# students on this host, every lesson, with memory per kernel (JSON report).
+binder-check: setup
+	$(BIN)/python -m pytest tests/test_binder.py
+
+browser-check: setup system-deps
+	$(BIN)/python -m pytest tests/browser
+
+classroom: setup
+	$(BIN)/python scripts/classroom.py students --students 8 --lessons all
 
 clean:
 	rm -rf $(VENV) .jupyter-runtime .mypy_cache .ruff_cache build dist *.egg-info

@@ -1,0 +1,247 @@
+"""Every notebook, run in JupyterLab in a real browser, shows what the lesson promises.
+
+For each notebook: "run all" finishes with every code cell numbered and no
+error output; every figure the kernel sent is on the page as a loaded image;
+every Mermaid diagram is drawn (not left as code, not a Mermaid error); every
+panel shows its controls. Then a student's clicks: a slider of the link lab
+and Run change the figure and the summary; the socket stepper's buttons make
+the kernel's socket table show LISTEN, then ESTABLISHED.
+
+Screenshots of every notebook land in ``artifacts/screenshots/`` (ignored by
+git) for a person to look at. See ``conftest.py`` for the server and browser.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.browser.labdriver import (
+    LabDriver,
+    NotebookRun,
+    code_cells_containing,
+    notebook_names,
+    notebook_source,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+NOTEBOOKS = notebook_names()
+WITH_MERMAID = [n for n in NOTEBOOKS if "mermaid" in str(notebook_source(n)["cells"])]
+WITH_PANELS = [n for n in NOTEBOOKS if code_cells_containing(n, "widgets.")]
+WITH_LINK_LAB = [n for n in NOTEBOOKS if code_cells_containing(n, "LinkLab(")]
+SOCKETS = "01_sockets.ipynb"
+INTERACTION_TIMEOUT = 60.0  # seconds for a click's effect to show (a run of the panel)
+
+
+def _params(names: list[str], missing: str) -> list[Any]:
+    if names:
+        return names
+    return [pytest.param(None, marks=pytest.mark.skip(reason=missing))]
+
+
+def _clean(run: NotebookRun) -> None:
+    """Fail, saying what a student would see, unless the run finished without errors."""
+    errors = run.error_outputs()
+    assert not run.unexecuted, (
+        f"{run.name}: 'run all' stopped before cells {run.unexecuted}; errors: {errors}"
+    )
+    assert not errors, f"{run.name}: error output: {errors}"
+
+
+def _wait_until(check: Callable[[], Any], what: str, timeout: float = INTERACTION_TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {timeout:.0f} s: {what}")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_run_all_numbers_every_cell_without_error_output(lab: LabDriver, name: str) -> None:
+    run = lab.run(name)
+    _clean(run)
+    assert run.rendered["errorOutputs"] == 0, f"{name}: the page shows error outputs"
+    assert not run.rendered["stderrTracebacks"], run.rendered["stderrTracebacks"]
+    assert run.screenshots, f"{name}: no screenshot"
+    assert all(p.stat().st_size > 10_000 for p in run.screenshots)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_figure_is_shown_as_an_image(lab: LabDriver, name: str) -> None:
+    run = lab.run(name)
+    _clean(run)
+    figures = run.count_outputs("image/png")
+    if "plots." in str(notebook_source(name)["cells"]):
+        assert figures > 0, f"{name} draws plots, but no cell output holds a PNG figure"
+    assert run.rendered["outputImages"] >= figures, (
+        f"{name}: {figures} figures sent by the kernel, "
+        f"{run.rendered['outputImages']} shown as loaded images"
+    )
+
+
+@pytest.mark.parametrize("name", _params(WITH_MERMAID, "no notebook has a Mermaid diagram"))
+def test_every_mermaid_diagram_is_drawn(lab: LabDriver, name: str) -> None:
+    run = lab.run(name)
+    _clean(run)
+    blocks = run.mermaid_blocks()
+    if name == SOCKETS:
+        assert blocks >= 3, "the sockets lesson shows its UML views as Mermaid diagrams"
+    assert run.rendered["mermaidBroken"] == 0, f"{name}: Mermaid could not draw a diagram"
+    assert run.rendered["mermaidOk"] == blocks, (
+        f"{name}: {blocks} Mermaid blocks, {run.rendered['mermaidOk']} drawn"
+    )
+
+
+@pytest.mark.parametrize("name", _params(WITH_PANELS, "no notebook has a panel yet"))
+def test_panels_show_their_controls(lab: LabDriver, name: str) -> None:
+    run = lab.run(name)
+    _clean(run)
+    assert run.count_outputs("application/vnd.jupyter.widget-view+json") > 0, (
+        f"{name} makes a panel but no cell output holds a widget"
+    )
+    assert run.rendered["widgetErrors"] == 0, f"{name}: 'Error displaying widget' on the page"
+    for index in run.widget_cells():
+        cell = lab.panel(run, index)
+        buttons = cell.locator(".widget-button")
+        for i in range(buttons.count()):
+            buttons.nth(i).scroll_into_view_if_needed()
+            assert buttons.nth(i).is_visible(), f"{name}: button {i} of cell {index} is hidden"
+        if "LinkLab(" in run.cells[index]["source"]:
+            sliders = cell.locator(".widget-slider")
+            assert sliders.count() >= 6  # loss, delay, jitter, reorder, duplicate, probes, ...
+            for i in range(sliders.count()):
+                sliders.nth(i).scroll_into_view_if_needed()
+                assert sliders.nth(i).is_visible(), f"{name}: slider {i} is hidden"
+
+
+def _drag_slider(page: Any, slider: Any, fraction: float) -> None:
+    """Drag a slider's handle to ``fraction`` of its track, as a student would."""
+    handle = slider.locator(".noUi-handle")
+    handle.scroll_into_view_if_needed()
+    grip, track = handle.bounding_box(), slider.locator(".noUi-base").bounding_box()
+    assert grip is not None
+    assert track is not None
+    page.mouse.move(grip["x"] + grip["width"] / 2, grip["y"] + grip["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(track["x"] + track["width"] * fraction, grip["y"] + grip["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def _panel_text(cell: Any) -> str:
+    """What the panel says in words: its status line and its table."""
+    texts = cell.locator(".jupyter-widgets.widget-html").all_inner_texts()
+    return "\n".join(t.strip() for t in texts if t.strip())
+
+
+@pytest.mark.parametrize("name", _params(WITH_LINK_LAB, "no notebook has a LinkLab panel yet"))
+def test_link_lab_slider_and_run_change_the_figure_and_the_summary(
+    lab: LabDriver, name: str
+) -> None:
+    run = lab.run(name)
+    _clean(run)
+    page = run.page
+    where = run.panel_cells("LinkLab(")
+    assert where is not None, f"{name} makes a LinkLab but never shows it"
+    cell = lab.panel(run, where[1], where[0])
+    figure = cell.locator("img.widget-image").first
+    before_src = figure.get_attribute("src")
+    before_text = _panel_text(cell)
+    assert before_src, f"{name}: the panel shows no figure after its first run"
+    assert "the link did" in before_text, f"{name}: no comparison table: {before_text!r}"
+
+    # Loss applies to UDP only (the TCP panel greys it out): then move the delay.
+    loss = cell.locator(".widget-slider", has=page.locator("label", has_text=re.compile("^loss$")))
+    chosen = "loss" if loss.locator(".noUi-target[disabled]").count() == 0 else "delay (ms)"
+    slider = cell.locator(
+        ".widget-slider", has=page.locator("label", has_text=re.compile(rf"^{re.escape(chosen)}$"))
+    )
+    readout = slider.locator(".widget-readout")
+    before_value = readout.inner_text()
+    _drag_slider(page, slider, 0.6)
+    _wait_until(lambda: readout.inner_text() != before_value, f"the {chosen} slider did not move")
+
+    cell.get_by_role("button", name="Run").click()
+
+    def changed() -> bool:
+        text = _panel_text(cell)
+        return (
+            figure.get_attribute("src") != before_src
+            and text != before_text
+            and "running" not in text
+        )
+
+    _wait_until(changed, f"{name}: Run after moving {chosen} changed neither figure nor summary")
+    after_text = _panel_text(cell)
+    assert "Could not run" not in after_text, after_text
+    assert "the link did" in after_text
+    if chosen == "loss":  # 10 % -> about 60 % each way: many more probes lost
+        lost = [int(re.search(r"(\d+) lost", t)[1]) for t in (before_text, after_text)]  # type: ignore[index]
+        assert lost[1] > lost[0], f"more loss, yet {lost[0]} -> {lost[1]} probes lost"
+    lab.screenshot(run, suffix=".link-lab")
+
+
+def _table_rows(cell: Any) -> list[dict[str, str]]:
+    """The socket table the stepper shows, as rows of {column: text}."""
+    table = cell.locator(".widget-html table")
+    if table.count() == 0:
+        return []
+    rows: list[dict[str, str]] = table.first.evaluate(
+        """(t) => {
+          const head = Array.from(t.querySelectorAll('th')).map((h) => h.textContent.trim());
+          return Array.from(t.querySelectorAll('tbody tr')).map((r) => Object.fromEntries(
+            Array.from(r.querySelectorAll('td')).map((d, i) => [head[i], d.textContent.trim()])));
+        }"""
+    )
+    return rows
+
+
+def test_socket_stepper_buttons_make_the_table_show_listen_then_established(
+    lab: LabDriver,
+) -> None:
+    if SOCKETS not in NOTEBOOKS:
+        pytest.skip(f"{SOCKETS} does not exist yet")
+    cells = code_cells_containing(SOCKETS, "SocketStepper(")
+    if not cells:
+        pytest.skip("SocketStepper not in 01_sockets yet")
+    run = lab.run(SOCKETS)
+    _clean(run)
+    where = run.panel_cells("SocketStepper(")
+    assert where is not None, f"{SOCKETS} makes a SocketStepper but never shows it"
+    cell = lab.panel(run, where[1], where[0])
+
+    def press(actor: str, call: str) -> None:
+        # Both columns have socket(), send(), recv(), close(): the server's comes first.
+        buttons = cell.get_by_role("button", name=f"{call}()", exact=True)
+        assert buttons.count() in (1, 2), f"no single {actor}.{call}() button"
+        button = buttons.nth(1 if actor == "client" and buttons.count() == 2 else 0)
+        before = _panel_text(cell)
+        button.click()
+        _wait_until(lambda: _panel_text(cell) != before, f"{actor}.{call}() changed nothing")
+
+    def state_of(who: str) -> str | None:
+        for row in _table_rows(cell):
+            if row.get("who") == who:
+                return row.get("state")
+        return None
+
+    start_over = cell.get_by_role("button", name="start over")
+    if start_over.count():
+        start_over.click()
+        _wait_until(lambda: not _table_rows(cell), "start over left sockets in the table")
+    for call in ("socket", "bind", "listen"):
+        press("server", call)
+    _wait_until(lambda: state_of("server") == "LISTEN", "the server's socket is not in LISTEN")
+    for call in ("socket", "connect"):
+        press("client", call)
+    _wait_until(lambda: state_of("client") == "ESTABLISHED", "the client is not ESTABLISHED")
+    assert state_of("server") == "LISTEN", "the listening socket stays in LISTEN"
+    assert "Error" not in _panel_text(cell)
+    lab.screenshot(run, suffix=".stepper")
