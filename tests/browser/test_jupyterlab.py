@@ -189,12 +189,16 @@ def test_link_lab_slider_and_run_change_the_figure_and_the_summary(
 
 
 def _table_rows(cell: Any) -> list[dict[str, str]]:
-    """The socket table the stepper shows, as rows of {column: text}."""
-    table = cell.locator(".widget-html table")
-    if table.count() == 0:
-        return []
-    rows: list[dict[str, str]] = table.first.evaluate(
-        """(t) => {
+    """The socket table the stepper shows, as rows of {column: text}.
+
+    evaluate_all, not first.evaluate: the panel re-renders its table after
+    every step, and a table replaced between finding and reading it would
+    make a single-element locator wait out its whole timeout.
+    """
+    rows: list[dict[str, str]] = cell.locator(".widget-html table").evaluate_all(
+        """(tables) => {
+          if (!tables.length) return [];
+          const t = tables[0];
           const head = Array.from(t.querySelectorAll('th')).map((h) => h.textContent.trim());
           return Array.from(t.querySelectorAll('tbody tr')).map((r) => Object.fromEntries(
             Array.from(r.querySelectorAll('td')).map((d, i) => [head[i], d.textContent.trim()])));
