@@ -35,8 +35,8 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 lint: setup
-	$(BIN)/ruff check labsock tests notebooks scripts
-	$(BIN)/ruff format --check labsock tests notebooks scripts
+	$(BIN)/ruff check labsock tests notebooks scripts benchmarks
+	$(BIN)/ruff format --check labsock tests notebooks scripts benchmarks
 
 typecheck: setup
 	$(BIN)/mypy

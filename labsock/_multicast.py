@@ -28,19 +28,19 @@ import errno
 import functools
 import ipaddress
 import secrets
+import select
 import selectors
 import socket
 import struct
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from labsock._endpoint import Endpoint, close_socket, format_address
 from labsock._errors import FramingError, NetworkError, UsageError, os_errors
-from labsock._probe import HEADER_SIZE, decode_probe, encode_probe
+from labsock._probe import HEADER_SIZE, MAGIC, decode_probe, encode_probe
 from labsock._validate import check_count, check_payload, check_port, check_seconds
 
 __all__ = [
@@ -75,6 +75,9 @@ _LOCAL_CONTROL = ipaddress.IPv4Network("224.0.0.0/24")
 _DRAW_FIRST = int(ipaddress.IPv4Address("239.255.0.1"))
 _DRAW_LAST = int(ipaddress.IPv4Address("239.255.254.255"))
 _RECV_SIZE = 65_536
+# A receiver records (and wakes its waiters) at least every this many datagrams.
+_BATCH = 256
+_NEVER = float("inf")
 _WINDOWS = sys.platform == "win32"
 _LINUX = sys.platform.startswith("linux")
 # Python does not export these; the numbers are Linux's (in.h, in6.h).
@@ -190,7 +193,18 @@ def encode_tagged_probe(seq: int, sent_ns: int, tag: bytes, size: int) -> bytes:
     return probe[:HEADER_SIZE] + tag + probe[HEADER_SIZE + TAG_SIZE :]
 
 
+# A tagged probe's first bytes in one unpack: magic, seq, send time (the
+# header laid out in labsock._probe), then the tag. Receivers read every
+# datagram with it: half the cost of decode_probe plus a slice.
+_TAGGED_HEAD = struct.Struct(f"!{len(MAGIC)}sIQ{TAG_SIZE}s")
+assert _TAGGED_HEAD.size == HEADER_SIZE + TAG_SIZE
+
+
 def _read_probe(data: bytes) -> tuple[int | None, bytes | None]:
+    """``(seq, tag)`` of a (tagged) probe; ``(seq, None)`` untagged; ``(None, None)`` else."""
+    if len(data) >= _TAGGED_HEAD.size:
+        magic, seq, _, tag = _TAGGED_HEAD.unpack_from(data)
+        return (seq, tag) if magic == MAGIC else (None, None)
     try:
         seq, _ = decode_probe(data)
     except FramingError:
@@ -344,9 +358,27 @@ class MulticastReceiver(Endpoint):
         self.name = name
         self._group_ref = group
         self._keep = keep
-        self._cond = threading.Condition()
+        # One plain lock guards the records; the condition waits on it. The
+        # worker takes the lock itself (a C call), not the condition's
+        # Python-level __enter__: it does so once per wake-up.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        # The counts that wait_received() callers wait for; the worker
+        # notifies once datagrams reach the smallest (_wake_at).
+        self._targets: list[int] = []
+        self._wake_at = _NEVER
+        # What the worker stored, in arrival order: (payload, sender, time).
+        # The probe in each is read later, when someone asks (statistics(),
+        # received(), a wait for a tag; see _catch_up): the receiving thread
+        # only stores, so a burst costs the process little more than a bare
+        # recv loop would. raw[:_counted] are counted in the statistics;
+        # _arrivals holds the Arrival objects built so far (a frozen dataclass
+        # costs about a microsecond to build: received() builds each once).
+        self._raw: list[tuple[bytes, Any, float]] = []
+        self._counted = 0
         self._arrivals: list[Arrival] = []
-        self._seen: set[tuple[bytes | None, int]] = set()
+        # Sequence numbers seen, per session tag: duplicates are counted by them.
+        self._seen: dict[bytes | None, set[int]] = {}
         self._by_tag: dict[bytes | None, int] = {}
         self._counts = dict.fromkeys(
             ("datagrams", "bytes_in", "probes", "others", "duplicates", "not_kept"), 0
@@ -355,14 +387,22 @@ class MulticastReceiver(Endpoint):
         self._joined = False
         self._mreq = mreq
         self._sock = sock
-        self._selector = selectors.DefaultSelector()
+        # poll() where there is one (not Windows): the selectors module spends
+        # a few microseconds of Python per wake-up, holding the GIL that the
+        # sender needs (see _loop).
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        self._selector = None if self._poll is not None else selectors.DefaultSelector()
         try:
             self._waker_r, self._waker_w = socket.socketpair()
             if receive_buffer is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
             sock.setblocking(False)
-            self._selector.register(sock, selectors.EVENT_READ)
-            self._selector.register(self._waker_r, selectors.EVENT_READ)
+            for readable in (sock, self._waker_r):
+                if self._poll is not None:
+                    self._poll.register(readable, select.POLLIN)
+                else:
+                    assert self._selector is not None
+                    self._selector.register(readable, selectors.EVENT_READ)
             self.join()
         except BaseException:
             # Half-built: release now, and mark closed so __del__ leaves it be.
@@ -427,16 +467,21 @@ class MulticastReceiver(Endpoint):
     def received(self) -> tuple[Arrival, ...]:
         """Every datagram recorded so far, in arrival order (a snapshot)."""
         with self._cond:
-            return tuple(self._arrivals)
+            built = self._arrivals
+            for data, peer, now in self._raw[len(built) :]:
+                seq, tag = _read_probe(data)
+                built.append(Arrival(seq, tag, (str(peer[0]), int(peer[1])), now, data))
+            return tuple(built)
 
     def payloads(self) -> tuple[bytes, ...]:
         """The payloads recorded so far, in arrival order."""
         with self._cond:
-            return tuple(a.data for a in self._arrivals)
+            return tuple(entry[0] for entry in self._raw)
 
     def statistics(self) -> ReceiverStats:
         """An immutable snapshot of the counters."""
         with self._cond:
+            self._catch_up()
             return ReceiverStats(
                 **self._counts, joins=self._joins, leaves=self._leaves, joined=self._joined
             )
@@ -451,54 +496,138 @@ class MulticastReceiver(Endpoint):
         timeout = check_seconds(timeout, name="timeout")
 
         def enough() -> bool:
-            got = self._counts["datagrams"] if tag is None else self._by_tag.get(tag, 0)
-            return got >= count
+            if tag is None:
+                return self._counts["datagrams"] >= count
+            self._catch_up()  # called with _cond held, by wait_for
+            return self._by_tag.get(tag, 0) >= count
 
-        return self._wait_for(enough, timeout)
-
-    def _wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        # The worker wakes waiters only once the datagrams (of any tag: a
+        # tag's count never exceeds them) reach the smallest count waited for.
+        # Woken on every batch, a waiting thread took the GIL from the
+        # receivers thousands of times per burst (measured in benchmarks/).
         with self._cond:
-            return (
-                self._cond.wait_for(lambda: predicate() or self._closed.is_set(), timeout)
-                and predicate()
-            )
+            self._targets.append(count)
+            self._wake_at = min(self._targets)
+            try:
+                return (
+                    self._cond.wait_for(lambda: enough() or self._closed.is_set(), timeout)
+                    and enough()
+                )
+            finally:
+                self._targets.remove(count)
+                self._wake_at = min(self._targets, default=_NEVER)
 
     # -- the worker ----------------------------------------------------------
     def _loop(self) -> None:
-        sock, buf = self._sock, bytearray(_RECV_SIZE)
-        while not self._closed.is_set():
-            for key, _ in self._selector.select(timeout=1.0):
-                if key.fileobj is self._waker_r:
+        recvfrom, clock = self._sock.recvfrom, time.perf_counter
+        waker = self._waker_r.fileno()
+        poll = self._poll.poll if self._poll is not None else None
+        select_ = self._selector.select if self._selector is not None else None
+        lock, counts, raw, keep = self._lock, self._counts, self._raw, self._keep
+        closed = self._closed.is_set
+        limit = 1
+        # Every wake-up of this loop holds the GIL that the sending thread (in
+        # an experiment, a thread of this process) needs: a fan-out burst ran
+        # at a third of bare sockets' rate when each wake-up cost a few
+        # microseconds of Python, and the sender, kept waiting, sent slower
+        # (measured in benchmarks/). So it does as little as it can: read,
+        # store, and leave reading the probes to whoever asks (_catch_up).
+        while True:
+            if poll is not None:
+                ready = poll(1000)
+            else:
+                assert select_ is not None
+                ready = [(key.fd, events) for key, events in select_(1.0)]
+            if not ready:
+                if closed():
                     return
-            # Drain everything queued: one wake-up may stand for many datagrams.
-            while True:
+                continue
+            for fd, _ in ready:
+                if fd == waker:
+                    return
+            # Read as many datagrams as came last time, doubling while batches
+            # come back full: in sparse traffic no read fails (a non-blocking
+            # read that finds nothing raises an exception, which is slow); in a
+            # burst few do, and the lock is taken once per batch.
+            batch: list[tuple[bytes, Any, float]] = []
+            while len(batch) < limit:
                 try:
-                    n, peer = sock.recvfrom_into(buf)
+                    data, peer = recvfrom(_RECV_SIZE)
                 except (BlockingIOError, InterruptedError):
                     break
                 except ConnectionResetError:
                     continue  # Windows: an ICMP error for an unrelated send
-                self._record(bytes(buf[:n]), peer, time.perf_counter())
+                batch.append((data, peer, clock()))
+            got = len(batch)
+            limit = (limit * 2 if limit < _BATCH else limit) if got >= limit else (got or 1)
+            if not got:
+                continue
+            with lock:
+                counts["datagrams"] += got
+                if len(raw) + got <= keep:
+                    raw.extend(batch)
+                else:
+                    self._store_past_keep(batch)
+                if counts["datagrams"] >= self._wake_at:
+                    self._cond.notify_all()
 
-    def _record(self, data: bytes, peer: tuple[Any, ...], now: float) -> None:
-        seq, tag = _read_probe(data)
-        with self._cond:
-            c = self._counts
-            c["datagrams"] += 1
-            c["bytes_in"] += len(data)
-            if seq is None:
-                c["others"] += 1
+    def _store_past_keep(self, batch: list[tuple[bytes, Any, float]]) -> None:
+        """Store what still fits; count the rest without keeping it (``_lock`` held)."""
+        raw = self._raw
+        room = max(0, self._keep - len(raw))
+        raw.extend(batch[:room])
+        self._catch_up()  # first: keeps "first copy" before "duplicate"
+        rest = [entry[0] for entry in batch[room:]]
+        self._count_probes(rest)
+        self._counts["not_kept"] += len(rest)
+
+    def _catch_up(self) -> None:
+        """Count the probes stored since the last call (the caller holds ``_lock``)."""
+        raw, counted = self._raw, self._counted
+        if counted < len(raw):
+            self._count_probes([entry[0] for entry in raw[counted:]])
+            self._counted = len(raw)
+
+    def _count_probes(self, payloads: list[bytes]) -> None:
+        """Count probes, other datagrams, duplicates and bytes in ``payloads``."""
+        seen, by_tag = self._seen, self._by_tag
+        size = others = duplicates = 0
+        unpack, head = _TAGGED_HEAD.unpack_from, _TAGGED_HEAD.size
+        # Payloads almost always come in runs of one session's probes: the
+        # per-tag figures are kept for a run of one tag, then stored.
+        run_tag: bytes | None = None
+        run_seen: set[int] = set()
+        run = 0
+        for data in payloads:
+            n = len(data)
+            size += n
+            if n >= head:  # _read_probe, inlined for tagged probes
+                magic, seq, _, tag = unpack(data)
+                if magic != MAGIC:
+                    others += 1
+                    continue
             else:
-                c["probes"] += 1
-                if (tag, seq) in self._seen:
-                    c["duplicates"] += 1
-                self._seen.add((tag, seq))
-                self._by_tag[tag] = self._by_tag.get(tag, 0) + 1
-            if len(self._arrivals) < self._keep:
-                self._arrivals.append(Arrival(seq, tag, (str(peer[0]), int(peer[1])), now, data))
+                seq, tag = _read_probe(data)
+                if seq is None:
+                    others += 1
+                    continue
+            if tag != run_tag or not run:
+                if run:
+                    by_tag[run_tag] = by_tag.get(run_tag, 0) + run
+                run_tag, run = tag, 0
+                run_seen = seen.setdefault(tag, set())
+            run += 1
+            if seq in run_seen:
+                duplicates += 1
             else:
-                c["not_kept"] += 1
-            self._cond.notify_all()
+                run_seen.add(seq)
+        if run:
+            by_tag[run_tag] = by_tag.get(run_tag, 0) + run
+        c = self._counts
+        c["bytes_in"] += size
+        c["probes"] += len(payloads) - others
+        c["others"] += others
+        c["duplicates"] += duplicates
 
     def _wake(self) -> None:
         try:
@@ -509,7 +638,8 @@ class MulticastReceiver(Endpoint):
             self._cond.notify_all()
 
     def _release(self) -> None:
-        self._selector.close()
+        if self._selector is not None:
+            self._selector.close()
         for s in (self._sock, getattr(self, "_waker_r", None), getattr(self, "_waker_w", None)):
             close_socket(s)
 
@@ -591,11 +721,24 @@ class MulticastSender(Endpoint):
             DatagramTooLarge: more than one datagram can carry.
             NetworkError: the machine cannot send multicast on loopback.
         """
-        self._check_open("send with")
-        payload = check_payload(data)
+        # Bytes go as they are; anything else is checked (and a str refused).
+        payload = data if data.__class__ is bytes else check_payload(data)
+        try:
+            n = self._sock.sendto(payload, self._dest)
+        except OSError:
+            # Checked and translated here, on the error path only: a context
+            # manager around every send cost a microsecond per datagram (a
+            # quarter of a fan-out's cost, measured in benchmarks/). A closed
+            # sender's socket fails with EBADF, and lands here too.
+            self._check_open("send with")
+            self._raise_send_error()
+        self._sent += 1
+        return n
+
+    def _raise_send_error(self) -> NoReturn:
         try:
             with os_errors("send to", self.destination):
-                n = self._sock.sendto(payload, self._dest)
+                raise  # the OSError being handled, translated by os_errors
         except NetworkError as exc:
             if getattr(exc.__cause__, "errno", None) == errno.ENETUNREACH:
                 raise NetworkError(
@@ -604,8 +747,6 @@ class MulticastSender(Endpoint):
                     "IPv6). Use an IPv4 group (the default); see ipv6_multicast_supported()."
                 ) from exc.__cause__
             raise
-        self._sent += 1
-        return n
 
     def socket_options(self) -> dict[str, Any]:
         """The multicast options read back from the kernel with ``getsockopt``.

@@ -46,21 +46,49 @@ class ServerStats:
     bytes_out: int = 0
 
 
+_FIELD = {name: index for index, name in enumerate(ServerStats.__slots__)}
+
+
 class _Counters:
-    """Mutable counters behind a lock; ``snapshot()`` gives a ServerStats."""
+    """Counters behind a lock, for events that are rare (connections, resets).
+
+    ``snapshot()`` gives a ServerStats. Per-datagram and per-chunk counts
+    do not come here: see :class:`_Tally`.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.values: dict[str, int] = dict.fromkeys(ServerStats.__slots__, 0)
+        self.values: list[int] = [0] * len(ServerStats.__slots__)
 
     def add(self, **deltas: int) -> None:
         with self.lock:
             for key, delta in deltas.items():
-                self.values[key] += delta
+                self.values[_FIELD[key]] += delta
 
-    def snapshot(self) -> ServerStats:
+    def snapshot(self, **extra: int) -> ServerStats:
+        """The counters, plus ``extra`` amounts (counted elsewhere), as one snapshot."""
         with self.lock:
-            return ServerStats(**self.values)
+            values = list(self.values)
+        for key, amount in extra.items():
+            values[_FIELD[key]] += amount
+        return ServerStats(*values)
+
+
+class _Tally:
+    """Counts that one thread alone updates, published as one tuple.
+
+    The serving loop keeps its running totals in local variables and
+    replaces ``counts`` whole: one attribute store, which a reader on any
+    thread sees entirely or not at all, so a snapshot is never torn. A lock
+    per datagram instead cost 0.8 µs of a 17 µs loopback round trip (and a
+    keyword-argument call per update as much again): measured against a
+    bare echo loop in benchmarks/.
+    """
+
+    __slots__ = ("counts",)
+
+    def __init__(self, size: int) -> None:
+        self.counts: tuple[int, ...] = (0,) * size
 
 
 def resolve(host: str, port: int, kind: socket.SocketKind) -> tuple[socket.AddressFamily, Any]:
@@ -174,6 +202,10 @@ class TCPEchoServer(_Server):
         self._nodelay = nodelay
         self._conn_lock = threading.Lock()
         self._conns: dict[socket.socket, threading.Thread] = {}
+        # Bytes of the connections being served: (bytes_in, bytes_out) each.
+        # A connection's totals move to _counters when it ends (both under
+        # _conn_lock, so statistics() never counts them twice or not at all).
+        self._tallies: dict[socket.socket, _Tally] = {}
         self._listener = _bind(socket.SOCK_STREAM, host, port, trace)
         self._waker_r, self._waker_w = socket.socketpair()
         try:
@@ -214,25 +246,43 @@ class TCPEchoServer(_Server):
                 conn.close()
                 return
             self._conns[conn] = thread
-        self._counters.add(connections=1, active=1)
+            self._tallies[conn] = _Tally(2)
+            self._counters.add(connections=1, active=1)
         thread.start()
+
+    def statistics(self) -> ServerStats:
+        """An immutable snapshot of the counters."""
+        with self._conn_lock:
+            live = [tally.counts for tally in self._tallies.values()]
+            return self._counters.snapshot(
+                bytes_in=sum(c[0] for c in live), bytes_out=sum(c[1] for c in live)
+            )
 
     def _serve(self, conn: socket.socket) -> None:
         buf = bytearray(_RECV_SIZE)
         view = memoryview(buf)
-        add = self._counters.add
-        reset = 0
+        with self._conn_lock:
+            tally = self._tallies[conn]
+        recv_into, sendall = conn.recv_into, conn.sendall
+        bytes_in = bytes_out = reset = 0
         try:
             while True:
-                n = conn.recv_into(buf)
+                n = recv_into(buf)
                 if n == 0:
                     # The client shut down its sending side (or closed):
                     # everything it sent has been echoed, so finish ours.
                     conn.shutdown(socket.SHUT_WR)
                     break
-                add(bytes_in=n)
-                conn.sendall(view[:n])
-                add(bytes_out=n)
+                bytes_in += n
+                # Counted before the echo leaves, so statistics() never lags
+                # behind what the client has seen; taken back if it fails.
+                tally.counts = (bytes_in, bytes_out + n)
+                try:
+                    sendall(view[:n])
+                except BaseException:
+                    tally.counts = (bytes_in, bytes_out)
+                    raise
+                bytes_out += n
         except OSError:
             # Reset, broken pipe, "not connected" after the peer vanished, or
             # our own shutdown at close(): it ends this connection, and it is
@@ -244,8 +294,9 @@ class TCPEchoServer(_Server):
             view.release()
             with self._conn_lock:
                 self._conns.pop(conn, None)
+                done_in, done_out = self._tallies.pop(conn).counts
+                self._counters.add(active=-1, resets=reset, bytes_in=done_in, bytes_out=done_out)
             conn.close()
-            self._counters.add(active=-1, resets=reset)
 
     def _wake(self) -> None:
         try:
@@ -305,6 +356,7 @@ class UDPEchoServer(_Server):
         super().__init__(host, port)
         if receive_buffer is not None:
             check_count(receive_buffer, name="receive_buffer", minimum=1, maximum=1 << 30)
+        self._tally = _Tally(4)  # datagrams in, out, bytes in, out
         self._sock = _bind(socket.SOCK_DGRAM, host, port, trace)
         try:
             if receive_buffer is not None:
@@ -322,29 +374,44 @@ class UDPEchoServer(_Server):
         self._check_open("read the buffer of")
         return int(self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
+    def statistics(self) -> ServerStats:
+        """An immutable snapshot of the counters."""
+        d_in, d_out, b_in, b_out = self._tally.counts
+        return ServerStats(datagrams_in=d_in, datagrams_out=d_out, bytes_in=b_in, bytes_out=b_out)
+
     def _loop(self) -> None:
         sock = self._sock
         buf = bytearray(_RECV_SIZE)
         view = memoryview(buf)
-        add = self._counters.add
+        tally = self._tally
+        recvfrom_into, sendto, closed = sock.recvfrom_into, sock.sendto, self._closed.is_set
+        d_in = d_out = b_in = b_out = 0
         try:
             while True:
                 try:
                     # Blocking on purpose: one syscall per datagram, like a
                     # bare loop. close() wakes it (shutdown + a wake datagram).
-                    n, peer = sock.recvfrom_into(buf)
+                    n, peer = recvfrom_into(buf)
                 except ConnectionResetError:
                     # Windows reports an earlier datagram's ICMP "port
                     # unreachable" here; it concerns a client gone away.
                     continue
-                if self._closed.is_set():
+                if closed():
                     return
-                add(datagrams_in=1, bytes_in=n)
+                d_in += 1
+                b_in += n
+                # Counted before the echo leaves (so statistics() never lags
+                # behind what a client has seen), taken back if it fails.
+                # Almost nothing follows the send: work there would hold the
+                # GIL while the client's thread wakes up for the echo.
+                tally.counts = (d_in, d_out + 1, b_in, b_out + n)
                 try:
-                    sock.sendto(view[:n], peer)
+                    sendto(view[:n], peer)
                 except OSError:
+                    tally.counts = (d_in, d_out, b_in, b_out)
                     continue  # the sender vanished; UDP does not care
-                add(datagrams_out=1, bytes_out=n)
+                d_out += 1
+                b_out += n
         finally:
             view.release()
 
