@@ -13,12 +13,14 @@ import socket
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from labsock import _registry
 from labsock._errors import ClosedError, WorkerError
 
 __all__ = ["JOIN_TIMEOUT", "Endpoint", "format_address", "loopback_of"]
+
+_E = TypeVar("_E", bound="Endpoint")
 
 #: How long close() waits for each worker thread before giving up on it.
 JOIN_TIMEOUT = 5.0
@@ -147,7 +149,9 @@ class Endpoint:
                 f"the {self.kind}'s background thread failed: {first!r}{more}"
             ) from first
 
-    def __enter__(self) -> Any:
+    def __enter__(self: _E) -> _E:
+        # Typed as the subclass, so `with TCPEchoServer() as s:` gives s its
+        # real type (3.10 has no typing.Self).
         return self
 
     def __exit__(

@@ -862,9 +862,6 @@ class MulticastGroup(Endpoint):
         self._names = 0
         self._register()
 
-    def __enter__(self) -> MulticastGroup:
-        return self
-
     @property
     def address(self) -> tuple[str, int]:
         """``(group, port)``: where senders send and receivers listen."""
