@@ -134,7 +134,7 @@ def _cpu_ns(threads: list[threading.Thread]) -> int | None:
 def _flood_rate(
     address: tuple[str, int],
     forwarded: Callable[[], int],
-    threads: list[threading.Thread],
+    threads: Callable[[], list[threading.Thread]],
     window: float,
     cpu: int,
 ) -> list[float]:
@@ -155,9 +155,9 @@ def _flood_rate(
                 raise RuntimeError("the flooder never reached the relay")
             time.sleep(0.005)
         time.sleep(min(0.1, window / 4))  # past the start-up transient
-        c0, t0, u0 = forwarded(), time.perf_counter(), _cpu_ns(threads)
+        c0, t0, u0 = forwarded(), time.perf_counter(), _cpu_ns(threads())
         time.sleep(window)
-        c1, t1, u1 = forwarded(), time.perf_counter(), _cpu_ns(threads)
+        c1, t1, u1 = forwarded(), time.perf_counter(), _cpu_ns(threads())
         if flooder.poll() is not None:
             raise RuntimeError("the flood ended inside the measuring window")
         flooder.communicate(timeout=window + 10.0)
@@ -193,11 +193,16 @@ def bench_relay_rate(budget: Budget) -> Row:
 
             def through_link() -> list[float]:
                 with ImpairedLink(target) as link:
+                    # The link's own thread and its per-client and timer threads.
                     worker = f"labsock-udp-link-{link.port}"
                     return _flood_rate(
                         link.address,
                         lambda: link.statistics().forward.forwarded,
-                        [t for t in threading.enumerate() if t.name == worker],
+                        lambda: [
+                            t
+                            for t in threading.enumerate()
+                            if t.name == worker or t.name.startswith(worker + "-")
+                        ],
                         window,
                         flooder_cpu,
                     )
@@ -206,7 +211,11 @@ def bench_relay_rate(budget: Budget) -> Row:
                 relay = BareRelay(target)
                 try:
                     return _flood_rate(
-                        relay.address, lambda: relay.forwarded, relay.threads, window, flooder_cpu
+                        relay.address,
+                        lambda: relay.forwarded,
+                        lambda: relay.threads,
+                        window,
+                        flooder_cpu,
                     )
                 finally:
                     relay.close()

@@ -45,6 +45,24 @@ def loopback_of(address: tuple[Any, ...]) -> tuple[str, int]:
     return host, int(address[1])
 
 
+def wake_receiver(sock: socket.socket, address: tuple[Any, ...]) -> None:
+    """Wake a thread blocked in ``recvfrom`` on the UDP socket bound to ``address``.
+
+    On Linux ``shutdown`` alone does it; elsewhere it may fail on an
+    unconnected socket, so a wake datagram follows (the woken thread checks
+    its endpoint's closed flag before it looks at what it received).
+    """
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
+    try:
+        with socket.socket(sock.family, socket.SOCK_DGRAM) as poke:
+            poke.sendto(b"", loopback_of(address))
+    except OSError:
+        pass
+
+
 class Endpoint:
     """Base class: a thread-owning, socket-owning context manager.
 

@@ -8,17 +8,18 @@ what a seeded :class:`~labsock._impair.ImpairmentModel` decides. The
 datagrams really cross the kernel twice more, and the delays are real
 waits, so what ``ping`` measures through a link is measured, not invented.
 
-How it works (the UDP relay, one thread)::
+How it works (the UDP relay)::
 
     client --> [ link socket ] --decide--> held? --> [ upstream socket ] --> target
     client <-- [ link socket ] <--held?<--decide-- [ upstream socket ] <-- target
 
 Each client gets its own upstream socket, as a NAT does, so a reply is
-matched back to the client whose request caused it. One thread waits on
-every socket at once (epoll, where there is one); held datagrams sit in a
-heap ordered by release time, and the wait times out when the earliest is
-due. A link with no impairment sends each datagram on at once: nothing is
-queued, nothing is copied, and nothing takes a lock (see ``_pass``).
+matched back to the client whose request caused it. One thread waits on the
+link socket and one on each client's upstream socket, each blocked in a
+single ``recv`` as a bare relay loop would be; held datagrams sit in a heap
+that one more thread releases on time. A link with no impairment sends each
+datagram on at once: nothing is queued, nothing is copied, and nothing
+takes a lock (see ``_UDPRelay``).
 
 ``protocol="tcp"`` relays a byte stream instead (see ``_tcplink``); it can
 only add delay and limit bandwidth.
@@ -29,16 +30,17 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-import select
-import selectors
 import socket
+import struct
+import sys
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import fields
+from operator import itemgetter
 from typing import Any, Literal
 
-from labsock._endpoint import Endpoint, close_socket, format_address
+from labsock._endpoint import Endpoint, close_socket, format_address, wake_receiver
 from labsock._errors import UsageError, os_errors
 from labsock._impair import (
     DirectionStats,
@@ -63,17 +65,15 @@ FORWARD, BACKWARD = 0, 1
 DEFAULT_KEEP_EVENTS = 100_000
 
 _RECV_SIZE = 65_536
-# Reading in batches (see _Pace): at most this many datagrams per wake-up, and
-# only when a socket is ready again this soon (seconds) after the last read.
-_BATCH_MAX = 64
-_BURST_GAP = 20e-6
-# Upstream sockets are file descriptors; past this many clients the least
-# recently heard-from one is forgotten (like a NAT table entry expiring).
-_MAX_CLIENTS = 256
-# The worker wakes at least this often even when idle (close() wakes it at once).
+# Each client has an upstream socket and a thread (see the module docstring);
+# past this many clients the one heard from least recently is forgotten, as a
+# NAT forgets an idle mapping.
+_MAX_CLIENTS = 64
+# Every blocking wait ends at least this often (close() wakes them at once on
+# Linux; the timeout is the backstop elsewhere).
 _IDLE = 1.0
 
-# Counters live in plain lists (cheap to bump), one slot per DirectionStats field.
+# Counters live in plain lists, one slot per DirectionStats field.
 _FIELDS = tuple(f.name for f in fields(DirectionStats))
 _RECEIVED, _FORWARDED, _DROPPED, _DUPLICATED, _DELAYED, _REORDERED, _HELD, _FAILED = (
     _FIELDS.index(name)
@@ -94,98 +94,79 @@ _BYTES_IN, _BYTES_OUT = _FIELDS.index("bytes_in"), _FIELDS.index("bytes_out")
 # decoding every datagram on the way would slow the relay for nothing.
 _PEEK = len(MAGIC) + 4
 _PASS = (0.0,)  # the fate of every datagram on a perfect direction
-_CLIENT = "client"
-_WAKER = "waker"
 
 _SETTINGS = ("loss", "delay", "jitter", "reorder", "duplicate")
 
 
-class _Pace:
-    """How many datagrams to read from one socket per wake-up.
-
-    One at a time while traffic is sparse (ping-pong): trying a second
-    ``recv`` that finds nothing costs a system call and a GIL hand-over on
-    every round trip. Under load (the socket is ready again within
-    ``_BURST_GAP`` of the last read), reading in batches saves a wait per
-    datagram and roughly doubles what the link can relay: the batch doubles
-    while it comes back full, and shrinks to what came once it does not.
-    The read loops apply this inline (two method calls per datagram were a
-    measurable part of the round trip through the link).
-    """
-
-    __slots__ = ("last", "limit")
-
-    def __init__(self) -> None:
-        self.limit = 1
-        self.last = -1.0
-
-
-class _Poller:
-    """Waits until any of the relay's sockets is readable: ``poll`` gives ``(fd, events)``.
-
-    ``select.epoll`` directly where there is one (Linux). The ``selectors``
-    module wraps every wake-up in Python (keys looked up, a list of tuples
-    built): that cost about 3 µs of each round trip through the link, a
-    tenth of what the link added (measured in benchmarks/). Elsewhere the
-    selectors module does the job.
-    """
-
-    def __init__(self) -> None:
-        #: What each registered file descriptor stands for.
-        self.data: dict[int, Any] = {}
-        self._epoll = select.epoll() if hasattr(select, "epoll") else None
-        self._selector = None if self._epoll is not None else selectors.DefaultSelector()
-
-    def register(self, sock: socket.socket, data: Any) -> None:
-        fd = sock.fileno()
-        if self._epoll is not None:
-            self._epoll.register(fd, select.EPOLLIN)
-        else:
-            assert self._selector is not None
-            self._selector.register(fd, selectors.EVENT_READ)
-        self.data[fd] = data
-
-    def unregister(self, sock: socket.socket) -> None:
-        fd = sock.fileno()
-        self.data.pop(fd, None)
-        if self._epoll is not None:
-            self._epoll.unregister(fd)
-        else:
-            assert self._selector is not None
-            self._selector.unregister(fd)
-
-    def poll(self, timeout: float) -> list[tuple[int, int]]:
-        if self._epoll is not None:
-            return self._epoll.poll(timeout)
-        assert self._selector is not None
-        return [(key.fd, events) for key, events in self._selector.select(timeout)]
-
-    def close(self) -> None:
-        if self._epoll is not None:
-            self._epoll.close()
-        else:
-            assert self._selector is not None
-            self._selector.close()
-
-
 class _Flow:
-    """One client: its address, its upstream socket, its per-direction counters."""
+    """One client: its address, its upstream socket, what its datagrams did.
 
-    __slots__ = ("address", "client", "max_released", "next_index", "pace", "upstream")
+    Which thread writes what (no lock on the perfect path, see ``_UDPRelay``):
+    the link's receiving thread ``seen`` and ``forward_index``; the flow's own
+    thread ``passed``; ``pending`` and ``max_released`` only under the lock.
+    """
 
-    def __init__(self, address: Any, upstream: socket.socket) -> None:
+    __slots__ = (
+        "address",
+        "client",
+        "forward_index",
+        "gone",
+        "max_released",
+        "passed",
+        "pending",
+        "seen",
+        "upstream",
+    )
+
+    def __init__(self, address: Any, upstream: socket.socket, now: float) -> None:
         self.address = address  # as recvfrom gave it (IPv6 adds flow info, scope)
         self.client: tuple[str, int] = (address[0], address[1])
         self.upstream = upstream
-        # Arrival numbers of this client's datagrams, and the highest one
-        # released so far, per direction: what reordering is judged on.
-        self.next_index = [0, 0]
+        self.seen = now  # when the client last sent: the least recent is forgotten first
+        self.forward_index = 0
+        # Replies passed straight through by this flow's thread: (count, bytes).
+        self.passed: tuple[int, int] = (0, 0)
+        # Per direction: copies held in the link now, and the highest arrival
+        # number released so far (what reordering is judged on).
+        self.pending = [0, 0]
         self.max_released = [-1, -1]
-        self.pace = _Pace()
+        self.gone = False  # forgotten or closing: its thread ends
+
+
+class _Passed:
+    """Datagrams one thread passed straight through: ``(count, bytes)``, one tuple.
+
+    One attribute store per datagram, read whole by ``statistics()`` on any
+    thread: never torn, no lock (a lock per datagram cost about 1 µs of each
+    round trip through the link; see benchmarks/).
+    """
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: tuple[int, int] = (0, 0)
 
 
 class _UDPRelay:
-    """The datagram relay: sockets, the heap of held datagrams, one worker loop."""
+    """The datagram relay: a blocking thread per socket, and one for held datagrams.
+
+    * The link's thread waits in ``recvfrom`` on the socket clients send to,
+      and passes each datagram on through the client's upstream socket
+      (made, with its thread, for the client's first datagram).
+    * Each client's thread waits in ``recv`` on its upstream socket and
+      passes the target's replies back to the client.
+    * A datagram the model holds goes into a heap that one more thread
+      (started the first time something is held) releases on time.
+
+    A thread blocked in one socket costs one system call per datagram, as a
+    bare relay loop does; one thread waiting on every socket at once (epoll)
+    added a wait per datagram and about 5 µs to each round trip through the
+    link (benchmarks/README.md). A perfect direction passes a datagram on
+    without a lock: its thread counts it in its own ``_Passed`` tuple and
+    sends it. Everything else (impaired datagrams, held ones, failures) is
+    counted under the lock, and a direction of a client with copies still
+    held takes that path too, so a held datagram is never overtaken uncounted.
+    """
 
     def __init__(
         self,
@@ -200,312 +181,315 @@ class _UDPRelay:
         self._target_family, self._target_sockaddr = target
         self._models = models
         self._lock = threading.Lock()
+        self._timer_wake = threading.Condition(self._lock)
+        # Guarded by the lock: everything not passed straight through.
         self._counts = [[0] * len(_FIELDS), [0] * len(_FIELDS)]
-        # Only the relay thread writes the counters. The perfect path does it
-        # without the lock (a lock per datagram cost about 1 µs of each round
-        # trip) between two bumps of _writes; statistics() copies again when
-        # _writes was odd or moved meanwhile, so a snapshot is never torn.
-        self._writes = 0
-        self._buf = bytearray(_RECV_SIZE)
-        self._view = memoryview(self._buf)
+        self._clients_seen = 0
+        self._unreachable = 0
+        self._stopping = False
+        self._timer_started = False
+        self._heap: list[tuple[Any, ...]] = []
+        self._tiebreak = itertools.count()
+        # Written only by the link's thread (under the lock, so that
+        # statistics() can walk them): client address -> flow, and every flow
+        # whose thread still runs, with the replies of finished ones folded in.
+        self._flows: dict[Any, _Flow] = {}
+        self._live: set[_Flow] = set()
+        self._retired = (0, 0)
+        self._forward_passed = _Passed()
         # Per direction: is it perfect now? Read per datagram, so cheaper than
         # the model's property; configure() refreshes it (settings_changed).
         self._perfect = [model.passthrough for model in models]
-        self._clients_seen = 0
-        self._unreachable = 0
         self._events: deque[tuple[Any, ...]] | None = (
             deque(maxlen=keep_events) if keep_events else None
         )
-        self._heap: list[tuple[Any, ...]] = []
-        self._tiebreak = itertools.count()
-        self._flows: OrderedDict[Any, _Flow] = OrderedDict()
-        self._client_pace = _Pace()
 
         family, sockaddr = resolve(host, port, socket.SOCK_DGRAM)
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            self._waker_r, self._waker_w = socket.socketpair()
+            with os_errors("bind", (host, port)):
+                self._sock.bind(sockaddr)
+            self.address: tuple[str, int] = self._sock.getsockname()[:2]
         except BaseException:
             self._sock.close()
             raise
-        self._poller = _Poller()
-        try:
-            with os_errors("bind", (host, port)):
-                self._sock.bind(sockaddr)
-            self._sock.setblocking(False)
-            self._waker_r.setblocking(False)
-            self.address: tuple[str, int] = self._sock.getsockname()[:2]
-            self._poller.register(self._sock, _CLIENT)
-            self._poller.register(self._waker_r, _WAKER)
-        except BaseException:
-            self.release()
-            raise
 
-    # -- the worker --------------------------------------------------------
+    # -- the threads ---------------------------------------------------------
     def run(self) -> None:
-        poll = self._poller.poll
-        sources = self._poller.data
-        heap = self._heap
+        """The link's thread: client -> target."""
+        recvfrom_into = self._sock.recvfrom_into
+        buf = bytearray(_RECV_SIZE)
+        view = memoryview(buf)
         closed = self._owner._closed.is_set
-        while True:
-            timeout = _IDLE
-            if heap:
-                timeout = min(_IDLE, max(0.0, heap[0][0] - time.perf_counter()))
-            events = poll(timeout)
-            # close() wakes the loop through the waker; the flag itself is
-            # checked when a wait comes back empty, not on every wake-up.
-            if not events and closed():
-                return
-            for fd, _ in events:
-                # None: a flow forgotten earlier in this batch (socket closed).
-                source = sources.get(fd)
-                if source is _CLIENT:
-                    self._read_client()
-                elif source is _WAKER:
-                    return
-                elif source is not None:
-                    self._read_upstream(source)
-            if heap:
-                self._release_due()
-
-    def _read_client(self) -> None:
         clock = time.perf_counter
-        now = clock()
-        pace = self._client_pace
-        limit = pace.limit
-        if limit == 1 and now - pace.last < _BURST_GAP:
-            limit = 2
-        recvfrom_into, buf, view = self._sock.recvfrom_into, self._buf, self._view
         flows = self._flows
         perfect = self._perfect
-        n = 0
-        while n < limit:
-            try:
-                size, client = recvfrom_into(buf)
-            except (BlockingIOError, InterruptedError):
-                break
-            except ConnectionResetError:
-                # Windows: an ICMP "port unreachable" for an earlier reply to
-                # a client that has gone away. Not our problem.
-                continue
-            n += 1
-            if n > 1:
-                now = clock()
-            flow = flows.get(client)
-            if flow is None:
-                flow = self._new_flow(client)
-                if flow is None:
+        events = self._events.append if self._events is not None else None
+        passed = self._forward_passed
+        count = size_total = 0
+        try:
+            while True:
+                try:
+                    # Blocking: close() wakes it (shutdown + a wake datagram).
+                    size, client = recvfrom_into(buf)
+                except ConnectionResetError:
+                    # Windows: an ICMP "port unreachable" for an earlier reply
+                    # to a client that has gone away. Not our problem.
                     continue
-            else:
-                flows.move_to_end(client)  # most recently heard from last
-            if perfect[FORWARD]:
-                # Straight from the receive buffer: nothing to keep, no copy.
-                self._pass(flow, FORWARD, buf, view[:size], now)
-            else:
-                self._arrive(flow, FORWARD, bytes(view[:size]), now)
-        if n < limit:
-            pace.limit = n or 1
-        elif limit > 1:
-            pace.limit = min(_BATCH_MAX, limit * 2)
-        pace.last = now
-
-    def _read_upstream(self, flow: _Flow) -> None:
-        clock = time.perf_counter
-        now = clock()
-        pace = flow.pace
-        limit = pace.limit
-        if limit == 1 and now - pace.last < _BURST_GAP:
-            limit = 2
-        recv_into, buf, view = flow.upstream.recv_into, self._buf, self._view
-        perfect = self._perfect
-        n = 0
-        while n < limit:
-            try:
-                size = recv_into(buf)
-            except (BlockingIOError, InterruptedError):
-                break
-            except ConnectionRefusedError:
-                # The target's kernel said "port unreachable": nothing
-                # listens there. Counted, so a student can see why.
-                with self._lock:
-                    self._unreachable += 1
-                continue
-            except OSError:
-                return  # the flow was forgotten and its socket closed
-            n += 1
-            if n > 1:
+                if closed():
+                    return
                 now = clock()
-            if perfect[BACKWARD]:
-                self._pass(flow, BACKWARD, buf, view[:size], now)
-            else:
-                self._arrive(flow, BACKWARD, bytes(view[:size]), now)
-        if n < limit:
-            pace.limit = n or 1
-        elif limit > 1:
-            pace.limit = min(_BATCH_MAX, limit * 2)
-        pace.last = now
+                flow = flows.get(client)
+                if flow is None:
+                    flow = self._new_flow(client, now)
+                    if flow is None:
+                        continue
+                else:
+                    flow.seen = now
+                index = flow.forward_index
+                flow.forward_index = index + 1
+                if not perfect[FORWARD] or flow.pending[FORWARD]:
+                    self._arrive(flow, FORWARD, bytes(view[:size]), index, now)
+                    continue
+                # The perfect path: count, keep the event, send, from the
+                # receive buffer (no copy). Counting comes before the send, so
+                # statistics() never lags behind what a client has received.
+                count += 1
+                size_total += size
+                passed.counts = (count, size_total)
+                if events is not None:
+                    events(
+                        (
+                            now,
+                            FORWARD,
+                            flow.client,
+                            index,
+                            buf[: _PEEK if size > _PEEK else size],
+                            size,
+                            _PASS,
+                            False,
+                        )
+                    )
+                try:
+                    flow.upstream.send(view[:size])
+                except OSError:
+                    self._passed_failed(flow, FORWARD, view[:size])
+        finally:
+            view.release()
 
-    def _new_flow(self, client: Any) -> _Flow | None:
-        if len(self._flows) >= _MAX_CLIENTS:
-            _, old = self._flows.popitem(last=False)
-            self._poller.unregister(old.upstream)
-            old.upstream.close()
+    def _serve_flow(self, flow: _Flow) -> None:
+        """A client's thread: target -> client."""
+        recv_into = flow.upstream.recv_into
+        sendto = self._sock.sendto
+        address, client = flow.address, flow.client
+        buf = bytearray(_RECV_SIZE)
+        view = memoryview(buf)
+        clock = time.perf_counter
+        perfect = self._perfect
+        pending = flow.pending
+        events = self._events.append if self._events is not None else None
+        count = size_total = index = 0
+        try:
+            while True:
+                try:
+                    size = recv_into(buf)
+                except BlockingIOError:  # _IDLE passed with nothing to read
+                    if flow.gone:
+                        return
+                    continue
+                except ConnectionRefusedError:
+                    # The target's kernel said "port unreachable": nothing
+                    # listens there. Counted, so a student can see why.
+                    with self._lock:
+                        self._unreachable += 1
+                    continue
+                except OSError:
+                    return  # closed under us
+                if flow.gone:
+                    return
+                now = clock()
+                if not perfect[BACKWARD] or pending[BACKWARD]:
+                    self._arrive(flow, BACKWARD, bytes(view[:size]), index, now)
+                    index += 1
+                    continue
+                count += 1
+                size_total += size
+                flow.passed = (count, size_total)
+                if events is not None:
+                    events(
+                        (
+                            now,
+                            BACKWARD,
+                            client,
+                            index,
+                            buf[: _PEEK if size > _PEEK else size],
+                            size,
+                            _PASS,
+                            False,
+                        )
+                    )
+                index += 1
+                try:
+                    sendto(view[:size], address)
+                except OSError:
+                    self._passed_failed(flow, BACKWARD, view[:size])
+        finally:
+            view.release()
+            with self._lock:
+                done, done_bytes = self._retired
+                self._retired = (done + flow.passed[0], done_bytes + flow.passed[1])
+                self._live.discard(flow)
+            close_socket(flow.upstream)
+
+    def _release_held(self) -> None:
+        """The timer's thread: sends each held copy when its time comes."""
+        heap = self._heap
+        wake = self._timer_wake
+        closed = self._owner._closed.is_set
+        clock = time.perf_counter
+        with wake:
+            while not closed():
+                if not heap:
+                    wake.wait(_IDLE)
+                    continue
+                due = heap[0][0] - clock()
+                if due > 0.0:
+                    wake.wait(min(due, _IDLE))
+                    continue
+                _, _, flow, direction, data, index, first = heapq.heappop(heap)
+                self._emit_locked(flow, direction, data, index, first, held=True)
+                # Only now, after the send: the flow's thread passes datagrams
+                # straight through again once nothing of its own is held.
+                flow.pending[direction] -= 1
+
+    # -- under the lock --------------------------------------------------------
+    def _new_flow(self, client: Any, now: float) -> _Flow | None:
         upstream = socket.socket(self._target_family, socket.SOCK_DGRAM)
         try:
-            upstream.setblocking(False)
             # connect() on UDP only fixes the peer: the kernel then delivers
             # only the target's datagrams here, and reports "unreachable".
             upstream.connect(self._target_sockaddr)
+            _receive_timeout(upstream, _IDLE)
         except OSError:
             upstream.close()
             with self._lock:
                 self._counts[FORWARD][_RECEIVED] += 1
                 self._counts[FORWARD][_FAILED] += 1
             return None
-        flow = _Flow(client, upstream)
-        self._flows[client] = flow
-        self._poller.register(upstream, flow)
+        flow = _Flow(client, upstream, now)
         with self._lock:
+            if self._stopping:
+                upstream.close()
+                return None
+            if len(self._flows) >= _MAX_CLIENTS:
+                oldest = min(self._flows.values(), key=lambda f: f.seen)
+                del self._flows[oldest.address]
+                _stop_flow(oldest)
+            self._flows[client] = flow
+            self._live.add(flow)
             self._clients_seen += 1
+            owner = self._owner
+            owner._threads[:] = [t for t in owner._threads if t.is_alive()]
+            owner._start_worker(
+                lambda: self._serve_flow(flow),
+                f"udp-link-{self.address[1]}-client-{self._clients_seen}",
+            )
         return flow
 
-    def _arrive(self, flow: _Flow, direction: int, data: bytes, now: float) -> None:
+    def _arrive(self, flow: _Flow, direction: int, data: bytes, index: int, now: float) -> None:
         """An impaired direction: ask the model, then count, drop, hold or send."""
-        model = self._models[direction]
-        index = flow.next_index[direction]
-        flow.next_index[direction] = index + 1
-        decision = model.decide(now)
-        holds = decision.holds
-        self._record(flow, direction, index, data, now, holds, decision.express)
-        if not holds:
-            return
-        first = decision.first
-        for copy, hold in enumerate(holds):
-            if hold <= 0.0:
-                self._emit(flow, direction, data, index, copy == first, False)
-            else:
-                heapq.heappush(
-                    self._heap,
-                    (now + hold, next(self._tiebreak), flow, direction, data, index, copy == first),
-                )
-
-    def _pass(
-        self, flow: _Flow, direction: int, buf: bytearray, data: memoryview, now: float
-    ) -> None:
-        """The fast path of a perfect direction: count, keep the event, send.
-
-        The same bookkeeping as ``_record`` + ``_emit``, with no further
-        calls and no lock (see ``_writes``): every microsecond here adds to
-        every round trip. Counting comes before the send, so that
-        ``statistics()`` never lags behind what a client has already received.
-        """
-        index = flow.next_index[direction]
-        flow.next_index[direction] = index + 1
-        counts = self._counts[direction]
-        size = len(data)
-        self._writes += 1
-        counts[_RECEIVED] += 1
-        counts[_BYTES_IN] += size
-        counts[_FORWARDED] += 1
-        counts[_BYTES_OUT] += size
-        if index < flow.max_released[direction]:
-            counts[_REORDERED] += 1  # overtook datagrams still held from before
-        else:
-            flow.max_released[direction] = index
-        self._writes += 1
-        if self._events is not None:  # deque.append: safe without the lock
-            self._events.append(
-                (
-                    now,
-                    direction,
-                    flow.client,
-                    index,
-                    buf[: _PEEK if size > _PEEK else size],
-                    size,
-                    _PASS,
-                    False,
-                )
-            )
-        try:
-            if direction == FORWARD:
-                flow.upstream.send(data)
-            else:
-                self._sock.sendto(data, flow.address)
-            return
-        except OSError:
-            pass
-        if not self._send(flow, direction, data):  # retries after "unreachable"
-            with self._lock:
-                counts[_FORWARDED] -= 1
-                counts[_BYTES_OUT] -= size
-                counts[_FAILED] += 1
-
-    def _record(
-        self,
-        flow: _Flow,
-        direction: int,
-        index: int,
-        data: bytes,
-        now: float,
-        holds: tuple[float, ...],
-        express: bool,
-    ) -> None:
-        """Count a datagram's arrival and its fate (and keep the event)."""
-        counts = self._counts[direction]
         with self._lock:
+            decision = self._models[direction].decide(now)
+            holds = decision.holds
+            counts = self._counts[direction]
             counts[_RECEIVED] += 1
             counts[_BYTES_IN] += len(data)
             if not holds:
                 counts[_DROPPED] += 1
-            else:
-                if len(holds) > 1:
-                    counts[_DUPLICATED] += 1
-                held = sum(1 for hold in holds if hold > 0.0)
-                if held:
-                    counts[_DELAYED] += 1
-                    counts[_HELD] += held
+            elif len(holds) > 1:
+                counts[_DUPLICATED] += 1
             if self._events is not None:
                 self._events.append(
-                    (now, direction, flow.client, index, data[:_PEEK], len(data), holds, express)
+                    (
+                        now,
+                        direction,
+                        flow.client,
+                        index,
+                        data[:_PEEK],
+                        len(data),
+                        holds,
+                        decision.express,
+                    )
                 )
-
-    def _release_due(self) -> None:
-        heap = self._heap
-        now = time.perf_counter()
-        while heap and heap[0][0] <= now:
-            _, _, flow, direction, data, index, first = heapq.heappop(heap)
-            self._emit(flow, direction, data, index, first, True)
-
-    def _emit(
-        self,
-        flow: _Flow,
-        direction: int,
-        data: bytes,
-        index: int,
-        first: bool,
-        held: bool,
-    ) -> None:
-        counts = self._counts[direction]
-        # Count first, so statistics() never lags behind what a client saw.
-        with self._lock:
-            if held:
-                counts[_HELD] -= 1
-            counts[_FORWARDED] += 1
-            counts[_BYTES_OUT] += len(data)
-            if first:
-                # RFC 4737, as ping counts it: a datagram is reordered when a
-                # later one from the same client already went on before it.
-                if index < flow.max_released[direction]:
-                    counts[_REORDERED] += 1
+            if not holds:
+                return
+            first = decision.first
+            held = 0
+            for copy, hold in enumerate(holds):
+                if hold <= 0.0:
+                    self._emit_locked(flow, direction, data, index, copy == first, held=False)
                 else:
-                    flow.max_released[direction] = index
-        if not self._send(flow, direction, data):
-            with self._lock:
+                    heapq.heappush(
+                        self._heap,
+                        (
+                            now + hold,
+                            next(self._tiebreak),
+                            flow,
+                            direction,
+                            data,
+                            index,
+                            copy == first,
+                        ),
+                    )
+                    held += 1
+            if held:
+                counts[_DELAYED] += 1
+                counts[_HELD] += held
+                flow.pending[direction] += held
+                if not self._timer_started and not self._stopping:
+                    self._timer_started = True
+                    self._owner._start_worker(
+                        self._release_held, f"udp-link-{self.address[1]}-timer"
+                    )
+                self._timer_wake.notify()
+
+    def _emit_locked(
+        self, flow: _Flow, direction: int, data: bytes, index: int, first: bool, held: bool
+    ) -> None:
+        """Count a copy as forwarded, then send it (the caller holds the lock).
+
+        Sending under the lock keeps the order on the wire the order counted:
+        no other copy of this client's in this direction can slip in between.
+        """
+        counts = self._counts[direction]
+        if held:
+            counts[_HELD] -= 1
+        counts[_FORWARDED] += 1
+        counts[_BYTES_OUT] += len(data)
+        if first:
+            # RFC 4737, as ping counts it: a datagram is reordered when a
+            # later one from the same client already went on before it.
+            # (Datagrams passed straight through need no entry here: they go
+            # only while nothing of the client's is held, so none overtakes.)
+            if index < flow.max_released[direction]:
+                counts[_REORDERED] += 1
+            else:
+                flow.max_released[direction] = index
+        if not self._send_locked(flow, direction, data):
+            counts[_FORWARDED] -= 1
+            counts[_BYTES_OUT] -= len(data)
+            counts[_FAILED] += 1
+
+    def _passed_failed(self, flow: _Flow, direction: int, data: memoryview) -> None:
+        """The perfect path's send failed: retry as the slow path would, else count it failed."""
+        with self._lock:
+            if not self._send_locked(flow, direction, data):
+                counts = self._counts[direction]
                 counts[_FORWARDED] -= 1
                 counts[_BYTES_OUT] -= len(data)
                 counts[_FAILED] += 1
 
-    def _send(self, flow: _Flow, direction: int, data: bytes | memoryview) -> bool:
+    def _send_locked(self, flow: _Flow, direction: int, data: bytes | memoryview) -> bool:
         if direction == BACKWARD:
             try:
                 self._sock.sendto(data, flow.address)
@@ -518,8 +502,7 @@ class _UDPRelay:
             except ConnectionRefusedError:
                 # An earlier datagram bounced ("port unreachable"); Linux
                 # reports it on this send, which did not go out: count, retry.
-                with self._lock:
-                    self._unreachable += 1
+                self._unreachable += 1
                 continue
             except OSError:
                 return False  # full buffer, or the flow was forgotten
@@ -533,47 +516,88 @@ class _UDPRelay:
 
     def statistics(self) -> LinkStats:
         with self._lock:
-            # Bounded: the relay thread is mid-update for a few bytecodes at
-            # most, and sleep(0) lets it finish.
-            for _attempt in range(10_000):
-                writes = self._writes
-                forward = DirectionStats(*self._counts[FORWARD])
-                backward = DirectionStats(*self._counts[BACKWARD])
-                if not writes & 1 and self._writes == writes:
-                    break
-                time.sleep(0)
+            forward = list(self._counts[FORWARD])
+            backward = list(self._counts[BACKWARD])
+            _add_passed(forward, self._forward_passed.counts)
+            count, size = self._retired
+            for flow in self._live:
+                flow_count, flow_size = flow.passed
+                count += flow_count
+                size += flow_size
+            _add_passed(backward, (count, size))
             return LinkStats(
                 "udp",
-                forward,
-                backward,
+                DirectionStats(*forward),
+                DirectionStats(*backward),
                 clients=self._clients_seen,
                 active=len(self._flows),
                 unreachable=self._unreachable,
             )
 
     def events(self) -> list[LinkEvent]:
-        with self._lock:
-            raw = list(self._events) if self._events is not None else []
+        # list() of a deque runs in C without letting another thread append
+        # midway. The threads append as they go, so sort by arrival time.
+        raw = sorted(self._events or (), key=itemgetter(0))
         return [
             LinkEvent(t, DIRECTIONS[d], client, index, _probe_seq(peek), size, holds, express)
             for t, d, client, index, peek, size, holds, express in raw
         ]
 
     def wake(self) -> None:
-        try:
-            self._waker_w.send(b"x")
-        except OSError:
-            pass
+        with self._lock:
+            self._stopping = True
+            flows = list(self._live)
+            self._timer_wake.notify_all()
+        for flow in flows:
+            _stop_flow(flow)
+        wake_receiver(self._sock, self.address)
 
     def release(self) -> None:
         # Held datagrams die with the link; their count stays in "held".
-        self._heap.clear()
-        self._poller.close()
-        for flow in self._flows.values():
+        with self._lock:
+            self._heap.clear()
+            flows = list(self._live) + list(self._flows.values())
+            self._flows.clear()
+        for flow in flows:
             close_socket(flow.upstream)
-        self._flows.clear()
-        for sock in (self._sock, self._waker_r, self._waker_w):
-            close_socket(sock)
+        close_socket(self._sock)
+
+
+def _add_passed(counts: list[int], passed: tuple[int, int]) -> None:
+    """Fold datagrams passed straight through into a direction's counters."""
+    count, size = passed
+    counts[_RECEIVED] += count
+    counts[_FORWARDED] += count
+    counts[_BYTES_IN] += size
+    counts[_BYTES_OUT] += size
+
+
+def _stop_flow(flow: _Flow) -> None:
+    """Make a flow's thread end: on Linux shutdown wakes its recv at once."""
+    flow.gone = True
+    try:
+        flow.upstream.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected, or already closed: the thread ends on its own
+
+
+def _receive_timeout(sock: socket.socket, seconds: float) -> None:
+    """Make a blocking socket's waits end after ``seconds`` (``SO_RCVTIMEO``).
+
+    The socket stays blocking for Python (one system call per ``recv``, no
+    ``poll`` first, as ``settimeout`` would add); a wait that runs out raises
+    ``BlockingIOError``. Where the option cannot be set, waits are woken by
+    ``shutdown`` alone.
+    """
+    if sys.platform == "win32":
+        value = struct.pack("I", int(seconds * 1000))
+    else:
+        whole = int(seconds)
+        value = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    except OSError:
+        pass
 
 
 class ImpairedLink(Endpoint):

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from labsock._endpoint import Endpoint, close_socket, format_address, loopback_of
+from labsock._endpoint import Endpoint, close_socket, format_address, wake_receiver
 from labsock._errors import os_errors
 from labsock._validate import check_count, check_host, check_port
 
@@ -416,17 +416,7 @@ class UDPEchoServer(_Server):
             view.release()
 
     def _wake(self) -> None:
-        try:
-            # On Linux this alone wakes a blocked recvfrom; elsewhere it may
-            # fail on an unconnected socket, so a wake datagram follows.
-            self._sock.shutdown(socket.SHUT_RD)
-        except OSError:
-            pass
-        try:
-            with socket.socket(self._sock.family, socket.SOCK_DGRAM) as poke:
-                poke.sendto(b"", loopback_of(self._address))
-        except OSError:
-            pass
+        wake_receiver(self._sock, self._address)
 
     def _release(self) -> None:
         close_socket(self._sock)

@@ -15,7 +15,7 @@ import pytest
 import labsock
 from labsock import ClosedError, TCPEchoServer, UDPEchoServer, UsageError, ping
 from labsock._impair import Impairment, ImpairmentModel, direction_rng
-from labsock._link import ImpairedLink
+from labsock._link import _MAX_CLIENTS, ImpairedLink
 
 from .conftest import needs_ipv6, needs_tool, tcp_echo
 
@@ -113,8 +113,104 @@ def test_each_client_gets_only_its_own_replies() -> None:
     assert stats.forward.forwarded == 100
 
 
+def test_clients_pinging_at_once_each_see_a_perfect_link_and_the_totals_add_up() -> None:
+    # Each client has its own thread in the link; their counts are summed.
+    clients, count = 6, 150
+    with UDPEchoServer() as server, ImpairedLink(server.address) as link:
+        results: list[labsock.PingResult] = []
+
+        def one() -> None:
+            results.append(ping(link.address, count=count, timeout=2.0))
+
+        threads = [threading.Thread(target=one) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT * 3)
+        wait_until(lambda: link.statistics().backward.forwarded == clients * count)
+        stats = link.statistics()
+        served = server.statistics()
+    assert [r.received for r in results] == [count] * clients
+    assert sum(r.reordered + r.duplicates for r in results) == 0
+    assert stats.clients == stats.active == clients
+    assert stats.forward.received == stats.forward.forwarded == served.datagrams_in
+    assert stats.backward.received == stats.backward.forwarded == served.datagrams_out
+    assert stats.forward.bytes_out == stats.backward.bytes_in == clients * count * 64
+
+
+def test_more_clients_than_the_table_holds_forgets_the_least_recent() -> None:
+    # Like a NAT: past _MAX_CLIENTS mappings, the client heard from least
+    # recently loses its mapping (and its thread in the link); its next
+    # datagram makes a new one. What was counted stays counted.
+    extra = 3
+    total = _MAX_CLIENTS + extra
+    prefix = "labsock-udp-link-{}-client-"
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(total)]
+    try:
+        with UDPEchoServer() as server, ImpairedLink(server.address) as link:
+            for i, client in enumerate(clients):
+                client.settimeout(TIMEOUT)
+                client.sendto(b"hello %d" % i, link.address)
+                assert client.recv(100) == b"hello %d" % i
+
+            def flow_threads() -> int:
+                name = prefix.format(link.port)
+                return sum(t.name.startswith(name) for t in threading.enumerate())
+
+            wait_until(lambda: flow_threads() == _MAX_CLIENTS)
+            stats = link.statistics()
+            assert stats.clients == total
+            assert stats.active == _MAX_CLIENTS
+            assert stats.forward.forwarded == stats.backward.forwarded == total
+            # The latest client kept its mapping; the first lost it and gets a new one.
+            clients[-1].sendto(b"still here", link.address)
+            assert clients[-1].recv(100) == b"still here"
+            assert link.statistics().clients == total
+            clients[0].sendto(b"back again", link.address)
+            assert clients[0].recv(100) == b"back again"
+            wait_until(lambda: link.statistics().backward.forwarded == total + 2)
+            assert link.statistics().clients == total + 1
+            assert flow_threads() <= _MAX_CLIENTS
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_datagrams_sent_while_older_ones_are_held_overtake_them_and_are_counted() -> None:
+    # The link turns perfect while five datagrams are still held: the next
+    # five go on at once, overtake them, and the link counts the overtaken
+    # ones as reordered, exactly as the receiver sees it. Once nothing is
+    # held, datagrams pass straight through again.
+    with (
+        UDPEchoServer() as server,
+        ImpairedLink(server.address, forward=Impairment(delay=0.3), backward=Impairment()) as link,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client,
+    ):
+        client.settimeout(TIMEOUT)
+        client.connect(link.address)
+        for seq in range(5):
+            client.send(struct.pack("!I", seq))
+        wait_until(lambda: link.statistics().forward.held == 5)
+        link.configure(forward=Impairment())
+        for seq in range(5, 10):
+            client.send(struct.pack("!I", seq))
+        arrived = [struct.unpack("!I", client.recv(16))[0] for _ in range(10)]
+        assert link.wait_idle()
+        for seq in range(10, 15):
+            client.send(struct.pack("!I", seq))
+        arrived += [struct.unpack("!I", client.recv(16))[0] for _ in range(5)]
+        stats = link.statistics()
+    assert arrived == [5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 10, 11, 12, 13, 14]
+    # RFC 4737: a datagram is reordered when one sent after it arrived first.
+    seen = sum(1 for i, seq in enumerate(arrived) if seq < max(arrived[:i], default=-1))
+    assert stats.forward.reordered == seen == 5
+    assert stats.forward.received == stats.forward.forwarded == 15
+    assert stats.forward.delayed == 5
+    assert stats.forward.held == 0
+
+
 def test_bursts_are_relayed_whole_and_in_order() -> None:
-    # Bursts make the link read in batches; nothing may be lost or reordered.
+    # Back-to-back datagrams queue up in the link's sockets; none may be lost or reordered.
     total, window = 3000, 100
     with (
         UDPEchoServer(receive_buffer=1 << 20) as server,
