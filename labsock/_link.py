@@ -258,18 +258,8 @@ class _UDPRelay:
                 size_total += size
                 passed.counts = (count, size_total)
                 if events is not None:
-                    events(
-                        (
-                            now,
-                            FORWARD,
-                            flow.client,
-                            index,
-                            buf[: _PEEK if size > _PEEK else size],
-                            size,
-                            _PASS,
-                            False,
-                        )
-                    )
+                    peek = buf[: _PEEK if size > _PEEK else size]
+                    events((now, FORWARD, flow.client, index, peek, size, _PASS, False))
                 try:
                     flow.upstream.send(view[:size])
                 except OSError:
@@ -316,18 +306,8 @@ class _UDPRelay:
                 size_total += size
                 flow.passed = (count, size_total)
                 if events is not None:
-                    events(
-                        (
-                            now,
-                            BACKWARD,
-                            client,
-                            index,
-                            buf[: _PEEK if size > _PEEK else size],
-                            size,
-                            _PASS,
-                            False,
-                        )
-                    )
+                    peek = buf[: _PEEK if size > _PEEK else size]
+                    events((now, BACKWARD, client, index, peek, size, _PASS, False))
                 index += 1
                 try:
                     sendto(view[:size], address)
