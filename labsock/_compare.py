@@ -210,7 +210,7 @@ class SpeedComparison:
             TCP connection (same count and size).
         udp_requests: one request per new UDP socket: ``connect`` (which
             sends nothing over UDP), ``send`` one datagram, read the reply,
-            close. Each request is a record; its
+            close. Each request is a record (``kind == "request"``); its
             "round trip" is the whole request.
         tcp_requests: one request per new TCP connection: ``connect``,
             ``sendall``, read the reply, close. ``connect_time`` is the
@@ -490,6 +490,7 @@ def _requests(
             arrivals=tuple(seq for seq, _ in arrivals),
             connect_time=connect_time,
             elapsed=elapsed,
+            kind="request",
         )
 
     return (

@@ -7,8 +7,8 @@ follows. Like every plot module, this one only reads results.
 Example:
     >>> from labsock import plots
     >>> fig = plots.throughput([("tcp", 1024, 4.1e8), ("tcp", 65536, 3.2e9)])
-    >>> fig.axes[0].get_ylabel()
-    'throughput (GB/s)'
+    >>> fig.axes[0].get_yscale(), fig.axes[0].get_ylabel()
+    ('log', 'throughput (log scale)')
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, PercentFormatter
+from matplotlib.ticker import (
+    FixedLocator,
+    FuncFormatter,
+    LogLocator,
+    NullFormatter,
+    PercentFormatter,
+)
+from matplotlib.transforms import blended_transform_factory
 
 from labsock import _style
 from labsock._errors import UsageError
@@ -32,6 +39,56 @@ __all__ = ["ThroughputPoint", "compare", "sender_cost", "throughput"]
 
 
 # -- TCP against UDP ----------------------------------------------------------------
+@dataclass(frozen=True)
+class _Measured:
+    """How the figure names what each record of a run timed (``PingResult.kind``)."""
+
+    noun: str  # one record, for counts: "probe"
+    title: str  # the figure's title, from {first}, {second} and {counts}
+    axis: str  # the time axis: "round-trip time"
+    bar: str  # a bar of the cost panel, under the protocol: "round trip"
+    counted: str  # what the distribution counts: "replies"
+    costs: str  # the cost panel's title
+
+
+_MEASURED = {
+    "probe": _Measured(
+        noun="probe",
+        title="{first} against {second} round trips over loopback: {counts} probes",
+        axis="round-trip time",
+        bar="round trip",
+        counted="replies",
+        costs="set-up against one exchange",
+    ),
+    "request": _Measured(
+        noun="request",
+        title=(
+            "{first} against {second} requests over loopback, a new socket for each: "
+            "{counts} requests"
+        ),
+        axis="request time, new socket to close",
+        bar="request",
+        counted="requests",
+        costs="a request and its connect()",
+    ),
+}
+# Two runs that timed different things: only the words that fit both.
+_MIXED = _Measured(
+    noun="probe or request",
+    title="{first} against {second} over loopback: {counts}",
+    axis="time per round trip or request",
+    bar="",
+    counted="replies",
+    costs="set-up against one exchange",
+)
+
+
+def _measured(results: Sequence[PingResult]) -> _Measured:
+    """The words for what ``results`` timed: their kind's, or neutral ones if they differ."""
+    kinds = {_MEASURED.get(r.kind, _MEASURED["probe"]) for r in results}
+    return kinds.pop() if len(kinds) == 1 else _MIXED
+
+
 def _series(results: Sequence[PingResult]) -> list[tuple[str, str]]:
     """(label, colour) of each result: by protocol, or by position if both share one."""
     names = [_style.proto(r) for r in results]
@@ -42,10 +99,12 @@ def _series(results: Sequence[PingResult]) -> list[tuple[str, str]]:
 
 
 def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
+    words = _measured(results)
+    ylabel = f"{words.counted} at most this slow"
     rtts = [rtt for result in results for rtt in result.rtts]
     if not rtts:
-        _style.no_data(ax, "no replies in either run: every probe was lost")
-        _style.finish_axes(ax, xlabel="round-trip time", ylabel="replies at most this slow")
+        _style.no_data(ax, f"no replies in either run: every {words.noun} was lost")
+        _style.finish_axes(ax, xlabel=words.axis, ylabel=ylabel)
         return ax
     view = _style.rtt_view(rtts)
     medians: list[tuple[float, str, str]] = []
@@ -65,7 +124,8 @@ def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
             where="post",
             color=colour,
             linewidth=2,
-            label=f"{name}: median {view.fmt(result.rtt.median)} ({len(values):,} replies)",
+            label=f"{name}: median {view.fmt(result.rtt.median)} "
+            f"({len(values):,} {_measured([result]).counted})",
             gid=f"cdf-{name}",
         )
         ax.axvline(median, color=colour, linestyle="--", linewidth=1.1, gid=f"median-{name}")
@@ -97,18 +157,19 @@ def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
     ax.set_xlim(view.lo, view.hi)
     ax.set_ylim(0, 103)
     ax.yaxis.set_major_formatter(PercentFormatter(100))
-    _style.finish_axes(ax, xlabel=view.label(), ylabel="replies at most this slow")
+    _style.finish_axes(ax, xlabel=view.label(words.axis), ylabel=ylabel)
     _style.legend(ax, loc="lower right")
     return ax
 
 
 def _draw_costs(ax: Axes, results: Sequence[PingResult]) -> Axes:
-    """Bars: one round trip (median) of each run, and connect() where a run had one."""
+    """Bars: the median round trip (or request) of each run, and connect() where one had it."""
     ax.set_gid("costs")
     bars: list[tuple[str, float, str, str]] = []
     for result, (name, colour) in zip(results, _series(results), strict=True):
         if result.rtt is not None:
-            bars.append((f"{name}\nround trip", result.rtt.median, colour, ""))
+            bar = _measured([result]).bar
+            bars.append((f"{name}\n{bar}", result.rtt.median, colour, ""))
         if result.connect_time is not None:
             bars.append((f"{name}\nconnect()", result.connect_time, colour, "//"))
     scale, unit = _style.time_unit(max(seconds for _, seconds, _, _ in bars))
@@ -135,7 +196,7 @@ def _draw_costs(ax: Axes, results: Sequence[PingResult]) -> Axes:
         padding=2,
     )
     ax.set_ylim(0, max(heights) * 1.18)
-    _style.finish_axes(ax, xlabel="", ylabel=f"time ({unit})", title="set-up against one exchange")
+    _style.finish_axes(ax, xlabel="", ylabel=f"time ({unit})", title=_measured(results).costs)
     ax.tick_params(axis="x", labelsize=_style.LEGEND_SIZE)
     ax.grid(False, axis="x")
     return ax
@@ -149,7 +210,10 @@ def compare(udp_result: PingResult, tcp_result: PingResult) -> Figure:
     out. Right (when a run has a ``connect_time``, i.e. TCP): bars of one
     round trip of each run against the connection set-up TCP paid once.
     Any two ping results can be compared; colours follow the protocol.
-    Returns the figure.
+    Runs of whole requests (``kind == "request"``, as
+    ``compare_speed().udp_requests``) are labelled as requests: each time is
+    a request from new socket to close, and the TCP request includes the
+    ``connect()`` drawn beside it. Returns the figure.
 
     Example:
         >>> fig = plots.compare(udp, tcp)  # doctest: +SKIP
@@ -166,9 +230,13 @@ def compare(udp_result: PingResult, tcp_result: PingResult) -> Figure:
         cdf_ax = fig.subplots()
     _draw_compare_cdfs(cdf_ax, results)
     (first, _), (second, _) = _series(results)
-    counts = " + ".join(f"{r.sent:,}" for r in results)
+    words = _measured(results)
+    if words is _MIXED:
+        counts = " + ".join(plural(r.sent, _measured([r]).noun) for r in results)
+    else:
+        counts = " + ".join(f"{r.sent:,}" for r in results)
     fig.suptitle(
-        f"{first} against {second} round trips over loopback: {counts} probes",
+        words.title.format(first=first, second=second, counts=counts),
         fontsize=_style.TITLE_SIZE,
         x=0.01,
         ha="left",
@@ -237,28 +305,68 @@ def _size_ticks(sizes: Iterable[int]) -> list[int]:
     return ticks
 
 
+def _rate(rate: float) -> str:
+    """A measured rate, about three figures, in the unit that suits it: 243 MB/s, 2.93 GB/s."""
+    divisor, unit = _style.rate_unit([rate])
+    return f"{_style.three_figures(rate / divisor)} {unit}"
+
+
+def _rate_tick(rate: float, _pos: object = None) -> str:
+    """A tick of the rate axis, in the unit that suits it: 20 MB/s, 500 MB/s, 2 GB/s."""
+    divisor, unit = _style.rate_unit([rate])
+    return f"{rate / divisor:g} {unit}"
+
+
+def _rate_axis(ax: Axes, rates: Sequence[float]) -> None:
+    """A log y axis over the positive ``rates``, ticks labelled in B/s, kB/s, MB/s, GB/s.
+
+    Throughput grows about as fast as the message size, so over 64 B to
+    64 KiB it spans two or three orders of magnitude: on a linear axis every
+    small size sits on the floor. On a log axis each step is a factor, and
+    "TCP is 2x UDP" is the same gap at every size. The axis spans at least
+    a factor of 10, and below 2.5 decades the ticks go 1-2-5, so that at
+    least three ticks are labelled.
+    """
+    # Headroom above for the legend (top left, over the small sizes), a margin below.
+    bottom, top = min(rates) / 1.6, max(rates) * 2.5
+    if top / bottom < 10:
+        grow = math.sqrt(10 * bottom / top)
+        bottom, top = bottom / grow, top * grow
+    ax.set_yscale("log")
+    ax.set_ylim(bottom, top)
+    subs = (1.0, 2.0, 5.0) if math.log10(top / bottom) < 2.5 else (1.0,)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(_rate_tick))
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=tuple(range(2, 10))))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _draw_throughput(ax: Axes, points: Sequence[ThroughputPoint]) -> Axes:
     if not points:
         _style.no_data(ax, "no measurements")
         _style.finish_axes(ax, xlabel="message size", ylabel="throughput")
         return ax
-    divisor, unit = _style.rate_unit([p.bytes_per_second for p in points])
+    rates = [p.bytes_per_second for p in points if p.bytes_per_second > 0]
+    # A log axis has no zero: a size where nothing got through is marked on
+    # the bottom edge. If nothing got through anywhere, the axis stays linear.
+    log = bool(rates)
     by_protocol: dict[str, list[ThroughputPoint]] = {}
     for point in points:
         by_protocol.setdefault(point.protocol, []).append(point)
     extra = iter(_style.EXTRA_COLORS * (1 + len(by_protocol) // len(_style.EXTRA_COLORS)))
+    bottom_edge = blended_transform_factory(ax.transData, ax.transAxes)
     for protocol, series in by_protocol.items():
         colour = COLORS.get(protocol.lower()) or next(extra)
         sizes = sorted({p.message_size for p in series})
         medians = [
             float(np.median([p.bytes_per_second for p in series if p.message_size == size]))
-            / divisor
             for size in sizes
         ]
         if len(series) > len(sizes):  # repeated measurements: show every one, faintly
+            shown = [p for p in series if p.bytes_per_second > 0 or not log]
             ax.scatter(
-                [p.message_size for p in series],
-                [p.bytes_per_second / divisor for p in series],
+                [p.message_size for p in shown],
+                [p.bytes_per_second for p in shown],
                 s=12,
                 color=colour,
                 alpha=0.35,
@@ -266,25 +374,50 @@ def _draw_throughput(ax: Axes, points: Sequence[ThroughputPoint]) -> Axes:
                 gid=f"runs-{protocol}",
             )
         best = max(range(len(sizes)), key=medians.__getitem__)
+        drawn = [(x, y) for x, y in zip(sizes, medians, strict=True) if y > 0 or not log]
         ax.plot(
-            sizes,
-            medians,
+            [x for x, _ in drawn],
+            [y for _, y in drawn],
             marker="o",
             markersize=5,
             linewidth=2,
             color=colour,
-            label=f"{protocol.upper()}: best {_style.three_figures(medians[best])} {unit} "
-            f"at {_style.size_label(sizes[best])}",
+            label=f"{protocol.upper()}: "
+            + (
+                f"best {_rate(medians[best])} at {_style.size_label(sizes[best])}"
+                if medians[best] > 0
+                else "nothing delivered"
+            ),
             gid=f"line-{protocol}",
         )
+        nothing = [size for size, rate in zip(sizes, medians, strict=True) if rate == 0]
+        if log and nothing:
+            ax.plot(
+                nothing,
+                [0.0] * len(nothing),
+                transform=bottom_edge,
+                linestyle="none",
+                marker="v",
+                markersize=7,
+                color=colour,
+                clip_on=False,
+                label=f"{protocol.upper()}: nothing delivered ({len(nothing)} "
+                f"size{'s' if len(nothing) > 1 else ''})",
+                gid=f"nothing-{protocol}",
+            )
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_locator(FixedLocator(_size_ticks(p.message_size for p in points)))
     ax.xaxis.set_major_formatter(FuncFormatter(_style.size_label))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylim(bottom=0)
-    _style.finish_axes(
-        ax, xlabel="message size (bytes per send call, log scale)", ylabel=f"throughput ({unit})"
-    )
+    if log:
+        _rate_axis(ax, rates)
+        ylabel = "throughput (log scale)"
+    else:
+        _style.no_data(ax, "nothing was delivered at any size")
+        ax.set_ylim(0, 1)
+        ax.set_yticks([0])
+        ylabel = "throughput (B/s)"
+    _style.finish_axes(ax, xlabel="message size (bytes per send call, log scale)", ylabel=ylabel)
     _style.legend(ax, loc="upper left")
     return ax
 
@@ -292,11 +425,15 @@ def _draw_throughput(ax: Axes, points: Sequence[ThroughputPoint]) -> Axes:
 def throughput(
     points: Iterable[ThroughputPoint | tuple[str, int, float]], *, ax: Axes | None = None
 ) -> Figure:
-    """Throughput against message size, one line per protocol (log-scale x).
+    """Throughput against message size, one line per protocol (log scale on both axes).
 
     ``points`` are :class:`ThroughputPoint` or plain ``(protocol,
     message_size, bytes_per_second)`` tuples. Repeated measurements of one
     size are all drawn (faint dots) and the line goes through their median.
+    Throughput spans orders of magnitude from small messages to large ones,
+    so the y axis is logarithmic, each tick labelled in its own unit
+    (10 MB/s, 100 MB/s, 1 GB/s); a size where nothing was delivered (a log
+    axis has no zero) is a triangle on the bottom edge.
     Returns the figure. Raises :class:`UsageError` for a malformed point.
 
     Example:

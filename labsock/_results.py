@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Literal
 
 from labsock import _stats
 from labsock._records import ProbeRecord
@@ -40,6 +41,11 @@ class PingResult:
         unreachable: how many times the kernel reported "port unreachable"
             (UDP to a port where nothing listens).
         elapsed: wall time of the whole run, in seconds.
+        kind: what each record timed. ``"probe"`` (what ``ping`` does): one
+            exchange on an open socket, send to reply. ``"request"`` (the
+            per-request runs of :func:`~labsock.compare_speed`): a whole
+            request on a new socket, from creating it to closing it.
+            ``plots.compare`` names its axes and bars after it.
 
     The derived figures (``rtt``, ``lost``, ``reordered``, ...) are computed
     on first use from ``records`` and ``arrivals``.
@@ -56,6 +62,7 @@ class PingResult:
     connect_time: float | None = None
     unreachable: int = 0
     elapsed: float = 0.0
+    kind: Literal["probe", "request"] = "probe"
 
     # -- loss ------------------------------------------------------------
     @property

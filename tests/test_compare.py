@@ -48,6 +48,7 @@ def test_ping_results_are_one_of_each_protocol_with_the_same_count_and_size(
     assert tcp.connect_time is not None
     assert udp.connect_time is None
     assert udp.address != tcp.address
+    assert udp.kind == tcp.kind == "probe"
 
 
 def test_request_runs_hold_one_record_per_request_for_each_protocol(
@@ -55,6 +56,7 @@ def test_request_runs_hold_one_record_per_request_for_each_protocol(
 ) -> None:
     udp, tcp = comparison.udp_requests, comparison.tcp_requests
     assert (udp.protocol, tcp.protocol) == ("udp", "tcp")
+    assert udp.kind == tcp.kind == "request"  # so figures call them requests
     assert udp.sent == tcp.sent == 100
     assert tcp.lost == 0  # a TCP request that fails raises instead
     assert udp.received >= 95  # loopback, one datagram at a time: nothing to lose
@@ -194,9 +196,18 @@ def test_throughput_points_feed_the_throughput_plot(
     assert ("tcp", 65536) in by_key
     first = comparison.tcp_bulk[0]
     assert first.point() == plots.ThroughputPoint("tcp", 64, first.bytes_per_second)
-    assert plots.to_png(plots.throughput(points))[:4] == b"\x89PNG"
-    # Request runs are PingResults: the comparison plot draws them as they are.
+    bulk = plots.throughput(points)
+    assert bulk.axes[0].get_yscale() == "log"  # 64 B and 64 KiB differ ~100-fold
+    assert plots.to_png(bulk)[:4] == b"\x89PNG"
+    # Request runs are PingResults: the comparison plot draws them, as requests.
     fig = plots.compare(comparison.udp_requests, comparison.tcp_requests)
+    assert fig.get_suptitle().endswith("100 + 100 requests")
+    assert fig.axes[0].get_xlabel().startswith("request time, new socket to close")
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == [
+        "UDP\nrequest",
+        "TCP\nrequest",
+        "TCP\nconnect()",
+    ]
     assert plots.to_png(fig)[:4] == b"\x89PNG"
 
 

@@ -6,6 +6,7 @@ import doctest
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -45,6 +46,7 @@ def make_result(
     rtt: Callable[[int], float] = lambda seq: 0.012,
     connect_time: float | None = None,
     unreachable: int = 0,
+    kind: Literal["probe", "request"] = "probe",
 ) -> PingResult:
     """A PingResult as ping would build it: probe i sent at i ms, replies in the given order.
 
@@ -68,6 +70,7 @@ def make_result(
         arrivals=tuple(arrivals),
         connect_time=connect_time,
         unreachable=unreachable,
+        kind=kind,
     )
 
 
@@ -120,6 +123,18 @@ def legend_texts(ax: Axes) -> list[str]:
 
 def texts(fig: Figure) -> list[str]:
     return [t.get_text() for t in fig.findobj(Text)]
+
+
+def y_tick_labels(ax: Axes) -> list[str]:
+    """The labels of the major y ticks inside the axis limits, as they would be drawn."""
+    low, high = ax.get_ylim()
+    formatter = ax.yaxis.get_major_formatter()
+    return [formatter(v) for v in ax.yaxis.get_majorticklocs() if low <= v <= high]
+
+
+def height_in_axes(ax: Axes, x: float, y: float) -> float:
+    """Where the data point (x, y) is drawn, from 0 (bottom edge) to 1 (top edge)."""
+    return float(ax.transAxes.inverted().transform(ax.transData.transform((x, y)))[1])
 
 
 # -- ordering -------------------------------------------------------------------------
@@ -356,7 +371,56 @@ def test_compare_overlays_both_distributions_and_shows_connect_cost() -> None:
     heights = [p.get_height() for p in cost_ax.patches if isinstance(p, Rectangle)]
     assert heights == pytest.approx([24.0, 30.0, 80.0])
     assert cost_ax.get_ylabel() == "time (µs)"
-    assert fig.get_suptitle().startswith("UDP against TCP")
+    assert [t.get_text() for t in cost_ax.get_xticklabels()] == [
+        "UDP\nround trip",
+        "TCP\nround trip",
+        "TCP\nconnect()",
+    ]
+    assert cost_ax.get_title(loc="left") == "set-up against one exchange"
+    assert cdf_ax.get_xlabel() == "round-trip time (µs)"
+    assert cdf_ax.get_ylabel() == "replies at most this slow"
+    assert fig.get_suptitle() == "UDP against TCP round trips over loopback: 50 + 50 probes"
+
+
+def test_compare_of_request_runs_says_requests_not_round_trips() -> None:
+    # What compare_speed's per-request runs are: each record a whole request.
+    udp = make_result(40, range(40), rtt=lambda seq: 85e-6, kind="request")
+    tcp = make_result(
+        40, range(40), protocol="tcp", rtt=lambda seq: 270e-6, connect_time=56e-6, kind="request"
+    )
+    fig = plots.compare(udp, tcp)
+    cdf_ax, cost_ax = fig.axes
+    assert legend_texts(cdf_ax)[:2] == [
+        "UDP: median 85.0 µs (40 requests)",
+        "TCP: median 270 µs (40 requests)",
+    ]
+    assert cdf_ax.get_xlabel() == "request time, new socket to close (µs)"
+    assert cdf_ax.get_ylabel() == "requests at most this slow"
+    assert [t.get_text() for t in cost_ax.get_xticklabels()] == [
+        "UDP\nrequest",
+        "TCP\nrequest",
+        "TCP\nconnect()",
+    ]
+    assert cost_ax.get_title(loc="left") == "a request and its connect()"
+    title = fig.get_suptitle()
+    assert title == (
+        "UDP against TCP requests over loopback, a new socket for each: 40 + 40 requests"
+    )
+    every_word = " ".join([title, *texts(fig)])
+    assert "probe" not in every_word
+    assert "round trip" not in every_word
+
+
+def test_compare_of_a_ping_against_requests_names_each_run() -> None:
+    ping = make_result(30, range(30), rtt=lambda seq: 25e-6)
+    requests = make_result(20, range(20), protocol="tcp", rtt=lambda seq: 270e-6, kind="request")
+    fig = plots.compare(ping, requests)
+    assert fig.get_suptitle() == "UDP against TCP over loopback: 30 probes + 20 requests"
+    assert fig.axes[0].get_xlabel() == "time per round trip or request (µs)"
+    assert legend_texts(fig.axes[0]) == [
+        "UDP: median 25.0 µs (30 replies)",
+        "TCP: median 270 µs (20 requests)",
+    ]
 
 
 def test_compare_without_connect_time_has_one_panel_and_survives_no_replies() -> None:
@@ -383,12 +447,56 @@ def test_throughput_draws_one_line_per_protocol_through_the_medians() -> None:
     ax = fig.axes[0]
     tcp = line(ax, "line-tcp")
     assert list(tcp.get_xdata()) == [1024, 65536]
-    assert list(tcp.get_ydata()) == pytest.approx([0.2, 3.0])  # GB/s, median of the repeats
+    assert list(tcp.get_ydata()) == pytest.approx([2e8, 3e9])  # B/s, median of the repeats
     assert list(line(ax, "line-udp").get_xdata()) == [1024, 65507]
     assert ax.get_xscale() == "log"
-    assert ax.get_ylabel() == "throughput (GB/s)"
+    assert ax.get_ylabel() == "throughput (log scale)"
     assert ax.get_title(loc="left").endswith("TCP, UDP (6 measurements)")
     assert legend_texts(ax) == ["TCP: best 3.00 GB/s at 64 KiB", "UDP: best 2.00 GB/s at 65,507 B"]
+
+
+def test_throughput_lifts_small_messages_off_the_floor_with_a_log_axis() -> None:
+    # A sweep as compare_speed measures it: 64 B messages move ~300x less than 64 KiB.
+    sweep = [(64, 1.1e7), (256, 6.5e7), (1024, 2.4e8), (4096, 7e8), (16384, 2e9), (65536, 2.9e9)]
+    fig = plots.throughput([("tcp", size, rate) for size, rate in sweep])
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    # On a linear axis 64 B would sit at 0.3 % of the height, on the floor.
+    smallest = height_in_axes(ax, 64, 1.1e7)
+    assert 0.05 < smallest < 0.3
+    assert height_in_axes(ax, 65536, 2.9e9) < 0.9  # and the largest stays on the plot
+    # Every decade labelled in the unit that reads best there.
+    assert y_tick_labels(ax) == ["10 MB/s", "100 MB/s", "1 GB/s"]
+    plots.to_png(fig)  # draws without a warning
+
+
+def test_throughput_labels_several_ticks_even_over_a_narrow_range() -> None:
+    ax = plots.throughput([("udp", 1024, 3.1e8), ("udp", 4096, 3.3e8)]).axes[0]
+    assert ax.get_yscale() == "log"
+    # 1-2-5 ticks over at least a factor of 10, each in its own unit.
+    assert y_tick_labels(ax) == ["200 MB/s", "500 MB/s", "1 GB/s"]
+
+
+def test_throughput_marks_a_size_where_nothing_arrived_on_the_bottom_edge() -> None:
+    fig = plots.throughput(
+        [("tcp", 1024, 2.4e8), ("tcp", 65536, 2.9e9), ("udp", 1024, 1e8), ("udp", 65507, 0.0)]
+    )
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert list(line(ax, "line-udp").get_xdata()) == [1024]  # a log axis has no 0
+    nothing = line(ax, "nothing-udp")
+    assert list(nothing.get_xdata()) == [65507]
+    assert list(nothing.get_ydata()) == [0.0]  # in axes units: the bottom edge
+    assert "UDP: nothing delivered (1 size)" in legend_texts(ax)
+    assert ax.get_ylim()[0] > 0
+    plots.to_png(fig)
+
+    # Nothing anywhere: no log axis to draw, and the figure says why it is empty.
+    empty = plots.throughput([("udp", 1024, 0.0), ("udp", 4096, 0.0)])
+    assert empty.axes[0].get_yscale() == "linear"
+    assert "nothing was delivered at any size" in texts(empty)
+    assert legend_texts(empty.axes[0]) == ["UDP: nothing delivered"]
+    plots.to_png(empty)
 
 
 def test_throughput_rejects_malformed_points_and_survives_none() -> None:
