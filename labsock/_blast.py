@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from labsock._endpoint import JOIN_TIMEOUT, close_socket
 from labsock._errors import UsageError, WorkerError, os_errors
@@ -266,14 +266,27 @@ def _rcvbuf_errors() -> int | None:
 # -- the run --------------------------------------------------------------------
 
 
+class _Settings(NamedTuple):
+    """What :func:`blast` was asked for, validated: the same for both protocols."""
+
+    messages: int  # blast's ``count`` (a tuple already has a ``count`` method)
+    size: int
+    receive_buffer: int
+    read_delay: float
+    send_buffer: int | None
+    timeout: float
+
+
 class _Receiver:
-    """What the receiving thread saw; written by that thread only."""
+    """What the receiving thread saw; written by that thread only, once it runs."""
 
     def __init__(self) -> None:
         self.arrivals: list[int] = []
         self.received = 0
         self.reads = 0
         self.intact = True
+        # SO_RCVBUF as granted: the TCP thread reads it from the accepted
+        # socket; the UDP run sets it before the thread starts.
         self.effective_buffer = 0
         self.timed_out = False
         self.error: BaseException | None = None
@@ -351,7 +364,7 @@ def blast(
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60.0)
 
     run = _udp if protocol == "udp" else _tcp
-    return run(count, size, receive_buffer, read_delay, send_buffer, timeout)
+    return run(_Settings(count, size, receive_buffer, read_delay, send_buffer, timeout))
 
 
 def _stop(thread: threading.Thread | None, sockets: list[socket.socket | None]) -> None:
@@ -382,14 +395,54 @@ def _check_receiver(receiver: _Receiver) -> None:
         ) from receiver.error
 
 
-def _udp(
-    count: int,
-    size: int,
-    receive_buffer: int,
-    read_delay: float,
-    send_buffer: int | None,
-    timeout: float,
+def _result(
+    protocol: Literal["udp", "tcp"],
+    settings: _Settings,
+    receiver: _Receiver,
+    *,
+    effective_send_buffer: int,
+    sent: int,
+    received_when_sent: int,
+    start: float,
+    sent_at: float,
+    timed_out: bool,
+    send_errors: int = 0,
+    kernel_drops: int | None = None,
+    rcvbuf_errors: int | None = None,
 ) -> BlastResult:
+    """The :class:`BlastResult` of a run: its settings, the receiver's counts, the sender's.
+
+    ``start`` and ``sent_at`` are when the first send began and the last one
+    returned (``perf_counter``); ``timed_out`` is the sender's, the
+    receiver's own is added here.
+    """
+    return BlastResult(
+        protocol=protocol,
+        count=settings.messages,
+        size=settings.size,
+        read_delay=settings.read_delay,
+        timeout=settings.timeout,
+        requested_buffer=settings.receive_buffer,
+        effective_buffer=receiver.effective_buffer,
+        requested_send_buffer=settings.send_buffer,
+        effective_send_buffer=effective_send_buffer,
+        sent=sent,
+        received=receiver.received,
+        arrivals=tuple(receiver.arrivals),
+        intact=receiver.intact,
+        send_errors=send_errors,
+        reads=receiver.reads,
+        received_when_sent=received_when_sent,
+        send_elapsed=sent_at - start,
+        elapsed=max(receiver.last_at, sent_at) - start,
+        kernel_drops=kernel_drops,
+        rcvbuf_errors=rcvbuf_errors,
+        timed_out=timed_out or receiver.timed_out,
+    )
+
+
+def _udp(settings: _Settings) -> BlastResult:
+    count, size, receive_buffer, read_delay, send_buffer, timeout = settings
     filler = bytes(random.Random(size).randbytes(size - _HEADER.size))
     receiver = _Receiver()
     sender_done = threading.Event()
@@ -433,7 +486,7 @@ def _udp(
     thread: threading.Thread | None = None
     try:
         with os_errors("set up the blast on", (_HOST, 0)):
-            effective = _set_buffer(rx, socket.SO_RCVBUF, receive_buffer)
+            receiver.effective_buffer = _set_buffer(rx, socket.SO_RCVBUF, receive_buffer)
             rx.bind((_HOST, 0))
             tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             effective_send = _set_buffer(tx, socket.SO_SNDBUF, send_buffer)
@@ -480,43 +533,28 @@ def _udp(
         sender_done.set()
         _stop(thread, [rx, tx])
 
-    return BlastResult(
-        protocol="udp",
-        count=count,
-        size=size,
-        read_delay=read_delay,
-        timeout=timeout,
-        requested_buffer=receive_buffer,
-        effective_buffer=effective,
-        requested_send_buffer=send_buffer,
+    return _result(
+        "udp",
+        settings,
+        receiver,
         effective_send_buffer=effective_send,
         sent=sent,
-        received=receiver.received,
-        arrivals=tuple(receiver.arrivals),
-        intact=receiver.intact,
-        send_errors=send_errors,
-        reads=receiver.reads,
         received_when_sent=received_when_sent,
-        send_elapsed=sent_at - start,
-        elapsed=max(receiver.last_at, sent_at) - start,
+        start=start,
+        sent_at=sent_at,
+        timed_out=timed_out,
+        send_errors=send_errors,
         kernel_drops=drops,
         rcvbuf_errors=(
             errors_after - errors_before
             if errors_after is not None and errors_before is not None
             else None
         ),
-        timed_out=timed_out or receiver.timed_out,
     )
 
 
-def _tcp(
-    count: int,
-    size: int,
-    receive_buffer: int,
-    read_delay: float,
-    send_buffer: int | None,
-    timeout: float,
-) -> BlastResult:
+def _tcp(settings: _Settings) -> BlastResult:
+    count, size, receive_buffer, read_delay, send_buffer, timeout = settings
     total = count * size
     payload = random.Random(total).randbytes(total)
     receiver = _Receiver()
@@ -602,26 +640,14 @@ def _tcp(
     finally:
         _stop(thread, [listener, tx])
 
-    return BlastResult(
-        protocol="tcp",
-        count=count,
-        size=size,
-        read_delay=read_delay,
-        timeout=timeout,
-        requested_buffer=receive_buffer,
-        effective_buffer=receiver.effective_buffer,
-        requested_send_buffer=send_buffer,
+    return _result(
+        "tcp",
+        settings,
+        receiver,
         effective_send_buffer=effective_send,
         sent=total,
-        received=receiver.received,
-        arrivals=(),
-        intact=receiver.intact,
-        send_errors=0,
-        reads=receiver.reads,
         received_when_sent=received_when_sent,
-        send_elapsed=sent_at - start,
-        elapsed=max(receiver.last_at, sent_at) - start,
-        kernel_drops=None,
-        rcvbuf_errors=None,
-        timed_out=timed_out or receiver.timed_out,
+        start=start,
+        sent_at=sent_at,
+        timed_out=timed_out,
     )

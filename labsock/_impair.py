@@ -142,8 +142,29 @@ class Impairment:
 _PERFECT = Impairment()
 
 
+class _Copies:
+    """``dropped`` and ``duplicated``, read off ``holds``: one datagram's copies.
+
+    Shared by :class:`Decision` (what to do) and :class:`LinkEvent` (what
+    was done), so the two can never disagree on what a drop is.
+    """
+
+    __slots__ = ()  # adds no state: the dataclasses below keep their slots
+    holds: tuple[float, ...]
+
+    @property
+    def dropped(self) -> bool:
+        """True when ``holds`` is empty: no copy goes on, the datagram is lost."""
+        return not self.holds
+
+    @property
+    def duplicated(self) -> bool:
+        """True when more than one copy goes on."""
+        return len(self.holds) > 1
+
+
 @dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(_Copies):
     """What to do with one datagram that arrived at time ``arrived``.
 
     ``holds`` has one entry per copy to send, the seconds to hold that copy:
@@ -158,14 +179,6 @@ class Decision:
     arrived: float
     holds: tuple[float, ...]
     express: bool = False
-
-    @property
-    def dropped(self) -> bool:
-        return not self.holds
-
-    @property
-    def duplicated(self) -> bool:
-        return len(self.holds) > 1
 
     @property
     def delayed(self) -> bool:
@@ -326,7 +339,7 @@ class LinkStats:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkEvent:
+class LinkEvent(_Copies):
     """The fate of one datagram at the link (see ``link.events()``).
 
     Attributes:
@@ -352,11 +365,3 @@ class LinkEvent:
     size: int
     holds: tuple[float, ...]
     express: bool = False
-
-    @property
-    def dropped(self) -> bool:
-        return not self.holds
-
-    @property
-    def duplicated(self) -> bool:
-        return len(self.holds) > 1

@@ -15,6 +15,7 @@ from labsock._impair import (
     DirectionStats,
     Impairment,
     ImpairmentModel,
+    LinkEvent,
     LinkStats,
     direction_rng,
 )
@@ -127,6 +128,31 @@ def test_decision_properties() -> None:
     assert twice.first == 1  # the copy held for less goes first
     assert Decision(1.0, (0.2, 0.2)).first == 0  # a tie: the earlier copy
     assert not Decision(1.0, (0.0,)).delayed
+
+
+@pytest.mark.parametrize("holds", [(), (0.0,), (0.01,), (0.02, 0.01)])
+def test_a_link_event_reads_drops_and_copies_as_its_decision_does(
+    holds: tuple[float, ...],
+) -> None:
+    # Built positionally, as the relays build it.
+    event = LinkEvent(2.0, "forward", ("127.0.0.1", 5000), 3, 7, 64, holds, False)
+    decision = Decision(2.0, holds)
+    assert event.dropped == decision.dropped == (len(holds) == 0)
+    assert event.duplicated == decision.duplicated == (len(holds) == 2)
+    assert (event.seq, event.size, event.holds, event.express) == (7, 64, holds, False)
+    assert LinkEvent.__match_args__ == (
+        "time",
+        "direction",
+        "client",
+        "index",
+        "seq",
+        "size",
+        "holds",
+        "express",
+    )
+    # Slotted records: the shared properties add no per-instance dict.
+    assert not hasattr(event, "__dict__")
+    assert not hasattr(decision, "__dict__")
 
 
 def test_perfect_settings_pass_everything_at_once_and_draw_nothing() -> None:
