@@ -38,6 +38,7 @@ from labsock._fanout import FanOutResult, MembershipEvent, fan_out
 from labsock._framing import LengthPrefixCodec, LineCodec
 from labsock._impair import DirectionStats, Impairment, LinkEvent, LinkStats
 from labsock._link import ImpairedLink
+from labsock._mcaddress import ipv6_multicast_supported
 from labsock._mccost import SenderCost, sender_cost
 from labsock._multicast import (
     Arrival,
@@ -45,7 +46,6 @@ from labsock._multicast import (
     MulticastReceiver,
     MulticastSender,
     ReceiverStats,
-    ipv6_multicast_supported,
 )
 from labsock._ping import ping
 from labsock._records import ProbeRecord

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 
-from labsock._multicast import MulticastGroup, _bound_socket, _mreq
+from labsock._mcaddress import _bound_socket, _mreq
+from labsock._multicast import MulticastGroup
 from labsock._results import format_seconds
 from labsock._stats import percentile
 from labsock._validate import check_count, check_size

@@ -1,4 +1,4 @@
-"""Traces: every socket call both sides make, recorded in order and drawn.
+"""Traces: every socket call both sides make, recorded in order.
 
 A :class:`Trace` hands out :class:`TracedSocket` objects. A traced socket *is*
 a real ``socket.socket`` (a subclass), so the lesson's code stays plain
@@ -10,7 +10,9 @@ recorded and re-raised unchanged. The echo servers record their calls into a
 trace too (``TCPEchoServer(trace=trace)``).
 
 The trace is then a table (:meth:`Trace.table`) or a Mermaid sequence diagram
-(:meth:`Trace.to_mermaid`), which JupyterLab draws from a Markdown cell.
+(:meth:`Trace.to_mermaid`), which JupyterLab draws from a Markdown cell; both
+are written by :mod:`labsock._trace_render`. ``plots.sequence`` draws it with
+matplotlib (:mod:`labsock._plot_sequence`).
 
 When does a call "happen"? A call that hands something to the kernel
 (``send``, ``connect``, ``close``) is placed at the moment it was made; one
@@ -21,12 +23,10 @@ even when the two run in different threads.
 
 from __future__ import annotations
 
-import errno
-import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -42,8 +42,6 @@ Address = tuple[str, int]
 
 #: Calls placed at the moment they returned (they wait for something to arrive).
 _WAITING = frozenset({"accept", "recv", "recv_into", "recvfrom", "recvfrom_into"})
-_SENDING = frozenset({"send", "sendall", "sendto"})
-_RECEIVING = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
 #: Bytes of payload shown in a summary; the rest is collapsed to "…".
 _PREVIEW = 16
 
@@ -666,7 +664,9 @@ class Trace:
 
         Cells longer than ``width`` characters are cut with "…".
         """
-        return _table(self.events, width)
+        from labsock._trace_render import render_table  # it imports this module
+
+        return render_table(self.events, width)
 
     def to_mermaid(self, *, limit: int = 60) -> str:
         """A Mermaid ``sequenceDiagram`` of the trace.
@@ -680,7 +680,9 @@ class Trace:
         more than ``limit`` calls, runs of the same call by the same actor
         are merged, and what still does not fit is counted in a final note.
         """
-        return _mermaid(self.events, limit)
+        from labsock._trace_render import render_mermaid  # it imports this module
+
+        return render_mermaid(self.events, limit)
 
     def __str__(self) -> str:
         return self.table()
@@ -691,236 +693,3 @@ class Trace:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         # JupyterLab 4.1+ draws text/vnd.mermaid; other front ends show the table.
         return {"text/plain": self.table(), "text/vnd.mermaid": self.to_mermaid()}
-
-
-# -- the table ---------------------------------------------------------------
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _table(events: Iterable[TraceEvent], width: int) -> str:
-    header = ("time (ms)", "actor", "call", "args", "result")
-    rows = [
-        (
-            f"{e.time * 1e3:.3f}",
-            e.actor,
-            e.call,
-            _cut(e.args, width),
-            _cut(f"raised {e.error}" if e.error else e.result, width),
-        )
-        for e in events
-    ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
-        time_cell = row[0].rjust(widths[0])
-        rest = [cell.ljust(w) for cell, w in zip(row[1:], widths[1:], strict=True)]
-        lines.append("  ".join([time_cell, *rest]).rstrip())
-    return "\n".join(lines)
-
-
-# -- the Mermaid diagram -----------------------------------------------------
-
-# Mermaid reads ';' as a line end and '#' as the start of an entity code, and
-# quotes or angle brackets can end or open markup: spell them as entity codes.
-_ESCAPES = str.maketrans(
-    {c: f"#{ord(c)};" for c in "#;\"'<>&{}"} | {"\n": " ", "\r": " ", "\t": " "}
-)
-_KEYWORDS = frozenset(
-    {
-        *("participant", "actor", "as", "note", "over", "left", "right", "of", "end"),
-        *("loop", "alt", "else", "opt", "par", "and", "rect", "critical", "break", "box"),
-        *("activate", "deactivate", "autonumber", "title", "links", "link", "create"),
-        *("destroy", "sequencediagram"),
-    }
-)
-
-
-def _escape(text: str) -> str:
-    return text.translate(_ESCAPES)
-
-
-@dataclass(frozen=True)
-class _Item:
-    """One line of the diagram's story: an event, or a run of alike events."""
-
-    event: TraceEvent
-    repeat: int = 1
-    nbytes: int | None = None
-
-
-def _collapse(events: tuple[TraceEvent, ...], limit: int) -> tuple[list[_Item], int]:
-    items = [_Item(e, 1, e.nbytes) for e in events]
-    if len(items) > limit:
-        merged: list[_Item] = []
-        for item in items:
-            last = merged[-1] if merged else None
-            e = item.event
-            if (
-                last is not None
-                and last.event.actor == e.actor
-                and last.event.call == e.call
-                and last.event.ok
-                and e.ok
-                and (e.call in _SENDING or e.call in _RECEIVING)
-            ):
-                total = (last.nbytes or 0) + (e.nbytes or 0)
-                merged[-1] = _Item(last.event, last.repeat + 1, total)
-            else:
-                merged.append(item)
-        items = merged
-    hidden = max(0, len(items) - limit)
-    return items[:limit], hidden
-
-
-class _Cast:
-    """Who is who in the diagram: one participant per role, plus unknown peers."""
-
-    def __init__(self, events: tuple[TraceEvent, ...]) -> None:
-        self.book: dict[Address, str] = {}
-        for e in events:
-            if e.local is not None and e.local[1] != 0:
-                self.book.setdefault(e.local, e.role)
-        talkers = [e.role for e in events if e.call in _SENDING or e.call == "connect"]
-        self.roles = list(dict.fromkeys([*talkers, *(e.role for e in events)]))
-        self.strangers: dict[Address, str] = {}
-        self.ids: dict[str, str] = {}
-        for role in self.roles:
-            self._add_id(role)
-
-    def _add_id(self, name: str) -> str:
-        ident = re.sub(r"\W", "_", name, flags=re.ASCII) or "p"
-        if ident[0].isdigit() or ident.lower() in _KEYWORDS:
-            ident = "p_" + ident
-        base, n = ident, 1
-        while ident in self.ids.values():
-            n += 1
-            ident = f"{base}{n}"
-        self.ids[name] = ident
-        return ident
-
-    def of_role(self, role: str) -> str:
-        return self.ids[role]
-
-    def at(self, address: Address | None) -> str | None:
-        """The participant at ``address``: a traced role, or a stranger we add."""
-        if address is None:
-            return None
-        role = self.book.get(address)
-        if role is None:
-            # A socket bound to a wildcard address answers on loopback.
-            for (host, port), who in self.book.items():
-                if port == address[1] and host in ("0.0.0.0", "::", ""):
-                    role = who
-                    break
-        if role is not None:
-            return self.ids[role]
-        if address not in self.strangers:
-            self.strangers[address] = _fmt(address)
-            self._add_id(f"peer {_fmt(address)}")
-        return self.ids[f"peer {_fmt(address)}"]
-
-    def declarations(self) -> list[str]:
-        lines = []
-        for role in self.roles:
-            label = role[:1].upper() + role[1:]
-            lines.append(f"    participant {self.ids[role]} as {_escape(label)}")
-        for address, label in self.strangers.items():
-            ident = self.ids[f"peer {_fmt(address)}"]
-            lines.append(f"    participant {ident} as {_escape(label)}")
-        return lines
-
-
-def _prefix(e: TraceEvent) -> str:
-    """``"(#1) "`` for the first connection a listening socket accepted, else ""."""
-    number = e.actor.partition("#")[2]
-    return f"(#{number}) " if number else ""
-
-
-def _label(item: _Item) -> str:
-    e = item.event
-    prefix = _prefix(e)
-    if item.repeat > 1:
-        return f"{prefix}{e.call} ×{item.repeat}: {_bytes(item.nbytes or 0)} in all"
-    if e.call in _SENDING:
-        text = f"{e.call} {e.args}"
-    elif e.args:
-        text = f"{e.call}({e.args})"
-    else:
-        text = f"{e.call}()"
-    if e.error:
-        return f"{prefix}{text} failed: {e.error}"
-    if e.result and e.call not in _SENDING:
-        return f"{prefix}{text} → {e.result}"
-    return prefix + text
-
-
-def _handshake(e: TraceEvent, me: str, target: str) -> list[str]:
-    """A TCP connect: the three-way handshake, or how it failed."""
-    prefix = _prefix(e)
-    failed = e.error
-    if e.call == "connect_ex" and e.result != "0":
-        failed = f"error code {e.result}"
-    if failed is not None:
-        refused = "ConnectionRefused" in failed or e.result == str(errno.ECONNREFUSED)
-        rst = " (the SYN was answered by RST: nothing listens there)" if refused else ""
-        return [f"    {me}-x{target}: {_escape(f'{prefix}{e.call}() failed: {failed}{rst}')}"]
-    connected = f"ACK: connected, {e.result}" if e.result else "ACK: connected"
-    return [
-        f"    {me}->>{target}: {_escape(f'{prefix}{e.call}(): SYN')}",
-        f"    {target}-->>{me}: SYN+ACK (sent by the kernel, before any accept)",
-        f"    {me}->>{target}: {_escape(connected)}",
-    ]
-
-
-def _story(item: _Item, cast: _Cast, fin_sent: set[str]) -> list[str]:
-    """The diagram lines for one item."""
-    e = item.event
-    me = cast.of_role(e.role)
-    label = _label(item)
-    note = [f"    Note over {me}: {_escape(label)}"]
-    if e.call in _SENDING:
-        target = cast.at(e.peer)
-        if target is None:
-            return note
-        arrow = "->>" if e.ok else "-x"
-        return [f"    {me}{arrow}{target}: {_escape(label)}"]
-    if e.call in ("connect", "connect_ex") and e.protocol == "tcp":
-        target = cast.at(e.peer)
-        return note if target is None else _handshake(e, me, target)
-    if e.call == "connect" and e.protocol == "udp" and e.ok:
-        return [
-            f"    Note over {me}: {_escape(label + ': UDP sends nothing, it only sets the peer')}"
-        ]
-    ends_sending = e.call == "close" or (
-        e.call == "shutdown" and e.args in ("SHUT_WR", "SHUT_RDWR")
-    )
-    if ends_sending and e.protocol == "tcp" and e.ok and e.actor not in fin_sent:
-        target = cast.at(e.peer)
-        if target is not None:
-            fin_sent.add(e.actor)
-            return [f"    {me}->>{target}: {_escape(label + ': FIN')}"]
-    return note
-
-
-def _mermaid(events: tuple[TraceEvent, ...], limit: int) -> str:
-    items, hidden = _collapse(events, max(1, limit))
-    cast = _Cast(tuple(item.event for item in items))
-    fin_sent: set[str] = set()
-    body: list[str] = []
-    for item in items:
-        body.extend(_story(item, cast, fin_sent))
-    if hidden:
-        everyone = ",".join(cast.ids[r] for r in cast.roles[:2]) or "nobody"
-        body.append(f"    Note over {everyone}: … {hidden} more calls not shown")
-    if not cast.roles:
-        return "\n".join(
-            [
-                "sequenceDiagram",
-                "    participant trace as Trace",
-                "    Note over trace: no socket calls were traced",
-            ]
-        )
-    return "\n".join(["sequenceDiagram", *cast.declarations(), *body])

@@ -13,17 +13,15 @@ import pytest
 
 import labsock
 from labsock._fanout import FanOutResult, MembershipEvent, fan_out, membership_plan
-from labsock._multicast import (
+from labsock._mcaddress import (
     DEFAULT_BLOCK,
     DEFAULT_BLOCK_V6,
-    MulticastGroup,
-    MulticastReceiver,
     check_group,
     draw_group,
-    encode_tagged_probe,
     ipv6_multicast_supported,
     loopback_index,
 )
+from labsock._multicast import MulticastGroup, MulticastReceiver, encode_tagged_probe
 
 from .conftest import needs_ipv6, needs_tool
 
@@ -57,7 +55,7 @@ def test_default_ipv6_groups_are_transient_interface_local() -> None:
 def test_two_processes_seeding_random_alike_still_draw_different_groups() -> None:
     code = (
         "import random; random.seed(0)\n"
-        "from labsock._multicast import draw_group\n"
+        "from labsock._mcaddress import draw_group\n"
         "print(draw_group())"
     )
     groups = {

@@ -19,11 +19,12 @@ from matplotlib.text import Text
 import labsock
 import labsock._plot_fanout
 import labsock._plot_sequence
+import labsock._sequence_story
 from labsock import plots
 from labsock._errors import UsageError
 from labsock._fanout import FanOutResult, MembershipEvent, fan_out, membership_plan
 from labsock._plot_fanout import LOST, OUT, RECEIVED, UNEXPECTED, cell_codes
-from labsock._plot_sequence import conversation
+from labsock._sequence_story import conversation
 from labsock._style import COLORS
 from labsock._trace import Trace, TraceEvent
 
@@ -418,7 +419,7 @@ def test_new_figures_are_exported_and_old_names_unchanged() -> None:
 
 
 def test_docstring_examples_of_the_new_modules_run() -> None:
-    for module in (labsock._plot_fanout, labsock._plot_sequence):
+    for module in (labsock._plot_fanout, labsock._plot_sequence, labsock._sequence_story):
         failures, tried = doctest.testmod(module, extraglobs={"plots": plots})
         assert tried > 0, module.__name__
         assert failures == 0, module.__name__
