@@ -582,24 +582,22 @@ class LabDriver:
                 pytest.fail(f"{run.name}: cell {index} did not finish running again")
             run.page.wait_for_timeout(100)
 
-    def panel(self, run: NotebookRun, shown: int, made: int | None = None) -> Any:
-        """The cell at ``shown``, showing its live panel (made in cell ``made``).
+    def panel(self, run: NotebookRun, shown: int) -> Any:
+        """The cell at ``shown``, showing its panel, live after "run all".
 
-        A notebook's closing checks may close its panels (their views vanish
-        from the page); a student who wants to play again re-runs the cells
-        from the one that makes the panel to the one that shows it, and so
-        does this.
+        Panels stay live after "run all" (a lesson's closing checks never
+        close them): a student scrolls back and plays with them, without
+        re-running anything. A panel closed by a later cell has vanished from
+        the page by now, and this fails.
         """
         cell = self.cell(run, shown)
-        if cell.locator(".jupyter-widgets .widget-button").count() == 0:
-            for index in range(shown if made is None else made, shown + 1):
-                if run.cells[index]["type"] == "code":
-                    self.rerun(run, index)
-            cell = self.cell(run, shown)
         deadline = time.monotonic() + RENDER_TIMEOUT
         while cell.locator(".jupyter-widgets .widget-button").count() == 0:
             if time.monotonic() > deadline:
-                pytest.fail(f"{run.name}: cell {shown} shows no panel, even after a re-run")
+                pytest.fail(
+                    f"{run.name}: cell {shown} shows no live panel after 'run all' "
+                    "(did a later cell close it?)"
+                )
             run.page.wait_for_timeout(100)
         return cell
 

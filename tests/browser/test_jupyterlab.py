@@ -150,7 +150,7 @@ def test_link_lab_slider_and_run_change_the_figure_and_the_summary(
     page = run.page
     where = run.panel_cells("LinkLab(")
     assert where is not None, f"{name} makes a LinkLab but never shows it"
-    cell = lab.panel(run, where[1], where[0])
+    cell = lab.panel(run, where[1])
     figure = cell.locator("img.widget-image").first
     before_src = figure.get_attribute("src")
     before_text = _panel_text(cell)
@@ -219,7 +219,7 @@ def test_socket_stepper_buttons_make_the_table_show_listen_then_established(
     _clean(run)
     where = run.panel_cells("SocketStepper(")
     assert where is not None, f"{SOCKETS} makes a SocketStepper but never shows it"
-    cell = lab.panel(run, where[1], where[0])
+    cell = lab.panel(run, where[1])
 
     def press(actor: str, call: str) -> None:
         # Both columns have socket(), send(), recv(), close(): the server's comes first.
