@@ -15,7 +15,8 @@ import pytest
 import labsock
 from labsock import ClosedError, TCPEchoServer, UDPEchoServer, UsageError, ping
 from labsock._impair import Impairment, ImpairmentModel, direction_rng
-from labsock._link import _MAX_CLIENTS, ImpairedLink
+from labsock._link import ImpairedLink
+from labsock._udplink import _MAX_CLIENTS
 
 from .conftest import needs_ipv6, needs_tool, tcp_echo
 
