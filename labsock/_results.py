@@ -136,14 +136,20 @@ class PingResult:
     def summary(self) -> str:
         """A few lines a student can read, e.g. for ``print(result)``."""
         where = f"{self.address[0]}:{self.address[1]}"
+        # A request run times whole requests (new socket to close), not probes.
+        run, unit, timed = (
+            ("ping", "probes", "round trip")
+            if self.kind == "probe"
+            else ("requests to", "requests", "request time")
+        )
         lines = [
-            f"{self.protocol.upper()} ping {where}: {self.sent} probes of {self.size} bytes, "
+            f"{self.protocol.upper()} {run} {where}: {self.sent} {unit} of {self.size} bytes, "
             f"{self.received} answered, {self.lost} lost ({self.loss_rate:.1%})"
         ]
         if self.rtt is not None:
             r = self.rtt
             lines.append(
-                f"round trip: min {format_seconds(r.min)}, median {format_seconds(r.median)}, "
+                f"{timed}: min {format_seconds(r.min)}, median {format_seconds(r.median)}, "
                 f"p99 {format_seconds(r.p99)}, max {format_seconds(r.max)}"
             )
         order = f"reordered {self.reordered}"

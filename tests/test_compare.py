@@ -49,6 +49,8 @@ def test_ping_results_are_one_of_each_protocol_with_the_same_count_and_size(
     assert udp.connect_time is None
     assert udp.address != tcp.address
     assert udp.kind == tcp.kind == "probe"
+    assert str(udp).startswith("UDP ping 127.0.0.1:")
+    assert "round trip: min" in str(tcp)
 
 
 def test_request_runs_hold_one_record_per_request_for_each_protocol(
@@ -57,6 +59,11 @@ def test_request_runs_hold_one_record_per_request_for_each_protocol(
     udp, tcp = comparison.udp_requests, comparison.tcp_requests
     assert (udp.protocol, tcp.protocol) == ("udp", "tcp")
     assert udp.kind == tcp.kind == "request"  # so figures call them requests
+    assert str(udp).startswith("UDP requests to 127.0.0.1:")
+    assert "100 requests of 64 bytes" in str(tcp)
+    assert "request time: min" in str(tcp)
+    assert "probe" not in str(tcp)
+    assert "round trip" not in str(tcp)
     assert udp.sent == tcp.sent == 100
     assert tcp.lost == 0  # a TCP request that fails raises instead
     assert udp.received >= 95  # loopback, one datagram at a time: nothing to lose
