@@ -10,6 +10,8 @@ in a notebook that text would land in whichever cell ran last.
 from __future__ import annotations
 
 import socket
+import struct
+import sys
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -18,7 +20,15 @@ from typing import Any, TypeVar
 from labsock import _registry
 from labsock._errors import ClosedError, WorkerError
 
-__all__ = ["JOIN_TIMEOUT", "Endpoint", "format_address", "loopback_of"]
+__all__ = [
+    "JOIN_TIMEOUT",
+    "Endpoint",
+    "close_socket",
+    "format_address",
+    "loopback_of",
+    "receive_timeout",
+    "wake_receiver",
+]
 
 _E = TypeVar("_E", bound="Endpoint")
 
@@ -59,6 +69,25 @@ def wake_receiver(sock: socket.socket, address: tuple[Any, ...]) -> None:
     try:
         with socket.socket(sock.family, socket.SOCK_DGRAM) as poke:
             poke.sendto(b"", loopback_of(address))
+    except OSError:
+        pass
+
+
+def receive_timeout(sock: socket.socket, seconds: float) -> None:
+    """Make a blocking socket's waits end after ``seconds`` (``SO_RCVTIMEO``).
+
+    The socket stays blocking for Python (one system call per ``recv``, no
+    ``poll`` first, as ``settimeout`` would add); a wait that runs out raises
+    ``BlockingIOError``. Where the option cannot be set, waits are woken by
+    ``shutdown`` alone.
+    """
+    if sys.platform == "win32":
+        value = struct.pack("I", int(seconds * 1000))
+    else:
+        whole = int(seconds)
+        value = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
     except OSError:
         pass
 

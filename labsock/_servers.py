@@ -15,7 +15,13 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from labsock._endpoint import Endpoint, close_socket, format_address, wake_receiver
+from labsock._endpoint import (
+    Endpoint,
+    close_socket,
+    format_address,
+    receive_timeout,
+    wake_receiver,
+)
 from labsock._errors import os_errors
 from labsock._validate import check_count, check_host, check_port
 
@@ -26,6 +32,8 @@ __all__ = ["ServerStats", "TCPEchoServer", "UDPEchoServer", "resolve"]
 
 _RECV_SIZE = 65_536
 _POSIX = sys.platform != "win32"
+# A blocking wait ends at least this often (a backstop: close() wakes it at once).
+_IDLE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +369,11 @@ class UDPEchoServer(_Server):
         try:
             if receive_buffer is not None:
                 self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            if trace is None:
+                # A backstop for close()'s wake-up; a traced socket is left
+                # alone, so that the lesson's trace shows only the server's
+                # own calls, not an idle wait running out every second.
+                receive_timeout(self._sock, _IDLE)
             self._address = self._sock.getsockname()[:2]
         except BaseException:
             self._sock.close()
@@ -392,6 +405,10 @@ class UDPEchoServer(_Server):
                     # Blocking on purpose: one syscall per datagram, like a
                     # bare loop. close() wakes it (shutdown + a wake datagram).
                     n, peer = recvfrom_into(buf)
+                except BlockingIOError:  # _IDLE passed with nothing to read
+                    if closed():
+                        return
+                    continue
                 except ConnectionResetError:
                     # Windows reports an earlier datagram's ICMP "port
                     # unreachable" here; it concerns a client gone away.

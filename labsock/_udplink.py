@@ -20,8 +20,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import socket
-import struct
-import sys
 import threading
 import time
 from collections import deque
@@ -29,7 +27,7 @@ from dataclasses import fields
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from labsock._endpoint import close_socket, wake_receiver
+from labsock._endpoint import close_socket, receive_timeout, wake_receiver
 from labsock._errors import os_errors
 from labsock._impair import DirectionStats, ImpairmentModel, LinkEvent, LinkStats
 from labsock._probe import MAGIC
@@ -187,6 +185,7 @@ class UDPRelay:
         try:
             with os_errors("bind", (host, port)):
                 self._sock.bind(sockaddr)
+            receive_timeout(self._sock, _IDLE)
             self.address: tuple[str, int] = self._sock.getsockname()[:2]
         except BaseException:
             self._sock.close()
@@ -210,6 +209,10 @@ class UDPRelay:
                 try:
                     # Blocking: close() wakes it (shutdown + a wake datagram).
                     size, client = recvfrom_into(buf)
+                except BlockingIOError:  # _IDLE passed with nothing to read
+                    if closed():
+                        return
+                    continue
                 except ConnectionResetError:
                     # Windows: an ICMP "port unreachable" for an earlier reply
                     # to a client that has gone away. Not our problem.
@@ -327,7 +330,7 @@ class UDPRelay:
             # connect() on UDP only fixes the peer: the kernel then delivers
             # only the target's datagrams here, and reports "unreachable".
             upstream.connect(self._target_sockaddr)
-            _receive_timeout(upstream, _IDLE)
+            receive_timeout(upstream, _IDLE)
         except OSError:
             upstream.close()
             with self._lock:
@@ -537,25 +540,6 @@ def _stop_flow(flow: _Flow) -> None:
         flow.upstream.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # not connected, or already closed: the thread ends on its own
-
-
-def _receive_timeout(sock: socket.socket, seconds: float) -> None:
-    """Make a blocking socket's waits end after ``seconds`` (``SO_RCVTIMEO``).
-
-    The socket stays blocking for Python (one system call per ``recv``, no
-    ``poll`` first, as ``settimeout`` would add); a wait that runs out raises
-    ``BlockingIOError``. Where the option cannot be set, waits are woken by
-    ``shutdown`` alone.
-    """
-    if sys.platform == "win32":
-        value = struct.pack("I", int(seconds * 1000))
-    else:
-        whole = int(seconds)
-        value = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-    except OSError:
-        pass
 
 
 def _probe_seq(peek: bytes | bytearray) -> int | None:

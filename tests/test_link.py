@@ -13,7 +13,9 @@ from collections.abc import Callable
 import pytest
 
 import labsock
+import labsock._udplink as udplink_module
 from labsock import ClosedError, TCPEchoServer, UDPEchoServer, UsageError, ping
+from labsock._endpoint import JOIN_TIMEOUT
 from labsock._impair import Impairment, ImpairmentModel, direction_rng
 from labsock._link import ImpairedLink
 from labsock._udplink import _MAX_CLIENTS
@@ -666,3 +668,17 @@ def _fields(settings: Impairment) -> dict[str, float]:
         "reorder": settings.reorder,
         "duplicate": settings.duplicate,
     }
+
+
+def test_a_link_stops_even_when_the_wake_up_is_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As for the echo server: with close()'s wake-up of the link's own
+    # socket gone, the kernel's receive timeout still ends the wait.
+    monkeypatch.setattr(udplink_module, "wake_receiver", lambda sock, address: None)
+    with UDPEchoServer() as server:
+        link = ImpairedLink(server.address)
+        assert ping(link.address, count=3).received == 3
+        started = time.monotonic()
+        link.close()
+        took = time.monotonic() - started
+    assert link.errors == ()
+    assert took < JOIN_TIMEOUT - 1.0

@@ -13,7 +13,9 @@ import time
 import pytest
 
 import labsock
+import labsock._servers as servers_module
 from labsock import TCPEchoServer, UDPEchoServer
+from labsock._endpoint import JOIN_TIMEOUT
 
 from .conftest import needs_ipv6, needs_tool, tcp_echo, wait_until
 
@@ -267,3 +269,23 @@ def test_no_worker_writes_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     out, err = capfd.readouterr()
     assert err == ""
     assert out == ""
+
+
+def test_a_udp_server_stops_even_when_the_wake_up_is_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # close() wakes the blocked recvfrom at once (shutdown + a wake datagram).
+    # Should both fail (as they may on some systems), the kernel's receive
+    # timeout still ends the wait within a second, and close() returns
+    # cleanly instead of giving up on a stuck thread after JOIN_TIMEOUT.
+    monkeypatch.setattr(servers_module, "wake_receiver", lambda sock, address: None)
+    server = UDPEchoServer()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(5.0)
+        client.sendto(b"alive", server.address)
+        assert client.recv(16) == b"alive"
+    started = time.monotonic()
+    server.close()
+    took = time.monotonic() - started
+    assert server.errors == ()
+    assert took < JOIN_TIMEOUT - 1.0
