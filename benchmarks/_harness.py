@@ -19,11 +19,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
+    "PAIRED",
     "Budget",
     "Row",
     "free_port",
     "interleave",
     "median",
+    "per_round",
     "pinned",
     "pooled",
     "round_medians",
@@ -117,6 +119,30 @@ def median(values: Sequence[float]) -> float:
 
 def round_medians(rounds: list[list[float]]) -> list[float]:
     return [median(samples) for samples in rounds if samples]
+
+
+#: How the table's ratios are taken (said in each row's note).
+PAIRED = "ratio: median over rounds of labsock / bare, both measured back to back"
+
+
+def per_round(
+    samples: Mapping[str, list[list[float]]],
+    a: str,
+    b: str,
+    compare: Callable[[float, float], float],
+) -> list[float]:
+    """``compare(a's median, b's median)`` for each round in which both sides measured.
+
+    The two sides of a round ran back to back, so they saw the same machine:
+    on these VMs every round trip is sometimes 4-10 µs longer for a while
+    (see benchmarks/README.md, *Pinning*), and pooling all rounds then mixes
+    the two modes in different proportions on each side.
+    """
+    return [
+        compare(median(x), median(y))
+        for x, y in zip(samples[a], samples[b], strict=True)
+        if x and y
+    ]
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:

@@ -59,10 +59,20 @@ def test_quick_run_rows_carry_their_figures(quick_report: dict[str, Any]) -> Non
         assert _positive(row["labsock"]), row
         assert _positive(row["bare"]), row
         assert _positive(row["ratio"]), row
-        assert row["ratio"] == pytest.approx(row["labsock"] / row["bare"], rel=1e-6)
-    # An added round trip is a difference of medians: any finite number.
-    assert math.isfinite(rows["link_rtt"]["labsock"])
-    assert math.isfinite(rows["link_rtt"]["bare"])
+        if key == "link_rate":
+            assert row["ratio"] == pytest.approx(row["labsock"] / row["bare"], rel=1e-6)
+        else:
+            # Paired: the median of the per-round ratios, which the JSON keeps.
+            rounds = row["details"]["round_ratios"]
+            assert row["ratio"] == pytest.approx(rounds["median"], rel=1e-9)
+            assert rounds["min"] <= row["ratio"] <= rounds["max"]
+    # An added round trip is a difference of medians: any finite number, the
+    # median of the per-round differences the JSON keeps.
+    link = rows["link_rtt"]
+    assert math.isfinite(link["labsock"])
+    assert math.isfinite(link["bare"])
+    assert link["labsock"] == pytest.approx(link["details"]["added_per_round_us"]["median"])
+    assert link["bare"] == pytest.approx(link["details"]["floor_per_round_us"]["median"])
     assert _positive(rows["import"]["labsock"])
     for row in rows.values():
         assert isinstance(row["met"], bool), row  # every quick row has a target
