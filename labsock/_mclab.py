@@ -358,6 +358,7 @@ class MulticastLab(Panel[FanOutResult]):
         try:
             close_tree(self.widget)
         finally:
+            _registry.unregister_panel(self)
             self.group.close()
 
     # -- helpers ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import ipywidgets as w
 
+from labsock import _registry
 from labsock._errors import LabsockError
 
 __all__ = ["PERCENT", "Panel", "close_tree", "html_table", "png"]
@@ -41,6 +42,8 @@ class Panel(Generic[R]):
         self.run_button.on_click(lambda _b: self._clicked())
         self.last: R | None = None
         self.widget: w.Widget = w.VBox()
+        # Re-running the cell that made the panel, or close_all(), closes it.
+        _registry.register_panel(self)
 
     def run(self) -> R:
         """Run once with the current control values; update the view; return the result."""
@@ -63,7 +66,10 @@ class Panel(Generic[R]):
 
     def close(self) -> None:
         """Close the widgets (and any endpoint the panel holds)."""
-        close_tree(self.widget)
+        try:
+            close_tree(self.widget)
+        finally:
+            _registry.unregister_panel(self)
 
 
 def close_tree(widget: Any) -> None:

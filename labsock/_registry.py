@@ -12,6 +12,12 @@ runs again, those endpoints are closed before any of its code runs. Several
 endpoints made by one cell therefore live side by side, and endpoints made by
 other cells are left alone. Outside IPython nothing is closed implicitly.
 
+Interactive panels (``labsock.widgets``) are tracked the same way, apart
+from the endpoints: re-running the cell that made a panel closes the old
+panel's widgets (and whatever the panel owns), but ``live_endpoints()``
+lists only endpoints, so a lesson can check that its experiments cleaned up
+while its panels stay live.
+
 ``close_all()`` stops everything; an ``atexit`` hook does the same at kernel
 shutdown.
 """
@@ -23,7 +29,16 @@ import sys
 import threading
 from typing import Any, Protocol
 
-__all__ = ["Closable", "close_all", "current_cell", "live_endpoints", "register", "unregister"]
+__all__ = [
+    "Closable",
+    "close_all",
+    "current_cell",
+    "live_endpoints",
+    "register",
+    "register_panel",
+    "unregister",
+    "unregister_panel",
+]
 
 
 class Closable(Protocol):
@@ -36,6 +51,8 @@ CellKey = tuple[str | None, str | None]
 
 # Insertion-ordered; value is the cell that created the endpoint.
 _live: dict[Closable, CellKey | None] = {}
+# Panels, likewise (kept apart: they are not endpoints).
+_panels: dict[Closable, CellKey | None] = {}
 _current_cell: CellKey | None = None
 _hook_installed = False
 
@@ -65,9 +82,10 @@ def _pre_run_cell(info: Any) -> None:
     if key is None:
         return
     with _lock:
+        panels = [p for p, cell in _panels.items() if same_cell(cell, key)]
         stale = [ep for ep, cell in _live.items() if same_cell(cell, key)]
-    for endpoint in stale:
-        _close_quietly(endpoint)
+    for closable in panels + stale:
+        _close_quietly(closable)
 
 
 def _install_hook() -> None:
@@ -112,6 +130,19 @@ def unregister(endpoint: Closable) -> None:
         _live.pop(endpoint, None)
 
 
+def register_panel(panel: Closable) -> None:
+    """Track a new panel, tagged with the cell now running."""
+    _install_hook()
+    with _lock:
+        _panels[panel] = _current_cell
+
+
+def unregister_panel(panel: Closable) -> None:
+    """Forget a panel (called by its ``close()``)."""
+    with _lock:
+        _panels.pop(panel, None)
+
+
 def current_cell() -> CellKey | None:
     """The key of the cell now running, or None outside IPython."""
     return _current_cell
@@ -124,16 +155,17 @@ def live_endpoints() -> list[Closable]:
 
 
 def close_all() -> int:
-    """Close every live endpoint, newest first; return how many were closed.
+    """Close every panel and every live endpoint, newest first; return how many endpoints.
 
     >>> import labsock
     >>> labsock.close_all()
     0
     """
     with _lock:
+        panels = list(_panels)[::-1]
         endpoints = list(_live)[::-1]
-    for endpoint in endpoints:
-        _close_quietly(endpoint)
+    for closable in panels + endpoints:
+        _close_quietly(closable)
     return len(endpoints)
 
 

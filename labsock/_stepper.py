@@ -296,6 +296,7 @@ class SocketStepper(Panel[Trace]):
             close_tree(self.widget)
         finally:
             _registry.unregister(self)
+            _registry.unregister_panel(self)
 
     @property
     def closed(self) -> bool:

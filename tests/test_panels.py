@@ -424,3 +424,47 @@ def test_rerunning_the_cell_that_made_the_panels_closes_the_old_ones() -> None:
     assert lines["again"] == "2 4"
     assert lines["remade"] == "2 True True"
     assert lines["closed"] == "2"
+
+
+RERUN_LINKLAB = textwrap.dedent(
+    """
+    import warnings
+    warnings.simplefilter("error")
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+
+    def run(source, cell_id):
+        shell.run_cell(source, store_history=True, cell_id=cell_id).raise_error()
+
+    make = "import labsock\\nfrom labsock.widgets import LinkLab\\nlab = LinkLab(count=20, seed=3)"
+    run(make, "c1")
+    old = shell.user_ns["lab"]
+    run("result = lab.run()", "c2")
+    live = shell.user_ns["labsock"].live_endpoints()
+    print("open", old.run_button.comm is not None, len(live))
+    run(make, "c1")
+    new = shell.user_ns["lab"]
+    gone = old.run_button.comm is None and old.widget.comm is None
+    print("rerun", gone, new.widget.comm is not None)
+    print("closed", shell.user_ns["labsock"].close_all(), new.widget.comm is None)
+    """
+)
+
+
+def test_rerunning_a_link_labs_cell_closes_the_old_panels_widgets() -> None:
+    # A LinkLab holds no socket between runs, so it is no endpoint (a lesson's
+    # closing check sees no live endpoint while the panel stays usable); its
+    # widgets are still closed when its cell runs again, or by close_all().
+    pytest.importorskip("IPython")
+    out = subprocess.run(
+        [sys.executable, "-c", RERUN_LINKLAB],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert lines["open"] == "True 0"
+    assert lines["rerun"] == "True True"
+    assert lines["closed"] == "0 True"
