@@ -436,19 +436,20 @@ class UDPRelay:
                 counts[_REORDERED] += 1
             else:
                 flow.max_released[direction] = index
-        if not self._send_locked(flow, direction, data):
-            counts[_FORWARDED] -= 1
-            counts[_BYTES_OUT] -= len(data)
-            counts[_FAILED] += 1
+        self._send_counted_locked(flow, direction, data)
 
     def _passed_failed(self, flow: _Flow, direction: int, data: memoryview) -> None:
         """The perfect path's send failed: retry as the slow path would, else count it failed."""
         with self._lock:
-            if not self._send_locked(flow, direction, data):
-                counts = self._counts[direction]
-                counts[_FORWARDED] -= 1
-                counts[_BYTES_OUT] -= len(data)
-                counts[_FAILED] += 1
+            self._send_counted_locked(flow, direction, data)
+
+    def _send_counted_locked(self, flow: _Flow, direction: int, data: bytes | memoryview) -> None:
+        """Send a copy already counted as forwarded; if it fails, count it failed instead."""
+        if not self._send_locked(flow, direction, data):
+            counts = self._counts[direction]
+            counts[_FORWARDED] -= 1
+            counts[_BYTES_OUT] -= len(data)
+            counts[_FAILED] += 1
 
     def _send_locked(self, flow: _Flow, direction: int, data: bytes | memoryview) -> bool:
         if direction == BACKWARD:
