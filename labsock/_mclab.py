@@ -25,7 +25,13 @@ import ipywidgets as w
 from labsock import _registry
 from labsock._endpoint import Endpoint
 from labsock._errors import ClosedError, LabsockError, UsageError
-from labsock._fanout import FanOutResult, MembershipEvent, _udp_rcvbuf_errors, tally
+from labsock._fanout import (
+    FanOutResult,
+    MembershipEvent,
+    _udp_rcvbuf_errors,
+    move_words,
+    tally,
+)
 from labsock._multicast import (
     TAG_SIZE,
     Arrival,
@@ -198,7 +204,12 @@ class MulticastLab(Panel[FanOutResult]):
         self._rows[receiver.name] = row
         if self.sent:
             self._event(receiver.name, "join")
-        self._refresh(f"{receiver.name} joined the group")
+            # Its first join: it was never out, it was not there yet.
+            self._refresh(
+                f"{receiver.name} joined the group: it hears what is sent from #{self.sent} on"
+            )
+        else:
+            self._refresh(f"{receiver.name} joined the group")
         return receiver.name
 
     def remove_receiver(self, name: str | None = None) -> None:
@@ -431,6 +442,9 @@ class MulticastLab(Panel[FanOutResult]):
             f"burst {self._bursts}: datagrams #{first} to #{first + count - 1} "
             f"sent to {host}:{port}"
         ]
+        # The membership changes just before this burst, in the figure's words.
+        words = zip(result.events, move_words(result.events), strict=True)
+        parts.extend(f"{e.receiver} {said}" for e, said in words if e.seq == first)
         lost_any = False
         for i, name in enumerate(result.names):
             expected, got = result.expected[i][first:], result.matrix[i][first:]
