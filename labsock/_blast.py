@@ -25,7 +25,7 @@ from typing import Literal, NamedTuple
 
 from labsock._endpoint import JOIN_TIMEOUT, close_socket
 from labsock._errors import UsageError, WorkerError, os_errors
-from labsock._results import format_seconds
+from labsock._results import format_seconds, wrap_lines
 from labsock._validate import check_count, check_seconds, check_size
 
 __all__ = ["BlastResult", "blast"]
@@ -168,7 +168,7 @@ class BlastResult:
             lines.extend(self._tcp_lines())
         if self.timed_out:
             lines.append(f"the run stopped at the {self.timeout:g} s timeout before it drained")
-        return "\n".join(lines)
+        return wrap_lines(lines)
 
     def _udp_lines(self) -> list[str]:
         lines = [

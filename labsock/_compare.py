@@ -40,7 +40,7 @@ from labsock._errors import ConnectionLost, UsageError, WorkerError, os_errors
 from labsock._ping import ping
 from labsock._probe import HEADER_SIZE
 from labsock._records import build_records
-from labsock._results import PingResult, format_seconds
+from labsock._results import PingResult, format_seconds, format_share, wrap_lines
 from labsock._servers import TCPEchoServer, UDPEchoServer
 from labsock._validate import MAX_UDP_PAYLOAD, check_count, check_seconds, check_size
 
@@ -296,13 +296,18 @@ class SpeedComparison:
         sent = sum(b.messages_sent for b in runs)
         return sum(b.lost for b in runs) / sent if sent else 0.0
 
+    @staticmethod
+    def _lost_share(runs: Sequence[BulkTransfer]) -> str:
+        # Not rounded away: 25 lost of 54,528 is 0.046 %, not "0.0 %".
+        return format_share(sum(b.lost for b in runs), sum(b.messages_sent for b in runs))
+
     def bulk_verdict(self, size: int = 1024) -> str:
         """Which protocol delivered more (median of repeats) at the size closest to ``size``."""
         udp, tcp = self.bulk_at(size)
         verdict = _faster(
             "UDP", self._goodput(udp), "TCP", self._goodput(tcp), higher_is_faster=True
         )
-        return f"{verdict} (UDP lost {self._loss(udp):.1%})"
+        return f"{verdict} (UDP lost {self._lost_share(udp)})"
 
     def throughput_points(self) -> list[ThroughputPoint]:
         """Delivered goodput of every bulk measurement, for ``plots.throughput``.
@@ -324,7 +329,7 @@ class SpeedComparison:
                     _size_label(size),
                     _rate(self._goodput(tcp)),
                     _rate(self._goodput(udp)),
-                    f"{self._loss(udp):.1%}",
+                    self._lost_share(udp),
                 )
             )
         return rows
@@ -357,9 +362,10 @@ class SpeedComparison:
                 f"bulk throughput, {_size_label(self.sizes[0])} to "
                 f"{_size_label(self.sizes[-1])}: TCP delivered more at "
                 f"{tcp_wins} of {len(self.sizes)} sizes; UDP lost {lost:,} of "
-                f"{sent:,} datagrams ({lost / sent if sent else 0.0:.1%})"
+                f"{sent:,} datagrams, all sizes together ({format_share(lost, sent)}; "
+                "each size's share is in bulk_rows(), the lesson's table)"
             )
-        return "\n".join(lines)
+        return wrap_lines(lines)
 
     def _tcp_phases(self) -> str:
         if not self.tcp_connect_times:

@@ -13,7 +13,7 @@ from typing import Literal
 from labsock._impair import Impairment, LinkStats
 from labsock._link import ImpairedLink
 from labsock._ping import Progress, ping
-from labsock._results import PingResult
+from labsock._results import PingResult, wrap_lines
 from labsock._servers import TCPEchoServer, UDPEchoServer
 
 __all__ = ["LinkRun", "run_through_link"]
@@ -60,7 +60,8 @@ class LinkRun:
 
     def summary(self) -> str:
         """Two or three lines: the settings, then what the client measured."""
-        return f"{self.protocol.upper()} link ({self.settings}), seed {self.seed}\n{self.ping}"
+        head = f"{self.protocol.upper()} link ({self.settings}), seed {self.seed}"
+        return f"{wrap_lines([head])}\n{self.ping}"
 
     def _repr_html_(self) -> str:
         rows = "".join(
