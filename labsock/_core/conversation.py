@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from labsock._endpoints.trace import TraceEvent
+from labsock._core.trace_events import TraceEvent
 
 __all__ = ["Lane", "Message", "Note", "Story", "conversation"]
 
@@ -109,7 +109,7 @@ class Story:
     hidden: int = 0
 
 
-def _bytes(n: int) -> str:
+def describe_bytes(n: int) -> str:
     return "1 byte" if n == 1 else f"{n:,} bytes"
 
 
@@ -326,7 +326,7 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
             if i in eof.values():
                 text = f"{e.call} → b'' (end of stream)"
             elif i in took or n == 0:
-                text = f"{e.call} → {_bytes(n)}" if n else f"{e.call} → {e.result}"
+                text = f"{e.call} → {describe_bytes(n)}" if n else f"{e.call} → {e.result}"
             else:
                 # From a traced peer, part of a send whose last byte came later;
                 # from an untraced one, data we never saw sent: an arrow of its own.
@@ -339,11 +339,11 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
                             me,
                             y - _LEAD,
                             y,
-                            f"{_bytes(n)} (untraced send)",
+                            f"{describe_bytes(n)} (untraced send)",
                             inline=True,
                         )
                     )
-                text = f"{e.call} → {_bytes(n)}"
+                text = f"{e.call} → {describe_bytes(n)}"
             story.notes.append(Note(me, y, text, boxed=False))
         elif e.call in ("connect", "connect_ex") and e.protocol == "tcp":
             target = book.lane("tcp", e.peer, None)

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from labsock._endpoints.trace import Address, TraceEvent, _bytes, _fmt
+from labsock._core.trace_events import Address, TraceEvent, describe_bytes, format_address
 
 __all__ = ["render_mermaid", "render_table"]
 
@@ -154,9 +154,9 @@ class _Cast:
         if role is not None:
             return self.ids[role]
         if address not in self.strangers:
-            self.strangers[address] = _fmt(address)
-            self._add_id(f"peer {_fmt(address)}")
-        return self.ids[f"peer {_fmt(address)}"]
+            self.strangers[address] = format_address(address)
+            self._add_id(f"peer {format_address(address)}")
+        return self.ids[f"peer {format_address(address)}"]
 
     def declarations(self) -> list[str]:
         lines = []
@@ -164,7 +164,7 @@ class _Cast:
             label = role[:1].upper() + role[1:]
             lines.append(f"    participant {self.ids[role]} as {_escape(label)}")
         for address, label in self.strangers.items():
-            ident = self.ids[f"peer {_fmt(address)}"]
+            ident = self.ids[f"peer {format_address(address)}"]
             lines.append(f"    participant {ident} as {_escape(label)}")
         return lines
 
@@ -179,7 +179,7 @@ def _label(item: _Item) -> str:
     e = item.event
     prefix = _prefix(e)
     if item.repeat > 1:
-        return f"{prefix}{e.call} ×{item.repeat}: {_bytes(item.nbytes or 0)} in all"
+        return f"{prefix}{e.call} ×{item.repeat}: {describe_bytes(item.nbytes or 0)} in all"
     if e.call in _SENDING:
         text = f"{e.call} {e.args}"
     elif e.args:

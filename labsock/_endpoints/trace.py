@@ -27,10 +27,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from labsock._core.errors import UsageError
+from labsock._core.trace_events import (
+    Address,
+    TraceEvent,
+    address_of,
+    describe_bytes,
+    format_address,
+)
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -38,82 +44,11 @@ if TYPE_CHECKING:
 __all__ = ["Trace", "TraceEvent", "TracedSocket"]
 
 T = TypeVar("T")
-Address = tuple[str, int]
 
 #: Calls placed at the moment they returned (they wait for something to arrive).
 _WAITING = frozenset({"accept", "recv", "recv_into", "recvfrom", "recvfrom_into"})
 #: Bytes of payload shown in a summary; the rest is collapsed to "…".
 _PREVIEW = 16
-
-
-@dataclass(frozen=True, slots=True)
-class TraceEvent:
-    """One socket call, as a trace recorded it.
-
-    Attributes:
-        time: seconds since the trace started, when the call took effect
-            (made, for calls that hand something to the kernel; returned,
-            for ``recv``/``accept``, which wait for something to arrive).
-        actor: who made it: ``"client"``, ``"server"``, a name you gave, or
-            ``"server#1"`` for the first connection a ``"server"`` accepted.
-        call: the method name (``"sendall"``, ``"recv"``, ...).
-        args: a short summary of the arguments (``'5 bytes b"hello"'``).
-        result: a short summary of what it returned ("" on error).
-        error: ``"ConnectionRefusedError: [Errno 111] ..."`` if the call
-            raised, else ``None``.
-        duration: seconds the call took (how long it blocked).
-        protocol: ``"tcp"``, ``"udp"`` or ``""`` for other sockets.
-        local: the socket's own ``(host, port)`` after the call, if known.
-        peer: the other end's ``(host, port)`` for this call, if known.
-        nbytes: bytes sent or received by the call, for data calls.
-        seq: the order in which calls were recorded (breaks ties in time).
-    """
-
-    time: float
-    actor: str
-    call: str
-    args: str
-    result: str
-    error: str | None = None
-    duration: float = 0.0
-    protocol: str = ""
-    local: Address | None = None
-    peer: Address | None = None
-    nbytes: int | None = None
-    seq: int = 0
-
-    @property
-    def role(self) -> str:
-        """The actor without its connection number: ``"server#1"`` -> ``"server"``."""
-        return self.actor.partition("#")[0]
-
-    @property
-    def ok(self) -> bool:
-        """True when the call returned normally."""
-        return self.error is None
-
-    def __str__(self) -> str:
-        outcome = f"raised {self.error}" if self.error else self.result
-        return f"{self.time * 1e3:9.3f} ms  {self.actor}: {self.call}({self.args}) -> {outcome}"
-
-
-def _address(value: Any) -> Address | None:
-    """``(host, port)`` from a socket address, or None for anything else."""
-    if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[1], int):
-        return str(value[0]), value[1]
-    return None
-
-
-def _fmt(value: Any) -> str:
-    address = _address(value)
-    if address is None:
-        return str(value)
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _bytes(n: int) -> str:
-    return "1 byte" if n == 1 else f"{n} bytes"
 
 
 def _size(buffer: Any) -> int:
@@ -132,7 +67,7 @@ def _payload(data: Any) -> tuple[int, str]:
     with view, view.cast("B") as flat, flat[:_PREVIEW] as head:
         size = flat.nbytes
         preview = repr(bytes(head))
-    return size, f"{_bytes(size)} {preview}" + ("…" if size > _PREVIEW else "")
+    return size, f"{describe_bytes(size)} {preview}" + ("…" if size > _PREVIEW else "")
 
 
 def _received(data: Any, protocol: str) -> str:
@@ -206,13 +141,13 @@ class TracedSocket(socket.socket):
 
     def _local(self) -> Address | None:
         try:
-            return _address(self.getsockname())
+            return address_of(self.getsockname())
         except OSError:
             return None
 
     def _peer(self) -> Address | None:
         try:
-            return _address(self.getpeername())
+            return address_of(self.getpeername())
         except OSError:
             return None
 
@@ -272,9 +207,11 @@ class TracedSocket(socket.socket):
 
         def describe(_: None) -> tuple[str, int | None, Address | None]:
             local = self._local()
-            return (f"bound to {_fmt(local)}" if local else "", None, None)
+            return (f"bound to {format_address(local)}" if local else "", None, None)
 
-        self._traced("bind", _fmt(address), lambda: socket.socket.bind(self, address), describe)
+        self._traced(
+            "bind", format_address(address), lambda: socket.socket.bind(self, address), describe
+        )
 
     def listen(self, backlog: int | None = None, /) -> None:
         """``socket.listen``, recorded."""
@@ -293,24 +230,24 @@ class TracedSocket(socket.socket):
 
         def describe(_: None) -> tuple[str, int | None, Address | None]:
             local = self._local()
-            return (f"from {_fmt(local)}" if local else "", None, None)
+            return (f"from {format_address(local)}" if local else "", None, None)
 
         self._traced(
             "connect",
-            _fmt(address),
+            format_address(address),
             lambda: socket.socket.connect(self, address),
             describe,
-            peer=_address(address),
+            peer=address_of(address),
         )
 
     def connect_ex(self, address: Any, /) -> int:
         """``socket.connect_ex``, recorded; a non-zero result is an errno."""
         return self._traced(
             "connect_ex",
-            _fmt(address),
+            format_address(address),
             lambda: socket.socket.connect_ex(self, address),
             lambda code: (str(code), None, None),
-            peer=_address(address),
+            peer=address_of(address),
         )
 
     def accept(self) -> tuple[TracedSocket, Any]:
@@ -337,7 +274,11 @@ class TracedSocket(socket.socket):
         if socket.getdefaulttimeout() is None and self.gettimeout():
             conn.setblocking(True)
         self._emit(
-            "accept", "", start, result=f"new socket {actor} for {_fmt(addr)}", peer=_address(addr)
+            "accept",
+            "",
+            start,
+            result=f"new socket {actor} for {format_address(addr)}",
+            peer=address_of(addr),
         )
         return conn, addr
 
@@ -349,7 +290,7 @@ class TracedSocket(socket.socket):
             "send",
             text,
             lambda: socket.socket.send(self, data, flags),
-            lambda sent: (f"{_bytes(sent)} taken", sent, None),
+            lambda sent: (f"{describe_bytes(sent)} taken", sent, None),
         )
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
@@ -375,10 +316,10 @@ class TracedSocket(socket.socket):
         _, text = _payload(data)
         return self._traced(
             "sendto",
-            f"{text} to {_fmt(address)}",
+            f"{text} to {format_address(address)}",
             lambda: socket.socket.sendto(self, data, flags, address),
-            lambda sent: (f"{_bytes(sent)} taken", sent, None),
-            peer=_address(address),
+            lambda sent: (f"{describe_bytes(sent)} taken", sent, None),
+            peer=address_of(address),
         )
 
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
@@ -412,9 +353,9 @@ class TracedSocket(socket.socket):
             str(bufsize),
             lambda: socket.socket.recvfrom(self, bufsize, flags),
             lambda got: (
-                f"{_received(got[0], self._protocol())} from {_fmt(got[1])}",
+                f"{_received(got[0], self._protocol())} from {format_address(got[1])}",
                 len(got[0]),
-                _address(got[1]),
+                address_of(got[1]),
             ),
         )
 
@@ -427,7 +368,7 @@ class TracedSocket(socket.socket):
             n, addr = got
             with memoryview(buffer) as view, view.cast("B") as flat, flat[:n] as data:
                 text = _received(data, self._protocol())
-            return (f"{text} from {_fmt(addr)}", n, _address(addr))
+            return (f"{text} from {format_address(addr)}", n, address_of(addr))
 
         size = nbytes or _size(buffer)
         return self._traced(
