@@ -48,10 +48,12 @@ from labsock._endpoints.multicast import (
 from labsock._endpoints.registry import close_all, live_endpoints
 from labsock._endpoints.servers import ServerStats, TCPEchoServer, UDPEchoServer
 from labsock._endpoints.sockettable import SocketRow, SocketTable, socket_table
+from labsock._endpoints.tcpinfo import TCP_INFO_NOTE, TcpInfo, tcp_info
 from labsock._endpoints.trace import Trace, TracedSocket, TraceEvent
 from labsock._experiments.blast import BlastResult, blast
 from labsock._experiments.compare import BulkTransfer, SpeedComparison, compare_speed
 from labsock._experiments.fanout import FanOutResult, MembershipEvent, fan_out
+from labsock._experiments.head_of_line import HeadOfLineResult, head_of_line
 from labsock._experiments.link_runs import LinkRun, run_through_link
 from labsock._experiments.ping import ping
 from labsock._experiments.sender_cost import SenderCost, sender_cost
@@ -59,6 +61,7 @@ from labsock._results.ping import PingResult
 
 __all__ = [
     "MAX_UDP_PAYLOAD",
+    "TCP_INFO_NOTE",
     "AddressError",
     "AddressInUse",
     "Arrival",
@@ -71,6 +74,7 @@ __all__ = [
     "DirectionStats",
     "FanOutResult",
     "FramingError",
+    "HeadOfLineResult",
     "HostNotFound",
     "ImpairedLink",
     "Impairment",
@@ -100,6 +104,7 @@ __all__ = [
     "SocketTable",
     "SpeedComparison",
     "TCPEchoServer",
+    "TcpInfo",
     "Trace",
     "TraceEvent",
     "TracedSocket",
@@ -110,12 +115,14 @@ __all__ = [
     "close_all",
     "compare_speed",
     "fan_out",
+    "head_of_line",
     "ipv6_multicast_supported",
     "live_endpoints",
     "ping",
     "run_through_link",
     "sender_cost",
     "socket_table",
+    "tcp_info",
 ]
 __version__ = "0.1.0"
 

@@ -47,6 +47,7 @@ from labsock._results.ping import PingResult
 from labsock._viz import style as _style
 from labsock._viz.compare import ThroughputPoint, compare, sender_cost, throughput
 from labsock._viz.fanout import fan_out
+from labsock._viz.head_of_line import head_of_line
 from labsock._viz.sequence import sequence
 from labsock._viz.style import COLORS, RASTERIZE_ABOVE, RttView, plural, to_png
 
@@ -55,6 +56,7 @@ __all__ = [
     "compare",
     "dashboard",
     "fan_out",
+    "head_of_line",
     "latency",
     "loss",
     "ordering",
