@@ -363,7 +363,7 @@ class SpeedComparison:
                 f"{_size_label(self.sizes[-1])}: TCP delivered more at "
                 f"{tcp_wins} of {len(self.sizes)} sizes; UDP lost {lost:,} of "
                 f"{sent:,} datagrams, all sizes together ({format_share(lost, sent)}; "
-                "each size's share is in bulk_rows(), the lesson's table)"
+                "the share differs from size to size)"
             )
         return wrap_lines(lines)
 
