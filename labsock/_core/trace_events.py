@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Address", "TraceEvent", "address_of", "describe_bytes", "format_address"]
+__all__ = ["Address", "TraceEvent", "address_of"]
 
 Address = tuple[str, int]
 
@@ -72,15 +72,3 @@ def address_of(value: Any) -> Address | None:
     if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[1], int):
         return str(value[0]), value[1]
     return None
-
-
-def format_address(value: Any) -> str:
-    address = address_of(value)
-    if address is None:
-        return str(value)
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def describe_bytes(n: int) -> str:
-    return "1 byte" if n == 1 else f"{n} bytes"

@@ -20,7 +20,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from labsock._core.trace_events import Address, TraceEvent, describe_bytes, format_address
+from labsock._core.formatting import describe_bytes, format_address
+from labsock._core.trace_events import Address, TraceEvent
 
 __all__ = ["render_mermaid", "render_table"]
 

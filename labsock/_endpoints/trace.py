@@ -30,13 +30,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from labsock._core.errors import UsageError
-from labsock._core.trace_events import (
-    Address,
-    TraceEvent,
-    address_of,
-    describe_bytes,
-    format_address,
-)
+from labsock._core.formatting import describe_bytes, format_address
+from labsock._core.trace_events import Address, TraceEvent, address_of
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from labsock._core.errors import ConnectionLost, UsageError, WorkerError, os_errors
+from labsock._core.formatting import format_rate, format_seconds, format_size
 from labsock._core.probe import HEADER_SIZE
 from labsock._core.records import build_records
 from labsock._core.validate import MAX_UDP_PAYLOAD, check_count, check_seconds, check_size
@@ -42,7 +43,7 @@ from labsock._endpoints.base import JOIN_TIMEOUT, close_socket
 from labsock._endpoints.servers import TCPEchoServer, UDPEchoServer
 from labsock._experiments.blast import _udp_socket_drops
 from labsock._experiments.ping import ping
-from labsock._results.ping import PingResult, format_seconds
+from labsock._results.ping import PingResult
 
 if TYPE_CHECKING:
     from labsock.plots import ThroughputPoint
@@ -72,20 +73,6 @@ _HOST = "127.0.0.1"
 _REFUSED_SEND = {errno.ENOBUFS, errno.EAGAIN}
 # Below this ratio, "faster" would be reading noise: call it even.
 _EVEN = 1.05
-
-
-def _size_label(size: int) -> str:
-    """64 B, 1 KiB, 64 KiB; 65,507 B for a size that is no whole number of KiB."""
-    if size >= 1024 and size % 1024 == 0:
-        return f"{size // 1024} KiB"
-    return f"{size:,} B"
-
-
-def _rate(bytes_per_second: float) -> str:
-    for divisor, unit in ((1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):
-        if bytes_per_second >= divisor:
-            return f"{bytes_per_second / divisor:.3g} {unit}"
-    return f"{bytes_per_second:.3g} B/s"
 
 
 def _faster(name_a: str, a: float, name_b: str, b: float, *, higher_is_faster: bool) -> str:
@@ -179,12 +166,12 @@ class BulkTransfer:
     def summary(self) -> str:
         """One line: size, goodput, loss."""
         line = (
-            f"{self.protocol.upper()} {_size_label(self.message_size)} messages: "
-            f"{_rate(self.bytes_per_second)} delivered"
+            f"{self.protocol.upper()} {format_size(self.message_size)} messages: "
+            f"{format_rate(self.bytes_per_second)} delivered"
         )
         if self.protocol == "udp":
             line += (
-                f", offered {_rate(self.offered_per_second)}; "
+                f", offered {format_rate(self.offered_per_second)}; "
                 f"{self.messages_delivered:,} of {self.messages_sent:,} datagrams arrived "
                 f"(lost {self.loss_rate:.1%})"
             )
@@ -321,9 +308,9 @@ class SpeedComparison:
             udp, tcp = self.bulk_at(size)
             rows.append(
                 (
-                    _size_label(size),
-                    _rate(self._goodput(tcp)),
-                    _rate(self._goodput(udp)),
+                    format_size(size),
+                    format_rate(self._goodput(tcp)),
+                    format_rate(self._goodput(udp)),
                     f"{self._loss(udp):.1%}",
                 )
             )
@@ -345,17 +332,17 @@ class SpeedComparison:
         if self.tcp_bulk:
             udp, tcp = self.bulk_at(1024)
             lines.append(
-                f"bulk throughput at {_size_label(tcp[0].message_size)} messages: "
-                f"{self.bulk_verdict(1024)}; TCP {_rate(self._goodput(tcp))}, "
-                f"UDP {_rate(self._goodput(udp))} delivered"
+                f"bulk throughput at {format_size(tcp[0].message_size)} messages: "
+                f"{self.bulk_verdict(1024)}; TCP {format_rate(self._goodput(tcp))}, "
+                f"UDP {format_rate(self._goodput(udp))} delivered"
             )
             pairs = [self.bulk_at(size) for size in self.sizes]
             tcp_wins = sum(self._goodput(t) > self._goodput(u) for u, t in pairs)
             sent = sum(u.messages_sent for u in self.udp_bulk)
             lost = sum(u.lost for u in self.udp_bulk)
             lines.append(
-                f"bulk throughput, {_size_label(self.sizes[0])} to "
-                f"{_size_label(self.sizes[-1])}: TCP delivered more at "
+                f"bulk throughput, {format_size(self.sizes[0])} to "
+                f"{format_size(self.sizes[-1])}: TCP delivered more at "
                 f"{tcp_wins} of {len(self.sizes)} sizes; UDP lost {lost:,} of "
                 f"{sent:,} datagrams ({lost / sent if sent else 0.0:.1%})"
             )

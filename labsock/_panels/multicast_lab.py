@@ -33,8 +33,9 @@ from labsock._endpoints.multicast import (
     MulticastReceiver,
     encode_tagged_probe,
 )
-from labsock._experiments.fanout import FanOutResult, MembershipEvent, _udp_rcvbuf_errors, tally
+from labsock._experiments.fanout import _udp_rcvbuf_errors, tally
 from labsock._panels.base import Panel, close_tree, html_table, png
+from labsock._results.fanout import FanOutResult, MembershipEvent
 
 __all__ = ["MulticastLab"]
 

@@ -30,8 +30,9 @@ from matplotlib.ticker import (
 from matplotlib.transforms import blended_transform_factory
 
 from labsock._core.errors import UsageError
-from labsock._experiments.sender_cost import SenderCost
+from labsock._core.formatting import format_rate
 from labsock._results.ping import PingResult
+from labsock._results.sender_cost import SenderCost
 from labsock._viz import style as _style
 from labsock._viz.style import COLORS, plural
 
@@ -305,12 +306,6 @@ def _size_ticks(sizes: Iterable[int]) -> list[int]:
     return ticks
 
 
-def _rate(rate: float) -> str:
-    """A measured rate, about three figures, in the unit that suits it: 243 MB/s, 2.93 GB/s."""
-    divisor, unit = _style.rate_unit([rate])
-    return f"{_style.three_figures(rate / divisor)} {unit}"
-
-
 def _rate_tick(rate: float, _pos: object = None) -> str:
     """A tick of the rate axis, in the unit that suits it: 20 MB/s, 500 MB/s, 2 GB/s."""
     divisor, unit = _style.rate_unit([rate])
@@ -384,7 +379,7 @@ def _draw_throughput(ax: Axes, points: Sequence[ThroughputPoint]) -> Axes:
             color=colour,
             label=f"{protocol.upper()}: "
             + (
-                f"best {_rate(medians[best])} at {_style.size_label(sizes[best])}"
+                f"best {format_rate(medians[best])} at {_style.size_label(sizes[best])}"
                 if medians[best] > 0
                 else "nothing delivered"
             ),
