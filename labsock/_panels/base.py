@@ -68,6 +68,6 @@ def close_tree(widget: Any) -> None:
 
 def png(fig: Any) -> bytes:
     """A figure as PNG bytes for an ``ipywidgets.Image``."""
-    from labsock import plots
+    from labsock._viz import figures as plots
 
     return plots.to_png(fig)

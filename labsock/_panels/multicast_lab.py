@@ -483,7 +483,7 @@ class MulticastLab(Panel[FanOutResult]):
             self.chooser.value = members[-1]
         self.table.value = self._table()
         if draw and self.last is not None and self.last.names and self.last.count:
-            from labsock import plots
+            from labsock._viz import figures as plots
 
             self.figure.value = png(plots.fan_out(self.last))
         if message is not None:
