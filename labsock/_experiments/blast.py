@@ -11,19 +11,18 @@ not an estimate.
 
 from __future__ import annotations
 
-import errno
-import os
 import random
 import socket
 import struct
-import sys
 import threading
 import time
 from typing import Literal, NamedTuple
 
 from labsock._core.errors import UsageError, WorkerError, os_errors
 from labsock._core.validate import check_count, check_seconds, check_size
-from labsock._endpoints.base import JOIN_TIMEOUT, close_socket
+from labsock._endpoints.base import JOIN_TIMEOUT
+from labsock._endpoints.kernel import udp_rcvbuf_errors, udp_socket_drops
+from labsock._experiments.flood import REFUSED_SEND, FloodReceiver, finish
 from labsock._results.blast import BlastResult
 
 __all__ = ["blast"]
@@ -34,42 +33,9 @@ MAX_TCP_BYTES = 64 << 20
 _IDLE = 0.1
 _HEADER = struct.Struct("!I")
 _HOST = "127.0.0.1"
-#: What a kernel says when it will not take a datagram now (Windows: WSAENOBUFS).
-_REFUSED_SEND = {errno.ENOBUFS, errno.EAGAIN, getattr(errno, "WSAENOBUFS", errno.ENOBUFS)}
 
 
 # -- the kernel's counters (Linux) ---------------------------------------------
-
-
-def _udp_socket_drops(sock: socket.socket) -> int | None:
-    """The ``drops`` column of /proc/net/udp[6] for this socket, or None."""
-    if sys.platform != "linux":
-        return None
-    inode = str(os.fstat(sock.fileno()).st_ino)
-    for path in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            with open(path) as table:
-                lines = table.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) >= 13 and fields[9] == inode:
-                return int(fields[-1])
-    return None
-
-
-def _rcvbuf_errors() -> int | None:
-    """The system-wide UDP ``RcvbufErrors`` counter of /proc/net/snmp, or None."""
-    if sys.platform != "linux":
-        return None
-    try:
-        with open("/proc/net/snmp") as snmp:
-            udp = [line.split() for line in snmp if line.startswith("Udp:")]
-        names, values = udp[0], udp[1]
-        return int(values[names.index("RcvbufErrors")])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 # -- the run --------------------------------------------------------------------
@@ -84,22 +50,6 @@ class _Settings(NamedTuple):
     read_delay: float
     send_buffer: int | None
     timeout: float
-
-
-class _Receiver:
-    """What the receiving thread saw; written by that thread only, once it runs."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[int] = []
-        self.received = 0
-        self.reads = 0
-        self.intact = True
-        # SO_RCVBUF as granted: the TCP thread reads it from the accepted
-        # socket; the UDP run sets it before the thread starts.
-        self.effective_buffer = 0
-        self.timed_out = False
-        self.error: BaseException | None = None
-        self.last_at = 0.0  # when the last read returned
 
 
 def _set_buffer(sock: socket.socket, option: int, size: int | None) -> int:
@@ -176,28 +126,7 @@ def blast(
     return run(_Settings(count, size, receive_buffer, read_delay, send_buffer, timeout))
 
 
-def _stop(thread: threading.Thread | None, sockets: list[socket.socket | None]) -> None:
-    """Wait for the receiving thread, then close the sockets.
-
-    Normally the thread has finished by itself (the stream ended, or the
-    queue stayed empty). If it has not, shutting the sockets down wakes it
-    from accept/recv, which closing alone does not do on every OS.
-    """
-    if thread is not None:
-        thread.join(JOIN_TIMEOUT)
-        if thread.is_alive():
-            for sock in sockets:
-                if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-            thread.join(JOIN_TIMEOUT)
-    for sock in sockets:
-        close_socket(sock)
-
-
-def _check_receiver(receiver: _Receiver) -> None:
+def _check_receiver(receiver: FloodReceiver) -> None:
     if receiver.error is not None:
         raise WorkerError(
             f"the blast's receiving thread failed: {receiver.error!r}"
@@ -207,7 +136,7 @@ def _check_receiver(receiver: _Receiver) -> None:
 def _result(
     protocol: Literal["udp", "tcp"],
     settings: _Settings,
-    receiver: _Receiver,
+    receiver: FloodReceiver,
     *,
     effective_send_buffer: int,
     sent: int,
@@ -253,7 +182,7 @@ def _result(
 def _udp(settings: _Settings) -> BlastResult:
     count, size, receive_buffer, read_delay, send_buffer, timeout = settings
     filler = bytes(random.Random(size).randbytes(size - _HEADER.size))
-    receiver = _Receiver()
+    receiver = FloodReceiver()
     sender_done = threading.Event()
     deadline = time.perf_counter() + timeout
 
@@ -305,7 +234,7 @@ def _udp(settings: _Settings) -> BlastResult:
                 effective_send = _set_buffer(tx, socket.SO_SNDBUF, size + 1024)
             tx.connect(rx.getsockname())
             tx.settimeout(timeout)
-        errors_before = _rcvbuf_errors()
+        errors_before = udp_rcvbuf_errors()
         thread = threading.Thread(target=receive, args=(rx,), name="labsock-blast-rx", daemon=True)
         thread.start()
 
@@ -325,7 +254,7 @@ def _udp(settings: _Settings) -> BlastResult:
                 break
             except OSError as exc:
                 # ENOBUFS/EAGAIN: the kernel refused this one, and said so.
-                if exc.errno not in _REFUSED_SEND:
+                if exc.errno not in REFUSED_SEND:
                     with os_errors("send to", rx.getsockname()):
                         raise
                 send_errors += 1
@@ -336,11 +265,12 @@ def _udp(settings: _Settings) -> BlastResult:
         sender_done.set()
         thread.join(timeout + JOIN_TIMEOUT)
         _check_receiver(receiver)
-        drops = _udp_socket_drops(rx)
-        errors_after = _rcvbuf_errors()
+        drops = udp_socket_drops(rx)
+        errors_after = udp_rcvbuf_errors()
     finally:
         sender_done.set()
-        _stop(thread, [rx, tx])
+        # Normally the thread is done by now; on an error, wake it at once.
+        finish(thread, receiver, [rx, tx], failed=True, what="the blast's receiving thread")
 
     return _result(
         "udp",
@@ -366,7 +296,7 @@ def _tcp(settings: _Settings) -> BlastResult:
     count, size, receive_buffer, read_delay, send_buffer, timeout = settings
     total = count * size
     payload = random.Random(total).randbytes(total)
-    receiver = _Receiver()
+    receiver = FloodReceiver()
     deadline = time.perf_counter() + timeout
 
     def receive(listener: socket.socket) -> None:
@@ -447,7 +377,8 @@ def _tcp(settings: _Settings) -> BlastResult:
             with os_errors("blast", address):
                 raise failure
     finally:
-        _stop(thread, [listener, tx])
+        # Normally the thread is done by now; on an error, wake it at once.
+        finish(thread, receiver, [listener, tx], failed=True, what="the blast's receiving thread")
 
     return _result(
         "tcp",

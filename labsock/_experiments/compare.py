@@ -25,20 +25,20 @@ everywhere in the course.
 
 from __future__ import annotations
 
-import errno
 import socket
 import statistics
 import threading
 import time
 from collections.abc import Sequence
 
-from labsock._core.errors import ConnectionLost, UsageError, WorkerError, os_errors
+from labsock._core.errors import ConnectionLost, UsageError, os_errors
 from labsock._core.probe import HEADER_SIZE
 from labsock._core.records import build_records
 from labsock._core.validate import MAX_UDP_PAYLOAD, check_count, check_seconds, check_size
-from labsock._endpoints.base import JOIN_TIMEOUT, close_socket
+from labsock._endpoints.base import JOIN_TIMEOUT
+from labsock._endpoints.kernel import udp_socket_drops
 from labsock._endpoints.servers import TCPEchoServer, UDPEchoServer
-from labsock._experiments.blast import _udp_socket_drops
+from labsock._experiments.flood import REFUSED_SEND, FloodReceiver, finish
 from labsock._experiments.ping import ping
 from labsock._results.compare import BulkTransfer, SpeedComparison
 from labsock._results.ping import PingResult
@@ -60,7 +60,6 @@ POINT_TIME = 2.0
 #: A UDP receiver whose queue stayed empty this long after the sender finished is done.
 _IDLE = 0.05
 _HOST = "127.0.0.1"
-_REFUSED_SEND = {errno.ENOBUFS, errno.EAGAIN}
 # Below this ratio, "faster" would be reading noise: call it even.
 
 
@@ -199,57 +198,10 @@ def _requests(
 # -- bulk ---------------------------------------------------------------------------
 
 
-class _Receiver:
-    """What a bulk receiving thread counted; written by that thread only."""
-
-    def __init__(self) -> None:
-        self.bytes = 0
-        self.datagrams = 0
-        self.calls = 0
-        self.last_at = 0.0
-        self.buffer = 0
-        self.error: BaseException | None = None
-
-
-def _finish(
-    thread: threading.Thread,
-    receiver: _Receiver,
-    sockets: list[socket.socket],
-    *,
-    failed: bool,
-) -> None:
-    """Wait for the receiving thread, then close the sockets.
-
-    If the sender ``failed``, or the thread hangs, shutting the sockets down
-    first wakes the thread from ``accept``/``recv`` at once. A receiver's
-    error is raised only when the sender did not fail: otherwise the
-    sender's error is the one on its way, and says more.
-    """
-    try:
-        if thread.ident is None:  # setup failed before the thread started
-            return
-        if not failed:
-            thread.join(JOIN_TIMEOUT)
-        if thread.is_alive():
-            for sock in sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            thread.join(JOIN_TIMEOUT)
-    finally:
-        for sock in sockets:
-            close_socket(sock)
-    if receiver.error is not None and not failed:
-        raise WorkerError(
-            f"the bulk receiver's thread failed: {receiver.error!r}"
-        ) from receiver.error
-
-
 def _tcp_bulk(size: int, count: int, timeout: float, deadline: float) -> BulkTransfer:
     """``count`` messages of ``size`` bytes over a TCP stream, each with ``sendall``."""
     message = bytes(size)
-    receiver = _Receiver()
+    receiver = FloodReceiver()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sockets = [listener]
 
@@ -259,13 +211,15 @@ def _tcp_bulk(size: int, count: int, timeout: float, deadline: float) -> BulkTra
             listener.settimeout(timeout)
             conn, _ = listener.accept()
             with conn:
-                receiver.buffer = int(conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+                receiver.effective_buffer = int(
+                    conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+                )
                 conn.settimeout(timeout)
                 while True:
                     # Whatever has arrived, up to 1 MiB per call: the stream
                     # has no message boundaries to respect.
                     n = conn.recv_into(buf)
-                    receiver.calls += 1
+                    receiver.reads += 1
                     if n == 0:
                         return
                     receiver.bytes += n
@@ -298,9 +252,9 @@ def _tcp_bulk(size: int, count: int, timeout: float, deadline: float) -> BulkTra
             tx.shutdown(socket.SHUT_WR)
         sent_at = time.perf_counter()
     except BaseException:
-        _finish(thread, receiver, sockets, failed=True)
+        finish(thread, receiver, sockets, failed=True, what="the bulk receiver's thread")
         raise
-    _finish(thread, receiver, sockets, failed=False)
+    finish(thread, receiver, sockets, failed=False, what="the bulk receiver's thread")
     return BulkTransfer(
         protocol="tcp",
         message_size=size,
@@ -308,10 +262,10 @@ def _tcp_bulk(size: int, count: int, timeout: float, deadline: float) -> BulkTra
         messages_delivered=receiver.bytes // size,
         bytes_sent=sent * size,
         bytes_delivered=receiver.bytes,
-        receive_calls=receiver.calls,
+        receive_calls=receiver.reads,
         send_errors=0,
         kernel_drops=None,
-        receive_buffer=receiver.buffer,
+        receive_buffer=receiver.effective_buffer,
         send_elapsed=sent_at - start,
         elapsed=max(receiver.last_at, sent_at) - start,
         cut_short=cut_short,
@@ -323,7 +277,7 @@ def _udp_bulk(
 ) -> BulkTransfer:
     """``count`` datagrams of ``size`` bytes into a receiver that reads them one by one."""
     message = bytes(size)
-    receiver = _Receiver()
+    receiver = FloodReceiver()
     sender_done = threading.Event()
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sockets = [rx]
@@ -340,7 +294,7 @@ def _udp_bulk(
                     if sender_done.is_set():
                         return  # the sender is done and the queue is empty
                     continue
-                receiver.calls += 1
+                receiver.reads += 1
                 receiver.datagrams += 1
                 receiver.bytes += n
                 receiver.last_at = time.perf_counter()
@@ -353,7 +307,7 @@ def _udp_bulk(
     try:
         with os_errors("set up the bulk transfer on", (_HOST, 0)):
             rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-            receiver.buffer = int(rx.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+            receiver.effective_buffer = int(rx.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
             rx.bind((_HOST, 0))
             tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sockets.append(tx)
@@ -374,7 +328,7 @@ def _udp_bulk(
                 tx.send(message)
             except OSError as exc:
                 # ENOBUFS/EAGAIN: the kernel refused this one and said so.
-                if exc.errno not in _REFUSED_SEND:
+                if exc.errno not in REFUSED_SEND:
                     with os_errors("send to", address):
                         raise
                 send_errors += 1
@@ -383,12 +337,12 @@ def _udp_bulk(
         sent_at = time.perf_counter()
         sender_done.set()
         thread.join(timeout + JOIN_TIMEOUT)
-        drops = _udp_socket_drops(rx)
+        drops = udp_socket_drops(rx)
     except BaseException:
         sender_done.set()
-        _finish(thread, receiver, sockets, failed=True)
+        finish(thread, receiver, sockets, failed=True, what="the bulk receiver's thread")
         raise
-    _finish(thread, receiver, sockets, failed=False)
+    finish(thread, receiver, sockets, failed=False, what="the bulk receiver's thread")
     return BulkTransfer(
         protocol="udp",
         message_size=size,
@@ -396,10 +350,10 @@ def _udp_bulk(
         messages_delivered=receiver.datagrams,
         bytes_sent=sent * size,
         bytes_delivered=receiver.bytes,
-        receive_calls=receiver.calls,
+        receive_calls=receiver.reads,
         send_errors=send_errors,
         kernel_drops=drops,
-        receive_buffer=receiver.buffer,
+        receive_buffer=receiver.effective_buffer,
         send_elapsed=sent_at - start,
         elapsed=max(receiver.last_at, sent_at) - start,
         cut_short=cut_short,

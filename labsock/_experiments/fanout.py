@@ -27,6 +27,7 @@ from typing import Literal
 from labsock._core.errors import UsageError
 from labsock._core.probe import HEADER_SIZE
 from labsock._core.validate import check_count, check_seconds, check_size
+from labsock._endpoints.kernel import udp_rcvbuf_errors
 from labsock._endpoints.multicast import (
     TAG_SIZE,
     Arrival,
@@ -111,16 +112,6 @@ def tally(
     return tuple(got), tuple(mine), foreign
 
 
-def _udp_rcvbuf_errors() -> int | None:
-    """The kernel's count of UDP datagrams dropped for a full receive buffer (Linux)."""
-    try:
-        with open("/proc/net/snmp", encoding="ascii") as f:
-            udp = [line.split() for line in f if line.startswith("Udp:")]
-        return int(udp[1][udp[0].index("RcvbufErrors")])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def fan_out(
     group: MulticastGroup | str | None = None,
     *,
@@ -191,7 +182,7 @@ def fan_out(
         events: list[MembershipEvent] = []
         sent_times: list[float] = []
         so_far = [0] * receivers  # datagrams each receiver should have by now
-        drops_before = _udp_rcvbuf_errors()
+        drops_before = udp_rcvbuf_errors()
         started = next_send = time.perf_counter()
         for seq in range(count):
             for i, action in schedule.get(seq, ()):
@@ -216,7 +207,7 @@ def fan_out(
         for i, member in enumerate(members):
             member.wait_received(so_far[i], max(0.0, deadline - time.perf_counter()), tag=tag)
         elapsed = time.perf_counter() - started
-        drops_after = _udp_rcvbuf_errors()
+        drops_after = udp_rcvbuf_errors()
         matrix, arrivals, cross_talk = [], [], []
         for member in members:
             got, mine, foreign = tally(member.received(), tag, count)
