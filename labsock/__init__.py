@@ -14,6 +14,19 @@ imported on first use, so ``import labsock`` stays fast and pulls in neither
 matplotlib nor ipywidgets.
 """
 
+# The layout, bottom to top; a module imports only from its own layer and
+# those below it (tests/test_layers.py keeps it so):
+#   _core/         pure: errors, validation, formatting, probe format, framing,
+#                  impairment model, records, statistics, trace events/readings
+#   _results/      frozen result records
+#   _endpoints/    real sockets in threads: registry, servers, links, multicast,
+#                  traced sockets, kernel counters, the socket table
+#   _experiments/  ping, blast, compare, fan-out, sender cost, link runs
+#   _viz/          figure builders (public face: plots.py)
+#   _panels/       ipywidgets panels (public face: widgets.py)
+#   exercises/     the practice's checks; may use everything below _viz
+# This file, plots.py and widgets.py only re-export.
+
 from labsock._core.errors import (
     AddressError,
     AddressInUse,
