@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from labsock._core.errors import ConnectionLost, UsageError, WorkerError, os_errors
+from labsock._core.guard import check_bind
 from labsock._core.probe import HEADER_SIZE
 from labsock._core.records import build_records
 from labsock._core.validate import MAX_UDP_PAYLOAD, check_count, check_seconds, check_size
@@ -801,6 +802,9 @@ def compare_speed(
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60.0)
     time_limit = check_seconds(time_limit, name="time_limit", allow_zero=False, maximum=600.0)
 
+    # The loopback guard, once per call: the bulk transfers' ends live on
+    # _HOST (the servers and ping check their own addresses).
+    check_bind((_HOST, 0), what="compare_speed")
     started = time.perf_counter()
     with UDPEchoServer() as udp_server, TCPEchoServer() as tcp_server:
         udp_ping = ping(udp_server.address, protocol="udp", count=count, size=size, timeout=timeout)
