@@ -72,7 +72,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if blocked:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line("socket calls aimed beyond loopback (blocked):", red=True)
+            reporter.write_line("")
+            reporter.write_sep("=", "socket calls aimed beyond loopback (blocked)", red=True)
             for why in blocked:
                 reporter.write_line(f"  {why}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

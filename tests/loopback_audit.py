@@ -40,7 +40,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EVENTS", "LeftLoopback", "expect_blocked", "install", "verdict", "violations"]
+__all__ = [
+    "EVENTS",
+    "LeftLoopback",
+    "expect_blocked",
+    "install",
+    "kernel_startup",
+    "logged",
+    "sockets_made",
+    "verdict",
+    "violations",
+]
 
 EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg", "socket.bind"})
 
@@ -151,6 +161,11 @@ def verdict(event: str, sock: Any, address: Any) -> str | None:
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if event == "socket.__new__":
+        made = getattr(_state, "made", None)
+        if made is not None:
+            made.append(args[1:3])
+        return
     if event not in EVENTS or getattr(_state, "busy", False):
         return
     sock, address = args[0], args[1]
@@ -203,6 +218,20 @@ def expect_blocked() -> Iterator[list[str]]:
     finally:
         with _lock:
             _expecting.remove(got)
+
+
+@contextmanager
+def sockets_made() -> Iterator[list[tuple[int, int]]]:
+    """The sockets this thread creates in the block, as ``(family, type)``.
+
+    For tests that a refusal comes before any socket exists.
+    """
+    made: list[tuple[int, int]] = []
+    _state.made = made
+    try:
+        yield made
+    finally:
+        _state.made = None
 
 
 def kernel_startup(directory: Path, log: Path) -> dict[str, str]:

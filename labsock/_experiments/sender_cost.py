@@ -24,6 +24,7 @@ from labsock._results.ping import format_seconds
 
 __all__ = ["SenderCost", "sender_cost"]
 
+_HOST = "127.0.0.1"  # the unicast sinks' address
 _BUFFER = 4 << 20
 
 
@@ -113,7 +114,7 @@ def sender_cost(*, receivers: int = 4, count: int = 300, size: int = 512) -> Sen
     size = check_size(size, minimum=1, udp=True)
     payload = bytes(size)
     # The loopback guard, once per call: the unicast sinks' address.
-    local = check_bind(("127.0.0.1", 0), what="sender_cost")
+    local = check_bind((_HOST, 0), what="sender_cost")
     unicast_times: list[float] = []
     multicast_times: list[float] = []
     sinks: list[socket.socket] = []
