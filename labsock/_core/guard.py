@@ -226,7 +226,7 @@ def _check(address: object, role: Role, what: str, kind: int, family: int) -> tu
     named = f"{host!r} resolves to {resolved}: " if resolved != name else ""
     action = "send to" if role == "destination" else "bind"
     raise NotLoopback(
-        f"{what} refused to {action} {_where(name, port)}. {named}{reason} {_WHY} "
+        f"{what}: refused to {action} {_where(name, port)}. {named}{reason} {_WHY} "
         f"{_TODO[role]}{_OPT_IN if liftable else ''}"
     )
 

@@ -76,6 +76,8 @@ class ImpairedLink(Endpoint):
     Raises:
         UsageError: bad settings (with what to use instead).
         AddressInUse, PermissionDenied, HostNotFound: the link cannot bind.
+        NotLoopback: ``target`` or ``host`` is not this machine's loopback
+            (refused before any socket exists; see ``labsock.allow_network``).
 
     Example:
         >>> from labsock import UDPEchoServer, ping

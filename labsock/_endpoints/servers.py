@@ -170,7 +170,9 @@ class TCPEchoServer(_Server):
     only its own connection (counted in ``statistics().resets``).
 
     Args:
-        host: address to bind; loopback by default.
+        host: address to bind: loopback ('127.0.0.1', the default, or
+            '::1'); any other is refused with NotLoopback (see
+            ``labsock.allow_network``).
         port: 0 lets the operating system pick a free port (see ``.address``).
         backlog: connections the kernel queues before ``accept``.
         nodelay: disable Nagle's algorithm on accepted connections, so small
@@ -179,7 +181,8 @@ class TCPEchoServer(_Server):
             (actor ``"server"``; its connections ``"server#1"``, ...).
 
     Raises:
-        AddressInUse, PermissionDenied, HostNotFound, UsageError.
+        AddressInUse, PermissionDenied, HostNotFound, UsageError,
+        NotLoopback.
 
     Example:
         >>> import socket
@@ -330,7 +333,9 @@ class UDPEchoServer(_Server):
     kept, and nothing is retransmitted.
 
     Args:
-        host: address to bind; loopback by default.
+        host: address to bind: loopback ('127.0.0.1', the default, or
+            '::1'); any other is refused with NotLoopback (see
+            ``labsock.allow_network``).
         port: 0 lets the operating system pick a free port (see ``.address``).
         receive_buffer: ask the kernel for this ``SO_RCVBUF`` size in bytes
             (it may double or clamp it; see ``.receive_buffer``).
