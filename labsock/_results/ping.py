@@ -7,68 +7,15 @@ order) and computes each figure from it with the pure functions of
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
 from labsock._core import stats as _stats
+from labsock._core.formatting import format_seconds, wrap_lines
 from labsock._core.records import ProbeRecord
 
-__all__ = ["PRINT_WIDTH", "PingResult", "format_seconds", "format_share", "wrap_lines"]
-
-
-def format_seconds(seconds: float) -> str:
-    """A duration with a unit a student reads at a glance: 23.4 µs, 1.20 ms, 2.00 s."""
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
-    if seconds < 1.0:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
-
-
-def format_share(part: int, whole: int) -> str:
-    """``part / whole`` as a percentage that never rounds a loss away: 0.046 %, not 0.0 %.
-
-    >>> format_share(25, 54_528), format_share(3, 200), format_share(0, 10)
-    ('0.046%', '1.5%', '0.0%')
-    """
-    if whole <= 0 or part <= 0:
-        return "0.0%"
-    share = part / whole * 100
-    if share >= 0.1:
-        return f"{share:.1f}%"
-    return f"{share:.2g}%"
-
-
-#: Characters per printed line: JupyterLab wraps longer output lines anywhere,
-#: even inside a number ("200.0 µs" split over two lines).
-PRINT_WIDTH = 88
-
-
-def wrap_lines(lines: list[str], width: int = PRINT_WIDTH) -> str:
-    """``lines`` joined, each longer one wrapped at spaces, its continuation indented.
-
-    >>> print(wrap_lines(["one two three four", "five"], width=10))
-    one two
-      three
-      four
-    five
-    """
-    out = []
-    for line in lines:
-        indent = " " * (len(line) - len(line.lstrip(" ")))
-        out.extend(
-            textwrap.wrap(
-                line,
-                width=width,
-                subsequent_indent=indent + "  ",
-                break_long_words=False,
-                break_on_hyphens=False,
-            )
-            or [""]
-        )
-    return "\n".join(out)
+__all__ = ["PingResult", "format_seconds"]
 
 
 @dataclass(frozen=True)

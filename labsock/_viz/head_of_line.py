@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
 from labsock._core.errors import UsageError
-from labsock._experiments.head_of_line import HeadOfLineResult
+from labsock._results.head_of_line import HeadOfLineResult
 from labsock._viz import style as _style
 from labsock._viz.style import COLORS, plural
 
