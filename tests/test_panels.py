@@ -378,7 +378,7 @@ def test_stepper_close_closes_every_socket_and_unregisters() -> None:
     stepper = SocketStepper()
     for actor, call in CONVERSATION["tcp"][:6]:
         stepper.step(actor, call, draw=False)
-    assert stepper in labsock.live_endpoints()
+    assert stepper.machine in labsock.live_endpoints()
     stepper.close()
     stepper.close()
     assert stepper.closed
