@@ -6,7 +6,8 @@ import pytest
 
 from labsock._core.errors import UsageError
 from labsock._endpoints.multicast import MulticastGroup
-from labsock._experiments.fanout import FanOutSession, MembershipEvent
+from labsock._experiments.fanout import FanOutSession
+from labsock._results.fanout import MembershipEvent
 
 
 def test_session_numbers_on_across_bursts_and_keeps_every_membership_change_exact() -> None:

@@ -25,8 +25,9 @@ from labsock._core.validate import check_count, check_seconds
 from labsock._endpoints import registry as _registry
 from labsock._endpoints.base import Endpoint
 from labsock._endpoints.multicast import MulticastGroup, MulticastReceiver
-from labsock._experiments.fanout import FanOutResult, FanOutSession
+from labsock._experiments.fanout import FanOutSession
 from labsock._panels.base import Panel, close_tree, html_table, png
+from labsock._results.fanout import FanOutResult
 
 __all__ = ["MulticastLab"]
 
@@ -343,7 +344,7 @@ class MulticastLab(Panel[FanOutResult]):
             self.chooser.value = members[-1]
         self.table.value = self._table()
         if draw and self.last is not None and self.last.names and self.last.count:
-            from labsock import plots
+            from labsock._viz import figures as plots
 
             self.figure.value = png(plots.fan_out(self.last))
         if message is not None:

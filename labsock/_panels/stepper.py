@@ -207,7 +207,7 @@ class SocketStepper(Panel[Trace]):
 
     # -- the view -------------------------------------------------------------------
     def _redraw(self) -> None:
-        from labsock import plots
+        from labsock._viz import figures as plots
 
         rows, self._passing = self.machine.settle()
         tcp = self.protocol == "tcp"
