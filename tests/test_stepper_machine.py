@@ -10,6 +10,7 @@ import pytest
 
 import labsock
 from labsock._core.errors import ClosedError, UsageError
+from labsock._core.stepper_explain import Situation, explain
 from labsock._endpoints.stepper_machine import (
     CALLS,
     CONVERSATION,
@@ -94,6 +95,23 @@ def test_the_machine_is_an_endpoint_that_close_all_closes() -> None:
     machine.close()  # twice is fine
     with pytest.raises(ClosedError, match="run the cell that made it"):
         machine.step("server", "bind")
+
+
+def test_the_same_error_is_explained_by_the_situation_without_touching_a_socket() -> None:
+    refused = ConnectionRefusedError(111, "Connection refused")
+    assert explain(
+        "client", "connect", refused, Situation("tcp", 0.25, listener_open=True)
+    ).endswith("nothing is listening yet: press server.listen first")
+    assert explain("client", "connect", refused, Situation("tcp", 0.25)).endswith(
+        "nothing is listening there any more: the server socket is closed"
+    )
+    waited = TimeoutError("timed out")
+    before = explain("server", "recv", waited, Situation("tcp", 0.25, listener_open=True))
+    assert before.startswith("TimeoutError: timed out: the listening socket carries no data")
+    after = explain("server", "recv", waited, Situation("tcp", 0.25, accepted=True))
+    assert after.endswith(
+        "nothing to receive yet (waited 0.25 s): the client has not sent anything"
+    )
 
 
 ALONE = textwrap.dedent(

@@ -22,7 +22,6 @@ view. It is an endpoint: re-running the cell that made it, ``close()`` and
 
 from __future__ import annotations
 
-import errno
 import socket
 import struct
 import sys
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labsock._core.errors import ClosedError, NetworkError, UsageError
+from labsock._core.stepper_explain import Situation, explain
 from labsock._core.validate import check_payload, check_seconds
 from labsock._endpoints.base import Endpoint
 from labsock._endpoints.sockettable import SocketRow, socket_table
@@ -233,7 +233,8 @@ class StepperMachine(Endpoint):
         except _NotPossible as exc:
             return StepResult(actor, call, False, None, str(exc), None, code)
         except OSError as exc:  # TimeoutError included: every socket error is a lesson
-            return StepResult(actor, call, False, None, self._why(actor, call, exc), exc, code)
+            why = explain(actor, call, exc, self._situation(actor))
+            return StepResult(actor, call, False, None, why, exc, code)
         return StepResult(actor, call, True, value, message, None, code)
 
     def run(self) -> Trace:
@@ -649,94 +650,18 @@ class StepperMachine(Endpoint):
             return False
 
     # -- explaining errors ------------------------------------------------------------
-    def _why(self, actor: str, call: str, exc: OSError) -> str:
-        """The real error, then what it means here, in a student's words."""
-        code = exc.errno
-        peer = "client" if actor == "server" else "server"
-        said = f"{type(exc).__name__}"
-        if exc.strerror:
-            said += f" [Errno {code}] {exc.strerror}"
-        elif str(exc):
-            said += f": {exc}"
-        if code == errno.EBADF:
-            why = f"this {actor} socket is closed: a closed socket cannot be used again"
-            listener = self._listener
-            if (
-                actor == "server"
-                and call != "close"
-                and listener is not None
-                and (listener.fileno() != -1 and self._conn() is not None)
-            ):
-                why += "; a client must connect again, and the server accept() the new connection"
-            else:
-                why += f"; press {actor}.socket for a new one"
-        elif isinstance(exc, TimeoutError):
-            why = self._why_timeout(actor, call, peer)
-        elif isinstance(exc, ConnectionRefusedError):
-            listener = self._listener
-            if listener is not None and listener.fileno() != -1:
-                why = "nothing is listening yet: press server.listen first"
-            else:
-                why = "nothing is listening there any more: the server socket is closed"
-        elif code == errno.EINVAL and call == "accept":
-            why = "accept() needs a listening socket: call listen() first"
-        elif code == errno.EINVAL and call == "bind":
-            why = "this socket is already bound: a socket is bound once, to one address"
-        elif code == errno.EISCONN:
-            why = "this socket is already connected: a TCP socket connects once"
-        elif actor == "client" and call == "send" and self._client_shut:
-            why = (
-                "the client shut down its sending side (SHUT_WR): it cannot send any more; "
-                "it can still receive"
-            )
-        elif code == errno.ENOTCONN or (
-            call in ("send", "shutdown") and not self._connected(actor)
-        ):
-            why = self._why_not_connected(actor)
-        elif isinstance(exc, (BrokenPipeError, ConnectionResetError)):
-            why = self._why_broken(actor, peer)
-        elif isinstance(exc, ConnectionAbortedError):
-            why = (
-                "the previous connect() failed and left this socket in a failed state: "
-                "press connect again, or better, close it and make a new socket"
-            )
-        elif code == errno.EINPROGRESS:
-            why = f"the server did not finish the handshake within {self.timeout:g} s"
-        else:
-            why = "see the error: it is the kernel's own answer"
-        return f"{said}: {why}"
-
-    def _why_timeout(self, actor: str, call: str, peer: str) -> str:
-        waited = f"(waited {self.timeout:g} s)"
-        if self.protocol == "udp" and actor == "server" and not self._server_ports:
-            return (
-                f"nothing arrived {waited}: the server socket has no address yet, so nothing "
-                "can reach it: press server.bind first"
-            )
-        if call == "accept":
-            return f"no client is waiting to be accepted {waited}: press client.connect first"
-        if actor == "server" and self.protocol == "tcp" and self._conn() is None:
-            return (
-                f"the listening socket carries no data, it only hands out connections, so "
-                f"recv() on it waited for nothing {waited}: press server.accept first"
-            )
-        if call == "connect":
-            return f"the server did not answer the handshake {waited}"
-        return f"nothing to receive yet {waited}: the {peer} has not sent anything"
-
-    def _why_not_connected(self, actor: str) -> str:
-        if actor == "server":
-            first = "server.accept" if self._listening() else "server.listen, then server.accept"
-            return (
-                "the server's own socket is never connected to anyone: it listens and hands "
-                f"out connections. Press {first}, and talk on the socket accept() returns"
-            )
-        return "the client is not connected: press client.connect first"
-
-    def _why_broken(self, actor: str, peer: str) -> str:
-        return (
-            f"the connection is over: the {peer} closed its socket, and its kernel answered "
-            f"what the {actor} sent with a reset (RST)"
+    def _situation(self, actor: str) -> Situation:
+        """The sockets as they are now, for :func:`explain` (it makes no call itself)."""
+        listener = self._listener
+        return Situation(
+            protocol=self.protocol,
+            timeout=self.timeout,
+            listener_open=listener is not None and listener.fileno() != -1,
+            accepted=self._conn() is not None,
+            server_bound=bool(self._server_ports),
+            client_shut=self._client_shut,
+            connected=self._connected(actor),
+            listening=self._listening(),
         )
 
     def _connected(self, actor: str) -> bool:
