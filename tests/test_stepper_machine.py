@@ -11,13 +11,8 @@ import pytest
 import labsock
 from labsock._core.errors import ClosedError, UsageError
 from labsock._core.stepper_explain import Situation, explain
-from labsock._endpoints.stepper_machine import (
-    CALLS,
-    CONVERSATION,
-    HANDLERS,
-    StepperMachine,
-    StepResult,
-)
+from labsock._endpoints.stepper_machine import CALLS, CONVERSATION, HANDLERS, StepperMachine
+from labsock._results.stepper import StepResult
 
 
 def _supported() -> set[tuple[str, str]]:

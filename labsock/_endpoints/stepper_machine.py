@@ -27,7 +27,6 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from labsock._core.errors import ClosedError, NetworkError, UsageError
@@ -36,6 +35,7 @@ from labsock._core.validate import check_payload, check_seconds
 from labsock._endpoints.base import Endpoint
 from labsock._endpoints.sockettable import SocketRow, socket_table
 from labsock._endpoints.trace import Trace, TracedSocket
+from labsock._results.stepper import StepResult
 
 __all__ = [
     "CALLS",
@@ -44,7 +44,6 @@ __all__ = [
     "HANDLERS",
     "SETTLE",
     "TRANSIENT",
-    "StepResult",
     "StepperMachine",
 ]
 
@@ -98,36 +97,6 @@ SETTLE = 0.5
 _HOST = "127.0.0.1"
 _BUFSIZE = 1024
 _LINUX = sys.platform.startswith("linux")
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """What one step did.
-
-    Attributes:
-        actor: ``"server"`` or ``"client"``.
-        call: the call (``"bind"``, ``"connect"``, ...).
-        ok: True when the call returned normally.
-        value: what the call returned (``None`` for calls that return nothing
-            or failed): the bytes of a ``recv``, the count of a ``send``, the
-            client's address for ``accept``, the descriptor for ``socket``.
-        message: what happened, in words, with the reason of an error.
-        error: the real exception the call raised (``ConnectionRefusedError``,
-            ``TimeoutError``, ...), or ``None``. ``None`` with ``ok`` False
-            means the step could not even be tried (no such socket yet).
-        code: the line of Python the step ran, e.g. ``server.listen()``.
-    """
-
-    actor: str
-    call: str
-    ok: bool
-    value: Any = None
-    message: str = ""
-    error: BaseException | None = None
-    code: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.code or f'{self.actor}.{self.call}()'}: {self.message}"
 
 
 class _NotPossible(Exception):

@@ -22,14 +22,10 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from labsock._core.errors import LabsockError, NetworkError
-from labsock._endpoints.stepper_machine import (
-    CALLS,
-    CONVERSATION,
-    StepperMachine,
-    StepResult,
-)
+from labsock._endpoints.stepper_machine import CALLS, CONVERSATION, StepperMachine
 from labsock._endpoints.trace import Trace
 from labsock._panels.base import Panel, html_table, png
+from labsock._results.stepper import StepResult
 
 __all__ = ["CALLS", "CONVERSATION", "SocketStepper", "StepResult"]
 
