@@ -265,6 +265,7 @@ class MulticastLab(Panel[FanOutResult]):
             )
 
     def _live(self, name: object) -> MulticastReceiver:
+        """The live receiver called ``name``; else ``UsageError``, in the lab's words."""
         receiver = self.session.receiver(name) if isinstance(name, str) else None
         if receiver is None:
             raise UsageError(
