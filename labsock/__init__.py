@@ -1,7 +1,8 @@
 """labsock: real sockets, real measurements, for a Jupyter course on socket programming.
 
 Every endpoint here is a real socket served by a real thread, bound to
-loopback unless you say otherwise. Quick tour::
+loopback; labsock refuses to send to, or bind, any other address
+(:class:`NotLoopback`) unless a teacher opts in with :func:`allow_network`. Quick tour::
 
     >>> import labsock
     >>> with labsock.UDPEchoServer() as server:
@@ -39,12 +40,14 @@ from labsock._core.errors import (
     LabsockError,
     NetworkError,
     NetworkTimeout,
+    NotLoopback,
     PayloadTypeError,
     PermissionDenied,
     UsageError,
     WorkerError,
 )
 from labsock._core.framing import LengthPrefixCodec, LineCodec
+from labsock._core.guard import allow_network, network_allowed
 from labsock._core.impair import DirectionStats, Impairment, LinkEvent, LinkStats
 from labsock._core.records import ProbeRecord
 from labsock._core.stats import Reordering, RttSummary
@@ -105,6 +108,7 @@ __all__ = [
     "MulticastSender",
     "NetworkError",
     "NetworkTimeout",
+    "NotLoopback",
     "PayloadTypeError",
     "PermissionDenied",
     "PingResult",
@@ -124,12 +128,14 @@ __all__ = [
     "UDPEchoServer",
     "UsageError",
     "WorkerError",
+    "allow_network",
     "blast",
     "close_all",
     "compare_speed",
     "fan_out",
     "ipv6_multicast_supported",
     "live_endpoints",
+    "network_allowed",
     "ping",
     "run_through_link",
     "sender_cost",
