@@ -84,9 +84,11 @@ def test_the_machine_runs_the_conversation_and_reads_the_kernels_states() -> Non
 def test_the_machine_is_an_endpoint_that_close_all_closes() -> None:
     machine = StepperMachine("udp")
     machine.step("server", "socket")
+    assert repr(machine) == "<StepperMachine UDP 1 calls>"
     assert labsock.live_endpoints() == [machine]
     assert labsock.close_all() == 1
     assert machine.closed
+    assert repr(machine) == "<StepperMachine UDP closed>"
     machine.close()  # twice is fine
     with pytest.raises(ClosedError, match="run the cell that made it"):
         machine.step("server", "bind")

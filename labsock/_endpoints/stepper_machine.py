@@ -315,6 +315,10 @@ class StepperMachine(Endpoint):
     def _release(self) -> None:
         self._close_sockets()
 
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self.trace)} calls"
+        return f"<StepperMachine {self.protocol.upper()} {state}>"
+
     def _close_sockets(self) -> None:
         for sock in [self._client, *reversed(self._conns), self._listener]:
             if sock is not None and sock.fileno() != -1:
