@@ -48,6 +48,7 @@ from labsock._core.errors import (
 )
 from labsock._core.framing import LengthPrefixCodec, LineCodec
 from labsock._core.guard import allow_network, network_allowed
+from labsock._core.i18n import language, set_language
 from labsock._core.impair import DirectionStats, Impairment, LinkEvent, LinkStats
 from labsock._core.records import ProbeRecord
 from labsock._core.stats import Reordering, RttSummary
@@ -141,11 +142,13 @@ __all__ = [
     "fan_out",
     "head_of_line",
     "ipv6_multicast_supported",
+    "language",
     "live_endpoints",
     "network_allowed",
     "ping",
     "run_through_link",
     "sender_cost",
+    "set_language",
     "socket_table",
     "tcp_info",
 ]
