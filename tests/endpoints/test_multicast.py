@@ -22,8 +22,7 @@ from labsock._endpoints.mcaddress import (
 )
 from labsock._endpoints.multicast import MulticastGroup, MulticastReceiver, encode_tagged_probe
 from labsock._experiments.fanout import FanOutResult, MembershipEvent, fan_out, membership_plan
-
-from .conftest import needs_ipv6, needs_tool
+from tests.helpers import needs_ipv6, needs_tool
 
 TIMEOUT = 5.0
 LINUX = sys.platform.startswith("linux")

@@ -13,8 +13,7 @@ import pytest
 import labsock
 from labsock._core.errors import ClosedError, UsageError
 from labsock._experiments.fanout import MembershipEvent
-
-from .conftest import wait_until
+from tests.helpers import wait_until
 
 pytest.importorskip("ipywidgets")
 
@@ -184,7 +183,10 @@ def test_stepper_run_makes_the_canonical_calls_in_order(stepper: SocketStepper) 
     assert all(e.ok for e in trace.events)
     assert trace.calls("client") == ["socket", "connect", "send", "recv", "close"]
     # The client closed first, so its end waits in TIME_WAIT.
-    assert wait_until(lambda: stepper.states().get("client") == "TIME_WAIT", 2.0)
+    wait_until(
+        lambda: stepper.states().get("client") == "TIME_WAIT",
+        lambda: f"the client in TIME_WAIT: {stepper.states()}",
+    )
     assert stepper.states()["server"] == "LISTEN"
     assert bytes(stepper.figure.value).startswith(PNG)
     assert "TIME_WAIT" in stepper.table.value
@@ -209,18 +211,27 @@ def test_stepper_shows_each_tcp_state_as_it_appears(stepper: SocketStepper) -> N
         "server (not accepted yet)": "ESTABLISHED",
         "client": "ESTABLISHED",
     }
-    assert wait_until(lambda: stepper.states() == queued, 2.0), stepper.states()
+    wait_until(
+        lambda: stepper.states() == queued,
+        lambda: f"the connection queued, not yet accepted: {stepper.states()}",
+    )
     assert step("server", "accept") == {
         "server": "LISTEN",
         "server#1": "ESTABLISHED",
         "client": "ESTABLISHED",
     }
     step("client", "close")
-    assert wait_until(lambda: stepper.states().get("client") == "FIN_WAIT2", 2.0)
+    wait_until(
+        lambda: stepper.states().get("client") == "FIN_WAIT2",
+        lambda: f"the client in FIN_WAIT2: {stepper.states()}",
+    )
     assert stepper.states()["server#1"] == "CLOSE_WAIT"
     assert stepper.step("server", "recv", draw=False).value == b""
     step("server", "close")
-    assert wait_until(lambda: stepper.states() == {"server": "LISTEN", "client": "TIME_WAIT"}, 2)
+    wait_until(
+        lambda: stepper.states() == {"server": "LISTEN", "client": "TIME_WAIT"},
+        lambda: f"the server listening, the client in TIME_WAIT: {stepper.states()}",
+    )
     stepper.step("server", "close")  # the second one closes the listening socket: drawn
     assert stepper.states() == {"client": "TIME_WAIT"}
     assert "TIME_WAIT" in stepper.table.value
@@ -233,11 +244,17 @@ def test_stepper_time_wait_is_on_the_server_when_the_server_closes_first(
     for actor, call in CONVERSATION["tcp"][:6]:  # up to accept
         assert stepper.step(actor, call, draw=False).ok
     stepper.step("server", "close", draw=False)
-    assert wait_until(lambda: stepper.states().get("client") == "CLOSE_WAIT", 2.0)
+    wait_until(
+        lambda: stepper.states().get("client") == "CLOSE_WAIT",
+        lambda: f"the client in CLOSE_WAIT: {stepper.states()}",
+    )
     assert stepper.states()["server#1"] == "FIN_WAIT2"
     assert stepper.step("client", "recv", draw=False).value == b""
     stepper.step("client", "close", draw=False)
-    assert wait_until(lambda: stepper.states().get("server#1") == "TIME_WAIT", 2.0)
+    wait_until(
+        lambda: stepper.states().get("server#1") == "TIME_WAIT",
+        lambda: f"the server's connection in TIME_WAIT: {stepper.states()}",
+    )
     assert "client" not in stepper.states()
 
 
