@@ -3,9 +3,9 @@
 As trio's ``_check_streams`` serves every stream class, these tests run over
 every class that registers as an endpoint: open and close it many times,
 close it twice, use it after close (a ``ClosedError`` that says so),
-``close_all()`` closes it, and ``with`` closes it, even on an exception. The
-autouse ``no_leaks`` fixture checks that none of it left a thread, a
-descriptor or a live endpoint behind.
+``close_all()`` closes it, ``with`` closes it, even on an exception, and its
+repr says it is closed. The autouse ``no_leaks`` fixture checks that none of
+it left a thread, a descriptor or a live endpoint behind.
 
 The classes are discovered, not listed by hand: every subclass of
 ``Endpoint`` and every class whose code registers itself with the registry.
@@ -38,9 +38,7 @@ from labsock import (
     UDPEchoServer,
 )
 from labsock._endpoints.base import Endpoint
-from labsock.widgets import SocketStepper
-
-pytestmark = pytest.mark.usefixtures("stepper_drawn")
+from labsock._endpoints.stepper_machine import StepperMachine
 
 #: How many times each endpoint is opened and closed in a row.
 CYCLES = 50
@@ -62,11 +60,7 @@ class Case:
     make: Callable[[contextlib.ExitStack], Any]
     #: Works while the endpoint is open; must raise ClosedError once it is closed.
     use: Callable[[Any], object]
-    #: Promises this class does not keep yet: test name -> why (an expected failure).
-    gaps: tuple[tuple[str, str], ...] = ()
 
-
-_STEPPER_GAP = "SocketStepper is a panel holding a socket machine; the stepper split (issue 13)"
 
 CASES = [
     Case("TCPEchoServer", TCPEchoServer, lambda _: TCPEchoServer(), lambda s: s.address),
@@ -99,29 +93,16 @@ CASES = [
         lambda s: s.send(b"x"),
     ),
     Case(
-        "SocketStepper",
-        SocketStepper,
-        lambda _: SocketStepper(),
-        lambda s: s.step("server", "socket", draw=False),
-        gaps=(
-            ("test_with_closes_it_even_on_an_exception", f"no __enter__: {_STEPPER_GAP}"),
-            ("test_repr_says_closed", f"repr is object's: {_STEPPER_GAP}"),
-        ),
+        "StepperMachine",
+        StepperMachine,
+        lambda _: StepperMachine(),
+        lambda m: m.step("server", "socket"),
     ),
 ]
 
 
-def _params(test: str) -> list[Any]:
-    return [
-        pytest.param(
-            case,
-            id=case.name,
-            marks=[
-                pytest.mark.xfail(reason=why, strict=False) for gap, why in case.gaps if gap == test
-            ],
-        )
-        for case in CASES
-    ]
+def _each_endpoint() -> Any:
+    return pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 
 
 def _make(case: Case, stack: contextlib.ExitStack) -> Any:
@@ -129,17 +110,6 @@ def _make(case: Case, stack: contextlib.ExitStack) -> Any:
     endpoint = case.make(stack)
     stack.callback(endpoint.close)
     return endpoint
-
-
-@pytest.fixture(scope="module")
-def stepper_drawn(fonts_loaded: None) -> None:
-    """Make one stepper before the leak checks count descriptors.
-
-    A stepper draws its (empty) diagram when made, with fonts the session's
-    ``fonts_loaded`` figures do not use; matplotlib keeps each font file it
-    has drawn with open for the life of the process (a cache, not a leak).
-    """
-    SocketStepper().close()
 
 
 @pytest.fixture
@@ -152,7 +122,7 @@ def stack() -> Any:
 # -- the promises ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", _params("test_open_use_close_many_times_leaves_nothing"))
+@_each_endpoint()
 def test_open_use_close_many_times_leaves_nothing(case: Case, stack: Any) -> None:
     for _ in range(CYCLES):
         with contextlib.ExitStack() as needs:
@@ -165,7 +135,7 @@ def test_open_use_close_many_times_leaves_nothing(case: Case, stack: Any) -> Non
             assert endpoint not in labsock.live_endpoints()
 
 
-@pytest.mark.parametrize("case", _params("test_close_twice_is_harmless"))
+@_each_endpoint()
 def test_close_twice_is_harmless(case: Case, stack: Any) -> None:
     endpoint = _make(case, stack)
     endpoint.close()
@@ -173,7 +143,7 @@ def test_close_twice_is_harmless(case: Case, stack: Any) -> None:
     assert endpoint.closed
 
 
-@pytest.mark.parametrize("case", _params("test_use_after_close_raises_closed_error"))
+@_each_endpoint()
 def test_use_after_close_raises_closed_error(case: Case, stack: Any) -> None:
     endpoint = _make(case, stack)
     endpoint.close()
@@ -181,7 +151,7 @@ def test_use_after_close_raises_closed_error(case: Case, stack: Any) -> None:
         case.use(endpoint)
 
 
-@pytest.mark.parametrize("case", _params("test_close_all_closes_it"))
+@_each_endpoint()
 def test_close_all_closes_it(case: Case, stack: Any) -> None:
     endpoint = _make(case, stack)
     assert endpoint in labsock.live_endpoints()
@@ -190,7 +160,7 @@ def test_close_all_closes_it(case: Case, stack: Any) -> None:
     assert labsock.live_endpoints() == []
 
 
-@pytest.mark.parametrize("case", _params("test_with_closes_it_even_on_an_exception"))
+@_each_endpoint()
 def test_with_closes_it_even_on_an_exception(case: Case, stack: Any) -> None:
     endpoint = _make(case, stack)
     with endpoint as entered:
@@ -203,7 +173,7 @@ def test_with_closes_it_even_on_an_exception(case: Case, stack: Any) -> None:
     assert failing.closed
 
 
-@pytest.mark.parametrize("case", _params("test_repr_says_closed"))
+@_each_endpoint()
 def test_repr_says_closed(case: Case, stack: Any) -> None:
     endpoint = _make(case, stack)
     assert "closed" not in repr(endpoint)
@@ -260,4 +230,6 @@ def test_every_endpoint_class_is_in_the_suite() -> None:
 def test_discovery_finds_subclasses_and_self_registering_classes() -> None:
     found = _endpoint_classes()
     assert "labsock._endpoints.servers.TCPEchoServer" in found  # a subclass of Endpoint
-    assert f"{SocketStepper.__module__}.SocketStepper" in found  # registers itself
+    assert "labsock._endpoints.base.Endpoint" in found  # registers itself (the base)
+    # A selector's register() is not the registry's.
+    assert not any(name.endswith(".TCPRelay") for name in found)

@@ -38,11 +38,6 @@ HIGHEST_FOR_STUDENT_CODE = LAYERS.index("_experiments")
 #: (module file, imported module) -- remove an entry when its import is gone.
 KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset(
     {
-        ("labsock/_experiments/compare.py", "labsock.plots"),  # ThroughputPoint's home
-        ("labsock/_panels/base.py", "labsock.plots"),
-        ("labsock/_panels/link_lab.py", "labsock.plots"),
-        ("labsock/_panels/multicast_lab.py", "labsock.plots"),
-        ("labsock/_panels/stepper.py", "labsock.plots"),
         ("labsock/exercises/_goodput.py", "labsock._viz.style"),  # a figure inside a check
     }
 )
