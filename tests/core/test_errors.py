@@ -45,7 +45,7 @@ def test_port_already_in_use_says_so_and_suggests_port_0(server_class: type) -> 
 def test_host_that_does_not_resolve_is_explained(server_class: type) -> None:
     # .invalid is reserved (RFC 2606) and never resolves, without asking any server.
     # Nothing else comes first (warnings are errors here): the name's one
-    # problem is that it does not resolve. (Refusals: tests/test_guard.py.)
+    # problem is that it does not resolve. (Refusals: tests/core/test_guard.py.)
     with pytest.raises(labsock.HostNotFound) as info:
         server_class("no-such-host.invalid")
     assert "does not resolve" in str(info.value)
