@@ -1,10 +1,12 @@
-"""labsock's tests, one folder per layer of the package, as the package is laid out.
+"""labsock's tests, laid out as the package is: one folder per layer.
 
-core/ endpoints/ experiments/ viz/ panels/ exercises/  the package, layer by layer
-structure/   the layer rule (imports go down) and the public surface (exported once)
-course/      around the package: notebooks, Binder, the website, a classroom, benchmarks
-browser/     JupyterLab in chromium
+core/ endpoints/ experiments/ viz/ panels/ exercises/   the package, layer by layer
+test_layers.py    imports go down the layers (the floor plan, enforced)
+test_exports.py   every public name is exported once
+course/           around the package: notebooks, Binder, the site, a classroom, benchmarks
+browser/          JupyterLab in chromium
 
-``conftest.py`` holds the fixtures (the autouse leak check applies everywhere);
-``helpers.py`` the shared functions (``wait_until``, ``tcp_echo``) and skip markers.
+``conftest.py`` holds the fixtures (its autouse leak and loopback checks apply
+everywhere); ``helpers.py`` the shared functions (``wait_until``, ``tcp_echo``,
+``ROOT``) and skip markers; ``loopback_audit.py`` the audit hook conftest installs.
 """

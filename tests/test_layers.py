@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "labsock"
+from tests.helpers import ROOT
+
+PACKAGE = ROOT / "labsock"
 
 #: The layers, lowest first.
 LAYERS = ("_core", "_results", "_endpoints", "_experiments", "_viz", "_panels")

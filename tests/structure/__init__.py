@@ -1,1 +1,0 @@
-"""The floor plan: imports go down the layers, and the public surface is exported once."""
