@@ -38,6 +38,8 @@ SHARED: dict[str, str] = {}
 SAME_NAME_DIFFERENT_THINGS: dict[str, str] = {
     "fan_out": "labsock.fan_out runs the experiment, plots.fan_out draws it (issue 13, point 6)",
     "sender_cost": "labsock.sender_cost measures, plots.sender_cost draws (issue 13, point 6)",
+    # Came with issue 15 in the same pattern; resolve it with the two above.
+    "head_of_line": "labsock.head_of_line measures, plots.head_of_line draws",
 }
 
 
