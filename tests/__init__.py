@@ -3,6 +3,7 @@
 core/ endpoints/ experiments/ viz/ panels/ exercises/   the package, layer by layer
 test_layers.py    imports go down the layers (the floor plan, enforced)
 test_exports.py   every public name is exported once
+test_helpers.py   the helpers below
 course/           around the package: notebooks, Binder, the site, a classroom, benchmarks
 browser/          JupyterLab in chromium
 
