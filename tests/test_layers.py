@@ -8,8 +8,10 @@ The layers, lowest first (each may import its own layer and the ones below)::
 lowest layers (and themselves), never ``_viz`` or ``_panels`` (a check returns
 results; a figure of them is ``labsock.plots``' job). The public faces
 (``labsock/__init__.py``, ``plots.py``, ``widgets.py`` and any other public
-module) import whatever they re-export; for the modules that import a face,
-a face counts as the highest layer it imports (``labsock.plots`` is ``_viz``).
+module) import whatever they re-export, and nothing inside labsock imports a
+face: it imports the module that defines the name (a face imports the
+layers, never the reverse; a face counts as the highest layer it imports, so
+``labsock.plots`` in ``_experiments`` is also an import going up).
 
 Every import counts: at the top, inside a function (a lazy import is still a
 dependency), under ``if TYPE_CHECKING:``, and ``importlib.import_module`` with
@@ -81,7 +83,7 @@ def _imports(path: Path) -> list[Import]:
         path.read_text(encoding="utf-8"),
         _module_name(path),
         is_package=path.name == "__init__.py",
-        shown=str(path.relative_to(PACKAGE.parent)),
+        shown=path.relative_to(PACKAGE.parent).as_posix(),
     )
 
 
@@ -201,7 +203,7 @@ def _violations() -> list[tuple[Import, str]]:
 
 def test_every_module_is_in_a_layer_or_is_a_face() -> None:
     homeless = [
-        str(path.relative_to(PACKAGE.parent))
+        path.relative_to(PACKAGE.parent).as_posix()
         for path in _modules()
         if _group(_module_name(path)) == "nowhere"
     ]
