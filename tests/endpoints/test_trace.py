@@ -14,8 +14,7 @@ import pytest
 from labsock import UsageError
 from labsock._endpoints.servers import TCPEchoServer, UDPEchoServer
 from labsock._endpoints.trace import Trace, TracedSocket, TraceEvent
-
-from .conftest import needs_tool
+from tests.helpers import needs_tool
 
 TIMEOUT = 5.0
 
