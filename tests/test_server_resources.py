@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from labsock import TCPEchoServer, Trace
-from labsock._servers import default_backlog
+from labsock._endpoints.servers import default_backlog
 from tests.conftest import tcp_echo
 
 pytestmark = pytest.mark.skipif(
