@@ -6,6 +6,7 @@ import random
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import pytest
 import labsock
 import labsock._endpoints.udplink as udplink_module
 from labsock import ClosedError, TCPEchoServer, UDPEchoServer, UsageError, ping
-from labsock._core.impair import Impairment, ImpairmentModel, direction_rng
+from labsock._core.impair import Impairment, ImpairmentModel, direction_rng, probe_identity
 from labsock._endpoints.base import JOIN_TIMEOUT
 from labsock._endpoints.link import ImpairedLink
 from labsock._endpoints.udplink import _MAX_CLIENTS
@@ -39,17 +40,19 @@ def predict_ping_pong(
 
     Returns (lost seqs, seqs dropped on the way out, duplicate replies). A
     probe dropped on the way out never reaches the echo server, so it causes
-    no reply: the backward generator sees one decision per copy that got
-    through, in the order the echo server answered them.
+    no reply; each copy that got through comes back as a reply with the same
+    number, decided by its identity (number and copy), whatever the order.
     """
     out = ImpairmentModel(forward, direction_rng(seed, "forward"))
     back = ImpairmentModel(backward, direction_rng(seed, "backward"))
     lost, dropped_out, duplicates = [], [], 0
     for seq in range(count):
-        copies = out.decide(0.0).holds
+        copies = out.decide(0.0, probe_identity(seq, 0)).holds
         if not copies:
             dropped_out.append(seq)
-        replies = sum(len(back.decide(0.0).holds) for _ in copies)
+        replies = sum(
+            len(back.decide(0.0, probe_identity(seq, copy)).holds) for copy in range(len(copies))
+        )
         if replies == 0:
             lost.append(seq)
         duplicates += max(0, replies - 1)
@@ -274,6 +277,54 @@ def test_same_seed_same_traffic_same_losses() -> None:
     first = run()
     assert first  # 20 probes at 51 % round-trip loss: some are lost
     assert run() == first
+
+
+def _fates(
+    interval: float | None, seed: int
+) -> tuple[dict[tuple[str, int], list[tuple[float, ...]]], tuple[int, ...]]:
+    """Each probe's fate at the link, per direction and number; and what ping lost."""
+    settings = {"loss": 0.1, "delay": 0.005, "jitter": 0.005, "duplicate": 0.05}
+    with UDPEchoServer() as server, ImpairedLink(server.address, seed=seed, **settings) as link:
+        result = ping(link.address, count=200, interval=interval, timeout=0.5)
+        assert link.wait_idle()
+        events = link.events()
+    fates: dict[tuple[str, int], list[tuple[float, ...]]] = {}
+    for event in events:
+        assert event.seq is not None
+        fates.setdefault((event.direction, event.seq), []).append(event.holds)
+    # The copies of one probe carry the same bytes: which came first is timing.
+    return {key: sorted(holds) for key, holds in fates.items()}, result.lost_seqs
+
+
+@pytest.mark.slow
+def test_same_seed_same_fates_at_any_pacing_even_under_cpu_load() -> None:
+    """The issue's case: paced probes, replies reaching the link in varying order."""
+    stop = threading.Event()
+
+    def burn() -> None:  # a busy notebook: takes the GIL in bursts
+        while not stop.is_set():
+            sum(range(20_000))
+            time.sleep(0.001)
+
+    burner = threading.Thread(target=burn)
+    # And both cores busy with other processes (bounded: killed below).
+    spin = "import time\nend = time.time() + 60\nwhile time.time() < end: pass"
+    hogs = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
+    burner.start()
+    try:
+        runs = [_fates(interval, seed=1) for interval in (0.002, None, 0.0005, 0.002)]
+    finally:
+        stop.set()
+        burner.join(10)
+        for hog in hogs:
+            hog.kill()
+            hog.wait(10)
+    first_fates, first_lost = runs[0]
+    assert first_lost  # 200 probes at about 19 % round-trip loss lose some
+    assert any(len(holds) == 2 for holds in first_fates.values())  # and duplicate some
+    for fates, lost in runs[1:]:
+        assert fates == first_fates
+        assert lost == first_lost
 
 
 def test_lost_probes_equal_the_links_drops_when_nothing_is_duplicated() -> None:
@@ -682,3 +733,19 @@ def test_a_link_stops_even_when_the_wake_up_is_lost(monkeypatch: pytest.MonkeyPa
         took = time.monotonic() - started
     assert link.errors == ()
     assert took < JOIN_TIMEOUT - 1.0
+
+
+def test_the_kurose_ross_setting_drops_requests_only() -> None:
+    """forward=Impairment(loss=0.3) is the pinger lab; loss=0.3 drops both ways (~51 %)."""
+    with (
+        UDPEchoServer() as server,
+        ImpairedLink(server.address, forward=Impairment(loss=0.3), seed=2) as lab,
+        ImpairedLink(server.address, loss=0.3, seed=2) as both,
+    ):
+        lab_ping = ping(lab.address, count=300, interval=0.001, timeout=0.05)
+        both_ping = ping(both.address, count=300, interval=0.001, timeout=0.05)
+        lab_stats = lab.statistics()
+    assert lab_stats.backward.dropped == 0
+    assert lab_ping.lost == lab_stats.forward.dropped
+    assert 0.2 < lab_ping.lost / 300 < 0.4
+    assert 0.4 < both_ping.lost / 300 < 0.62

@@ -28,7 +28,14 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import os_errors
-from labsock._core.impair import DirectionStats, ImpairmentModel, LinkEvent, LinkStats
+from labsock._core.impair import (
+    DirectionStats,
+    ImpairmentModel,
+    LinkEvent,
+    LinkStats,
+    arrival_identity,
+    probe_identity,
+)
 from labsock._core.probe import MAGIC
 from labsock._endpoints.base import close_socket, receive_timeout, wake_receiver
 from labsock._endpoints.servers import resolve
@@ -72,6 +79,10 @@ _BYTES_IN, _BYTES_OUT = _FIELDS.index("bytes_in"), _FIELDS.index("bytes_out")
 # decoding every datagram on the way would slow the relay for nothing.
 _PEEK = len(MAGIC) + 4
 _PASS = (0.0,)  # the fate of every datagram on a perfect direction
+# Per client and direction, how many copies of each recent probe number came
+# (which copy a datagram is, for its identity). Copies of one probe arrive
+# close together: the oldest numbers are forgotten past this many.
+_COPIES_KEPT = 4096
 
 
 class _Flow:
@@ -85,6 +96,7 @@ class _Flow:
     __slots__ = (
         "address",
         "client",
+        "copies",
         "forward_index",
         "gone",
         "max_released",
@@ -106,6 +118,8 @@ class _Flow:
         # number released so far (what reordering is judged on).
         self.pending = [0, 0]
         self.max_released = [-1, -1]
+        # Per direction: probe number -> copies of it seen (under the lock).
+        self.copies: tuple[dict[int, int], dict[int, int]] = ({}, {})
         self.gone = False  # forgotten or closing: its thread ends
 
 
@@ -360,7 +374,7 @@ class UDPRelay:
     def _arrive(self, flow: _Flow, direction: int, data: bytes, index: int, now: float) -> None:
         """An impaired direction: ask the model, then count, drop, hold or send."""
         with self._lock:
-            decision = self._models[direction].decide(now)
+            decision = self._models[direction].decide(now, _identity(flow, direction, data, index))
             holds = decision.holds
             counts = self._counts[direction]
             counts[_RECEIVED] += 1
@@ -541,6 +555,24 @@ def _stop_flow(flow: _Flow) -> None:
         flow.upstream.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # not connected, or already closed: the thread ends on its own
+
+
+def _identity(flow: _Flow, direction: int, data: bytes, index: int) -> bytes:
+    """Which datagram this is, for the model (the caller holds the lock).
+
+    A labsock probe is its sequence number and which copy of it this is, so
+    its fate does not depend on when it came; any other datagram is its
+    place among the client's datagrams in this direction.
+    """
+    if len(data) >= _PEEK and data.startswith(MAGIC):
+        seq = int.from_bytes(data[len(MAGIC) : _PEEK], "big")
+        copies = flow.copies[direction]
+        copy = copies.get(seq, 0)
+        copies[seq] = copy + 1
+        if len(copies) > _COPIES_KEPT:
+            del copies[next(iter(copies))]  # the oldest number (dicts keep order)
+        return probe_identity(seq, copy)
+    return arrival_identity(index)
 
 
 def _probe_seq(peek: bytes | bytearray) -> int | None:
