@@ -50,13 +50,18 @@ from labsock._endpoints.registry import close_all, live_endpoints
 from labsock._endpoints.servers import ServerStats, TCPEchoServer, UDPEchoServer
 from labsock._endpoints.sockettable import SocketRow, SocketTable, socket_table
 from labsock._endpoints.trace import Trace, TracedSocket, TraceEvent
-from labsock._experiments.blast import BlastResult, blast
-from labsock._experiments.compare import BulkTransfer, SpeedComparison, compare_speed
-from labsock._experiments.fanout import FanOutResult, MembershipEvent, fan_out
-from labsock._experiments.link_runs import LinkRun, run_through_link
+from labsock._experiments.blast import blast
+from labsock._experiments.compare import compare_speed
+from labsock._experiments.fanout import fan_out
+from labsock._experiments.link_runs import run_through_link
 from labsock._experiments.ping import ping
-from labsock._experiments.sender_cost import SenderCost, sender_cost
+from labsock._experiments.sender_cost import sender_cost
+from labsock._results.blast import BlastResult
+from labsock._results.compare import BulkTransfer, SpeedComparison
+from labsock._results.fanout import FanOutResult, MembershipEvent
+from labsock._results.link import LinkRun
 from labsock._results.ping import PingResult
+from labsock._results.sender_cost import SenderCost
 
 __all__ = [
     "MAX_UDP_PAYLOAD",

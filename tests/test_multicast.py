@@ -21,7 +21,8 @@ from labsock._endpoints.mcaddress import (
     loopback_index,
 )
 from labsock._endpoints.multicast import MulticastGroup, MulticastReceiver, encode_tagged_probe
-from labsock._experiments.fanout import FanOutResult, MembershipEvent, fan_out, membership_plan
+from labsock._experiments.fanout import fan_out, membership_plan
+from labsock._results.fanout import FanOutResult, MembershipEvent
 
 from .conftest import needs_ipv6, needs_tool
 

@@ -210,9 +210,10 @@ def test_close_raises_only_labsock_errors_even_with_a_thread_that_never_started(
 ) -> None:
     port = child.ask("start")["port"]
     child.ask("no-threads")
-    # Leave the refused client connected while close() runs.
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"hi")
+    # Keep the refused client's socket open while close() runs.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
         child.wait_stats(lambda s: s["refused"] == 1)
         answer = child.ask("close")
     assert answer["raised"] is None, answer

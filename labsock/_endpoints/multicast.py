@@ -39,8 +39,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from labsock._core.errors import FramingError, NetworkError, UsageError, os_errors
-from labsock._core.probe import HEADER_SIZE, MAGIC, decode_probe, encode_probe
+from labsock._core.errors import NetworkError, UsageError, os_errors
+from labsock._core.probe import (
+    MAGIC,
+    TAG_SIZE,
+    TAGGED_HEAD,
+    encode_tagged_probe,
+    read_probe,
+)
 from labsock._core.validate import check_count, check_payload, check_port, check_seconds
 from labsock._endpoints.base import Endpoint, close_socket, format_address
 from labsock._endpoints.mcaddress import (
@@ -54,59 +60,20 @@ from labsock._endpoints.mcaddress import (
 )
 
 __all__ = [
-    "TAG_SIZE",
+    "TAG_SIZE",  # from labsock._core.probe
     "Arrival",
     "MulticastGroup",
     "MulticastReceiver",
     "MulticastSender",
     "ReceiverStats",
     "draw_group",  # from labsock._endpoints.mcaddress: benchmarks/_fanout.py imports it from here
-    "encode_tagged_probe",
+    "encode_tagged_probe",  # from labsock._core.probe, where the probe layout lives
 ]
-
-#: Bytes of session tag after the 16-byte probe header.
-TAG_SIZE = 8
 
 _RECV_SIZE = 65_536
 # A receiver records (and wakes its waiters) at least every this many datagrams.
 _BATCH = 256
 _NEVER = float("inf")
-
-
-# -- the payload experiments send (pure) ------------------------------------
-def encode_tagged_probe(seq: int, sent_ns: int, tag: bytes, size: int) -> bytes:
-    """A probe (see ``labsock._core.probe``) with a session ``tag`` right after its header.
-
-    >>> p = encode_tagged_probe(3, 0, b"12345678", 32)
-    >>> len(p), p[16:24]
-    (32, b'12345678')
-    """
-    if len(tag) != TAG_SIZE:
-        raise UsageError(f"a session tag has {TAG_SIZE} bytes, not {len(tag)}")
-    if size < HEADER_SIZE + TAG_SIZE:
-        raise UsageError(f"a tagged probe needs at least {HEADER_SIZE + TAG_SIZE} bytes")
-    probe = encode_probe(seq, sent_ns, size)
-    return probe[:HEADER_SIZE] + tag + probe[HEADER_SIZE + TAG_SIZE :]
-
-
-# A tagged probe's first bytes in one unpack: magic, seq, send time (the
-# header laid out in labsock._core.probe), then the tag. Receivers read every
-# datagram with it: half the cost of decode_probe plus a slice.
-_TAGGED_HEAD = struct.Struct(f"!{len(MAGIC)}sIQ{TAG_SIZE}s")
-assert _TAGGED_HEAD.size == HEADER_SIZE + TAG_SIZE
-
-
-def _read_probe(data: bytes) -> tuple[int | None, bytes | None]:
-    """``(seq, tag)`` of a (tagged) probe; ``(seq, None)`` untagged; ``(None, None)`` else."""
-    if len(data) >= _TAGGED_HEAD.size:
-        magic, seq, _, tag = _TAGGED_HEAD.unpack_from(data)
-        return (seq, tag) if magic == MAGIC else (None, None)
-    try:
-        seq, _ = decode_probe(data)
-    except FramingError:
-        return None, None
-    tag = data[HEADER_SIZE : HEADER_SIZE + TAG_SIZE]
-    return seq, (tag if len(tag) == TAG_SIZE else None)
 
 
 # -- receivers ------------------------------------------------------------------
@@ -283,7 +250,7 @@ class MulticastReceiver(Endpoint):
         with self._cond:
             built = self._arrivals
             for data, peer, now in self._raw[len(built) :]:
-                seq, tag = _read_probe(data)
+                seq, tag = read_probe(data)
                 built.append(Arrival(seq, tag, (str(peer[0]), int(peer[1])), now, data))
             return tuple(built)
 
@@ -406,7 +373,7 @@ class MulticastReceiver(Endpoint):
         """Count probes, other datagrams, duplicates and bytes in ``payloads``."""
         seen, by_tag = self._seen, self._by_tag
         size = others = duplicates = 0
-        unpack, head = _TAGGED_HEAD.unpack_from, _TAGGED_HEAD.size
+        unpack, head = TAGGED_HEAD.unpack_from, TAGGED_HEAD.size
         # Payloads almost always come in runs of one session's probes: the
         # per-tag figures are kept for a run of one tag, then stored.
         run_tag: bytes | None = None
@@ -421,7 +388,7 @@ class MulticastReceiver(Endpoint):
                     others += 1
                     continue
             else:
-                seq, tag = _read_probe(data)
+                seq, tag = read_probe(data)
                 if seq is None:
                     others += 1
                     continue

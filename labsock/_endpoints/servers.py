@@ -331,13 +331,12 @@ class TCPEchoServer(_Server):
             thread.start()
         except (RuntimeError, MemoryError) as exc:
             # "can't start new thread": out of memory or of threads. Undo the
-            # books, tell the client, and keep accepting.
+            # books, tell the client, and keep accepting. Counted before the
+            # client hears of it, so that statistics() never lags behind it.
             with self._conn_lock:
                 self._conns.pop(conn, None)
                 self._tallies.pop(conn, None)
-                self._counters.add(connections=-1, active=-1)
-            _reset(conn)
-            self._counters.add(refused=1)
+                self._counters.add(connections=-1, active=-1, refused=1)
             error = OutOfResources(
                 f"the {self.kind} at {format_address(self._address)} could not start a thread "
                 f"for a new client ({exc}): too many threads or too little memory. The client "
@@ -345,6 +344,7 @@ class TCPEchoServer(_Server):
             )
             error.__cause__ = exc
             self._out_of_resources("thread", error)
+            _reset(conn)
             self._closed.wait(_BACKOFF)
 
     def _out_of_resources(self, kind: object, error: BaseException) -> None:
@@ -366,8 +366,8 @@ class TCPEchoServer(_Server):
             waiting = self._selector.select(timeout=0)
             if any(key.fileobj is self._listener for key, _ in waiting):
                 conn, _peer = self._listener.accept()
-                _reset(conn)
                 self._counters.add(refused=1)
+                _reset(conn)
         except OSError:
             pass  # still nothing free (another thread took it): next round
         finally:

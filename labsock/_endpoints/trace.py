@@ -30,13 +30,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from labsock._core.errors import UsageError
-from labsock._core.trace_events import (
-    Address,
-    TraceEvent,
-    address_of,
-    describe_bytes,
-    format_address,
-)
+from labsock._core.formatting import describe_bytes, format_address
+from labsock._core.trace_events import WAITING, Address, TraceEvent, address_of
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -45,8 +40,6 @@ __all__ = ["Trace", "TraceEvent", "TracedSocket"]
 
 T = TypeVar("T")
 
-#: Calls placed at the moment they returned (they wait for something to arrive).
-_WAITING = frozenset({"accept", "recv", "recv_into", "recvfrom", "recvfrom_into"})
 #: Bytes of payload shown in a summary; the rest is collapsed to "…".
 _PREVIEW = 16
 
@@ -547,7 +540,7 @@ class Trace:
         peer: Address | None,
         nbytes: int | None,
     ) -> None:
-        when = end if call in _WAITING else start
+        when = end if call in WAITING else start
         with self._lock:
             self._seq += 1
             self._events.append(

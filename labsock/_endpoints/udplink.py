@@ -36,7 +36,7 @@ from labsock._core.impair import (
     arrival_identity,
     probe_identity,
 )
-from labsock._core.probe import MAGIC
+from labsock._core.probe import PEEK_SIZE, probe_seq
 from labsock._endpoints.base import close_socket, receive_timeout, wake_receiver
 from labsock._endpoints.servers import resolve
 
@@ -77,7 +77,7 @@ _BYTES_IN, _BYTES_OUT = _FIELDS.index("bytes_in"), _FIELDS.index("bytes_out")
 
 # Events keep a datagram's first bytes (probe magic + seq), decoded when asked:
 # decoding every datagram on the way would slow the relay for nothing.
-_PEEK = len(MAGIC) + 4
+_PEEK = PEEK_SIZE
 _PASS = (0.0,)  # the fate of every datagram on a perfect direction
 # Per client and direction, how many copies of each recent probe number came
 # (which copy a datagram is, for its identity). Copies of one probe arrive
@@ -515,7 +515,7 @@ class UDPRelay:
         # midway. The threads append as they go, so sort by arrival time.
         raw = sorted(self._events or (), key=itemgetter(0))
         return [
-            LinkEvent(t, DIRECTIONS[d], client, index, _probe_seq(peek), size, holds, express)
+            LinkEvent(t, DIRECTIONS[d], client, index, probe_seq(peek), size, holds, express)
             for t, d, client, index, peek, size, holds, express in raw
         ]
 
@@ -564,19 +564,12 @@ def _identity(flow: _Flow, direction: int, data: bytes, index: int) -> bytes:
     its fate does not depend on when it came; any other datagram is its
     place among the client's datagrams in this direction.
     """
-    if len(data) >= _PEEK and data.startswith(MAGIC):
-        seq = int.from_bytes(data[len(MAGIC) : _PEEK], "big")
-        copies = flow.copies[direction]
-        copy = copies.get(seq, 0)
-        copies[seq] = copy + 1
-        if len(copies) > _COPIES_KEPT:
-            del copies[next(iter(copies))]  # the oldest number (dicts keep order)
-        return probe_identity(seq, copy)
-    return arrival_identity(index)
-
-
-def _probe_seq(peek: bytes | bytearray) -> int | None:
-    """The sequence number of a labsock probe from its first bytes, else None."""
-    if len(peek) == _PEEK and peek.startswith(MAGIC):
-        return int.from_bytes(peek[len(MAGIC) :], "big")
-    return None
+    seq = probe_seq(data[:_PEEK])
+    if seq is None:
+        return arrival_identity(index)
+    copies = flow.copies[direction]
+    copy = copies.get(seq, 0)
+    copies[seq] = copy + 1
+    if len(copies) > _COPIES_KEPT:
+        del copies[next(iter(copies))]  # the oldest number (dicts keep order)
+    return probe_identity(seq, copy)

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import select
 import socket
-import struct
 import time
 from collections.abc import Callable
 from typing import Literal
 
 from labsock._core.errors import FramingError, UsageError, os_errors
-from labsock._core.probe import HEADER_SIZE, MAGIC, ProbeStream, decode_probe, encode_probe
+from labsock._core.probe import (
+    HEADER_SIZE,
+    SEQ_OFFSET,
+    SEQ_SENT,
+    ProbeStream,
+    decode_probe,
+    encode_probe,
+)
 from labsock._core.records import build_records
 from labsock._core.validate import check_address, check_count, check_seconds, check_size
 from labsock._endpoints.servers import resolve
@@ -28,8 +34,6 @@ Progress = Callable[[int, int], None]
 # The probe's sequence number and send time, right after its magic (the
 # layout of labsock._core.probe): ping builds one probe with encode_probe, then
 # writes only these two fields for each next one, in place.
-_SEQ_SENT = struct.Struct("!IQ")
-_SEQ_OFFSET = len(MAGIC)
 _U64 = (1 << 64) - 1
 # A TCP probe bigger than this is sent while its echo is read. Sent whole
 # first, it would deadlock: the echo server stops reading once it cannot send
@@ -219,7 +223,7 @@ class _Run:
         probe = self.probe
         # Built before the clock starts: the round trip is the network's and
         # the server's, not the time it takes to pack a header.
-        _SEQ_SENT.pack_into(probe, _SEQ_OFFSET, seq, time.perf_counter_ns() & _U64)
+        SEQ_SENT.pack_into(probe, SEQ_OFFSET, seq, time.perf_counter_ns() & _U64)
         now = time.perf_counter()
         self.sendall(probe)
         self.sent.append(now)
@@ -282,7 +286,7 @@ class _Run:
         answered, sent, probe, progress = self.answered, self.sent, self.probe, self.progress
         sendall = self.sendall
         count, timeout = self.count, self.timeout
-        pack, clock, clock_ns = _SEQ_SENT.pack_into, time.perf_counter, time.perf_counter_ns
+        pack, clock, clock_ns = SEQ_SENT.pack_into, time.perf_counter, time.perf_counter_ns
         # Every probe's first wait uses this one socket timeout, a hair under
         # the probe's own so that it never outlasts the deadline (the loop
         # below waits out the rest); no settimeout() system call per probe.
@@ -295,7 +299,7 @@ class _Run:
             # _send, inlined: from the clock's start to the reply, ping runs
             # nothing it can leave for later (the server is a thread of this
             # process and shares its GIL).
-            pack(probe, _SEQ_OFFSET, seq, clock_ns() & _U64)
+            pack(probe, SEQ_OFFSET, seq, clock_ns() & _U64)
             now = clock()
             sendall(probe)
             sent.append(now)
