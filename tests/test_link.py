@@ -18,8 +18,8 @@ import labsock._endpoints.udplink as udplink_module
 from labsock import ClosedError, TCPEchoServer, UDPEchoServer, UsageError, ping
 from labsock._core.impair import Impairment, ImpairmentModel, direction_rng, probe_identity
 from labsock._endpoints.base import JOIN_TIMEOUT
+from labsock._endpoints.kernel import udp_socket_drops
 from labsock._endpoints.link import ImpairedLink
-from labsock._endpoints.udplink import _MAX_CLIENTS
 
 from .conftest import needs_ipv6, needs_tool, tcp_echo
 
@@ -144,42 +144,109 @@ def test_clients_pinging_at_once_each_see_a_perfect_link_and_the_totals_add_up()
     assert stats.forward.bytes_out == stats.backward.bytes_in == clients * count * 64
 
 
-def test_more_clients_than_the_table_holds_forgets_the_least_recent() -> None:
-    # Like a NAT: past _MAX_CLIENTS mappings, the client heard from least
-    # recently loses its mapping (and its thread in the link); its next
-    # datagram makes a new one. What was counted stays counted.
-    extra = 3
-    total = _MAX_CLIENTS + extra
+def test_a_busy_table_grows_an_idle_client_is_forgotten_and_clients_count_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Like a NAT: past _MAX_CLIENTS mappings, a client quiet for _FLOW_IDLE
+    # loses its mapping (and its thread in the link) to make room; busy ones
+    # never do (their replies would be lost), the table grows to _MAX_FLOWS.
+    monkeypatch.setattr(udplink_module, "_MAX_CLIENTS", 4)
+    monkeypatch.setattr(udplink_module, "_MAX_FLOWS", 6)
+    monkeypatch.setattr(udplink_module, "_FLOW_IDLE", 0.5)
     prefix = "labsock-udp-link-{}-client-"
-    clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(total)]
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(8)]
     try:
         with UDPEchoServer() as server, ImpairedLink(server.address) as link:
-            for i, client in enumerate(clients):
-                client.settimeout(TIMEOUT)
-                client.sendto(b"hello %d" % i, link.address)
-                assert client.recv(100) == b"hello %d" % i
+
+            def echo(i: int, data: bytes) -> bytes:
+                clients[i].settimeout(TIMEOUT)
+                clients[i].sendto(data, link.address)
+                return clients[i].recv(100)
 
             def flow_threads() -> int:
                 name = prefix.format(link.port)
                 return sum(t.name.startswith(name) for t in threading.enumerate())
 
-            wait_until(lambda: flow_threads() == _MAX_CLIENTS)
+            for i in range(6):
+                assert echo(i, b"hello %d" % i) == b"hello %d" % i
             stats = link.statistics()
-            assert stats.clients == total
-            assert stats.active == _MAX_CLIENTS
-            assert stats.forward.forwarded == stats.backward.forwarded == total
-            # The latest client kept its mapping; the first lost it and gets a new one.
-            clients[-1].sendto(b"still here", link.address)
-            assert clients[-1].recv(100) == b"still here"
-            assert link.statistics().clients == total
-            clients[0].sendto(b"back again", link.address)
-            assert clients[0].recv(100) == b"back again"
-            wait_until(lambda: link.statistics().backward.forwarded == total + 2)
-            assert link.statistics().clients == total + 1
-            assert flow_threads() <= _MAX_CLIENTS
+            assert stats.active == stats.clients == 6  # busy: the table grew past 4
+            # Full, and nobody quiet yet: client 6's datagram cannot be relayed.
+            clients[6].sendto(b"no room", link.address)
+            wait_until(lambda: link.statistics().forward.failed == 1)
+            time.sleep(0.6)  # everyone is quiet now
+            assert echo(7, b"room now") == b"room now"
+            assert echo(0, b"back again") == b"back again"  # forgotten? made anew
+            wait_until(lambda: link.statistics().backward.forwarded == 8)
+            stats = link.statistics()
+            assert stats.clients == 8  # client 0 forgotten and back: still one client
+            assert stats.active == 6
+            assert stats.forward.received == 9
+            assert stats.forward.received == stats.forward.forwarded + stats.forward.failed
+            wait_until(lambda: flow_threads() == 6)
     finally:
         for client in clients:
             client.close()
+
+
+def test_two_hundred_clients_the_books_balance_with_the_kernels_drops() -> None:
+    """Every datagram is accounted for: relayed, failed, or dropped by a kernel, and said so."""
+    clients_n, burst, size = 200, 10, 8192
+    clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(clients_n)]
+    try:
+        with (
+            UDPEchoServer(receive_buffer=8 << 20) as server,
+            ImpairedLink(server.address, keep_events=0) as link,
+        ):
+            payload = bytes(size)
+            for client in clients:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                client.settimeout(TIMEOUT)
+                client.sendto(b"hello", link.address)  # each client gets its flow
+                assert client.recv(100) == b"hello"
+            # Then every client bursts at once: the link's socket overflows.
+            for _ in range(burst):
+                for client in clients:
+                    client.sendto(payload, link.address)
+            sent = clients_n * (burst + 1)
+
+            def settled() -> bool:
+                stats = link.statistics()
+                received = stats.forward.received + stats.forward.kernel_dropped
+                return (
+                    received == sent
+                    and stats.backward.forwarded
+                    + stats.backward.failed
+                    + (stats.backward.kernel_dropped)
+                    == server.statistics().datagrams_out
+                )
+
+            wait_until(settled)
+            stats = link.statistics()
+            served = server.statistics()
+            server_drops = udp_socket_drops(server._sock) or 0
+            got = 0
+            for client in clients:
+                client.setblocking(False)
+                while True:
+                    try:
+                        client.recv(size)
+                    except BlockingIOError:
+                        break
+                    got += 1
+            got += clients_n  # the hellos
+            client_drops = sum(udp_socket_drops(c) or 0 for c in clients)
+    finally:
+        for client in clients:
+            client.close()
+    fwd, back = stats.forward, stats.backward
+    assert stats.clients == clients_n
+    assert fwd.received + fwd.kernel_dropped == sent
+    assert fwd.forwarded + fwd.failed == fwd.received
+    assert served.datagrams_in + server_drops == fwd.forwarded
+    assert back.received + back.kernel_dropped == served.datagrams_out
+    assert back.forwarded + back.failed == back.received
+    assert got + client_drops == back.forwarded
 
 
 def test_datagrams_sent_while_older_ones_are_held_overtake_them_and_are_counted() -> None:

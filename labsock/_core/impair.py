@@ -344,8 +344,14 @@ class DirectionStats:
         failed: copies the kernel refused to send (a full socket buffer, a
             closed port): lost by the link, but not on purpose.
         bytes_in, bytes_out: payload bytes received and sent on.
+        kernel_dropped: datagrams the kernel threw away at the link's own
+            socket(s) for this direction, because the receive buffer was
+            full: they never reached the link, so they are not in
+            ``received`` (UDP on Linux, from the sockets' ``drops``
+            counters; 0 where the kernel does not say).
 
-    Once nothing is held: ``forwarded + failed == received - dropped + duplicated``.
+    Once nothing is held: ``forwarded + failed == received - dropped + duplicated``,
+    and what was sent to the link is ``received + kernel_dropped``.
     """
 
     received: int = 0
@@ -358,6 +364,7 @@ class DirectionStats:
     failed: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    kernel_dropped: int = 0
 
     def __add__(self, other: DirectionStats) -> DirectionStats:
         return DirectionStats(
@@ -371,9 +378,10 @@ class LinkStats:
 
     ``forward`` is client -> target, ``backward`` target -> client (the
     replies). ``clients`` counts clients seen since start (UDP: distinct
-    source addresses; TCP: accepted connections), ``active`` those the link
-    still tracks. ``unreachable`` counts the times the target's kernel said
-    nothing listens there (UDP "port unreachable", TCP "connection refused").
+    source addresses, however often the link forgot and met one again; TCP:
+    accepted connections), ``active`` those the link still tracks.
+    ``unreachable`` counts the times the target's kernel said nothing
+    listens there (UDP "port unreachable", TCP "connection refused").
     """
 
     protocol: str

@@ -38,6 +38,7 @@ from labsock._core.impair import (
 )
 from labsock._core.probe import PEEK_SIZE, probe_seq
 from labsock._endpoints.base import close_socket, receive_timeout, wake_receiver
+from labsock._endpoints.kernel import udp_socket_drops
 from labsock._endpoints.servers import resolve
 
 if TYPE_CHECKING:
@@ -50,10 +51,15 @@ DIRECTIONS = ("forward", "backward")
 FORWARD, BACKWARD = 0, 1
 
 _RECV_SIZE = 65_536
-# Each client has an upstream socket and a thread (see the module docstring);
-# past this many clients the one heard from least recently is forgotten, as a
-# NAT forgets an idle mapping.
+# Each client has an upstream socket and a thread (see the module docstring).
+# Past this many clients, one that has been quiet for _FLOW_IDLE seconds is
+# forgotten to make room, as a NAT forgets an idle mapping. A busy client is
+# never forgotten (replies on their way to its socket would be lost, outside
+# the link's books): the table grows instead, up to _MAX_FLOWS clients at
+# once; past that a new client's datagrams are counted failed.
 _MAX_CLIENTS = 64
+_FLOW_IDLE = 2.0
+_MAX_FLOWS = 1024
 # Every blocking wait ends at least this often (close() wakes them at once on
 # Linux; the timeout is the backstop elsewhere).
 _IDLE = 1.0
@@ -74,6 +80,7 @@ _RECEIVED, _FORWARDED, _DROPPED, _DUPLICATED, _DELAYED, _REORDERED, _HELD, _FAIL
     )
 )
 _BYTES_IN, _BYTES_OUT = _FIELDS.index("bytes_in"), _FIELDS.index("bytes_out")
+_KERNEL = _FIELDS.index("kernel_dropped")
 
 # Events keep a datagram's first bytes (probe magic + seq), decoded when asked:
 # decoding every datagram on the way would slow the relay for nothing.
@@ -174,7 +181,12 @@ class UDPRelay:
         self._timer_wake = threading.Condition(self._lock)
         # Guarded by the lock: everything not passed straight through.
         self._counts = [[0] * len(_FIELDS), [0] * len(_FIELDS)]
-        self._clients_seen = 0
+        self._clients_seen = 0  # flows made, for thread names
+        # Every client address heard from (statistics().clients counts clients,
+        # not flows: a client forgotten and back again is still one client).
+        self._clients: set[tuple[str, int]] = set()
+        # Kernel drops at upstream sockets already closed, read before closing.
+        self._retired_drops = 0
         self._unreachable = 0
         self._stopping = False
         self._timer_started = False
@@ -310,9 +322,11 @@ class UDPRelay:
                     self._passed_failed(flow, BACKWARD, view[:size])
         finally:
             view.release()
+            drops = udp_socket_drops(flow.upstream) if flow.upstream.fileno() >= 0 else None
             with self._lock:
                 done, done_bytes = self._retired
                 self._retired = (done + flow.passed[0], done_bytes + flow.passed[1])
+                self._retired_drops += drops or 0
                 self._live.discard(flow)
             close_socket(flow.upstream)
 
@@ -339,14 +353,22 @@ class UDPRelay:
 
     # -- under the lock --------------------------------------------------------
     def _new_flow(self, client: Any, now: float) -> _Flow | None:
-        upstream = socket.socket(self._target_family, socket.SOCK_DGRAM)
+        with self._lock:
+            self._clients.add((client[0], client[1]))
+            full = len(self._flows) >= _MAX_CLIENTS and not self._make_room_locked(now)
+        upstream = None
         try:
+            if full:
+                raise BlockingIOError("the link relays for _MAX_FLOWS clients at once")
+            upstream = socket.socket(self._target_family, socket.SOCK_DGRAM)
             # connect() on UDP only fixes the peer: the kernel then delivers
             # only the target's datagrams here, and reports "unreachable".
             upstream.connect(self._target_sockaddr)
             receive_timeout(upstream, _IDLE)
         except OSError:
-            upstream.close()
+            # No socket for this client (out of descriptors, or the table is
+            # full): its datagram is lost, and counted.
+            close_socket(upstream)
             with self._lock:
                 self._counts[FORWARD][_RECEIVED] += 1
                 self._counts[FORWARD][_FAILED] += 1
@@ -356,10 +378,6 @@ class UDPRelay:
             if self._stopping:
                 upstream.close()
                 return None
-            if len(self._flows) >= _MAX_CLIENTS:
-                oldest = min(self._flows.values(), key=lambda f: f.seen)
-                del self._flows[oldest.address]
-                _stop_flow(oldest)
             self._flows[client] = flow
             self._live.add(flow)
             self._clients_seen += 1
@@ -370,6 +388,18 @@ class UDPRelay:
                 f"udp-link-{self.address[1]}-client-{self._clients_seen}",
             )
         return flow
+
+    def _make_room_locked(self, now: float) -> bool:
+        """Forget the least recent client if it has been quiet long enough; False if none may go.
+
+        With fewer than _MAX_FLOWS clients a busy table just grows.
+        """
+        oldest = min(self._flows.values(), key=lambda f: f.seen)
+        if now - oldest.seen >= _FLOW_IDLE:
+            del self._flows[oldest.address]
+            _stop_flow(oldest)
+            return True
+        return len(self._flows) < _MAX_FLOWS
 
     def _arrive(self, flow: _Flow, direction: int, data: bytes, index: int, now: float) -> None:
         """An impaired direction: ask the model, then count, drop, hold or send."""
@@ -491,9 +521,17 @@ class UDPRelay:
         self._perfect[:] = [model.passthrough for model in self._models]
 
     def statistics(self) -> LinkStats:
+        # The kernel's drops first, outside the lock (reading /proc takes a
+        # while, and the relay's threads need the lock meanwhile).
+        with self._lock:
+            upstreams = [flow.upstream for flow in self._live]
+        forward_drops = _drops(self._sock)
+        backward_drops = sum(_drops(upstream) for upstream in upstreams)
         with self._lock:
             forward = list(self._counts[FORWARD])
             backward = list(self._counts[BACKWARD])
+            forward[_KERNEL] = forward_drops
+            backward[_KERNEL] = backward_drops + self._retired_drops
             _add_passed(forward, self._forward_passed.counts)
             count, size = self._retired
             for flow in self._live:
@@ -505,7 +543,7 @@ class UDPRelay:
                 "udp",
                 DirectionStats(*forward),
                 DirectionStats(*backward),
-                clients=self._clients_seen,
+                clients=len(self._clients),
                 active=len(self._flows),
                 unreachable=self._unreachable,
             )
@@ -538,6 +576,11 @@ class UDPRelay:
             close_socket(flow.upstream)
         close_socket(self._sock)
 
+    def held(self) -> int:
+        """Copies held in the link now, both directions (cheaper than statistics())."""
+        with self._lock:
+            return self._counts[FORWARD][_HELD] + self._counts[BACKWARD][_HELD]
+
 
 def _add_passed(counts: list[int], passed: tuple[int, int]) -> None:
     """Fold datagrams passed straight through into a direction's counters."""
@@ -546,6 +589,14 @@ def _add_passed(counts: list[int], passed: tuple[int, int]) -> None:
     counts[_FORWARDED] += count
     counts[_BYTES_IN] += size
     counts[_BYTES_OUT] += size
+
+
+def _drops(sock: socket.socket) -> int:
+    """What the kernel dropped at one of the link's sockets (0 where it cannot say)."""
+    try:
+        return udp_socket_drops(sock) or 0
+    except OSError:
+        return 0  # closed meanwhile: its drops were folded in by its thread
 
 
 def _stop_flow(flow: _Flow) -> None:
