@@ -46,7 +46,7 @@ from labsock._endpoints.multicast import (
     MulticastSender,
     ReceiverStats,
 )
-from labsock._endpoints.registry import close_all, live_endpoints
+from labsock._endpoints.registry import StaleEndpointWarning, close_all, live_endpoints
 from labsock._endpoints.servers import ServerStats, TCPEchoServer, UDPEchoServer
 from labsock._endpoints.sockettable import SocketRow, SocketTable, socket_table
 from labsock._endpoints.trace import Trace, TracedSocket, TraceEvent
@@ -106,6 +106,7 @@ __all__ = [
     "SocketRow",
     "SocketTable",
     "SpeedComparison",
+    "StaleEndpointWarning",
     "TCPEchoServer",
     "Trace",
     "TraceEvent",

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -816,3 +817,14 @@ def test_the_kurose_ross_setting_drops_requests_only() -> None:
     assert lab_ping.lost == lab_stats.forward.dropped
     assert 0.2 < lab_ping.lost / 300 < 0.4
     assert 0.4 < both_ping.lost / 300 < 0.62
+
+
+def test_the_lesson_and_the_docstring_show_the_kurose_ross_setting() -> None:
+    """Students who know the pinger lab find its setting, and why loss=0.3 differs."""
+    lesson = (Path(__file__).parent.parent / "notebooks" / "03_udp.ipynb").read_text()
+    doc = ImpairedLink.__doc__ or ""
+    for text in (lesson, doc):
+        assert "forward=" in text
+        assert "Impairment(loss=0.3)" in text
+        assert "Kurose & Ross" in text
+        assert "51 %" in text
