@@ -1,7 +1,8 @@
 """labsock: real sockets, real measurements, for a Jupyter course on socket programming.
 
 Every endpoint here is a real socket served by a real thread, bound to
-loopback unless you say otherwise. Quick tour::
+loopback; labsock refuses to send to, or bind, any other address
+(:class:`NotLoopback`) unless a teacher opts in with :func:`allow_network`. Quick tour::
 
     >>> import labsock
     >>> with labsock.UDPEchoServer() as server:
@@ -13,6 +14,19 @@ Plots (``labsock.plots``) and interactive panels (``labsock.widgets``) are
 imported on first use, so ``import labsock`` stays fast and pulls in neither
 matplotlib nor ipywidgets.
 """
+
+# The layout, bottom to top; a module imports only from its own layer and
+# those below it (tests/test_layers.py keeps it so):
+#   _core/         pure: errors, validation, formatting, probe format, framing,
+#                  impairment model, records, statistics, trace events/readings
+#   _results/      frozen result records
+#   _endpoints/    real sockets in threads: registry, servers, links, multicast,
+#                  traced sockets, kernel counters, the socket table
+#   _experiments/  ping, blast, compare, fan-out, sender cost, link runs
+#   _viz/          figure builders (public face: plots.py)
+#   _panels/       ipywidgets panels (public face: widgets.py)
+#   exercises/     the practice's checks; may use everything below _viz
+# This file, plots.py and widgets.py only re-export.
 
 from labsock._core.errors import (
     AddressError,
@@ -26,6 +40,7 @@ from labsock._core.errors import (
     LabsockError,
     NetworkError,
     NetworkTimeout,
+    NotLoopback,
     OutOfResources,
     PayloadTypeError,
     PermissionDenied,
@@ -33,6 +48,8 @@ from labsock._core.errors import (
     WorkerError,
 )
 from labsock._core.framing import LengthPrefixCodec, LineCodec
+from labsock._core.guard import allow_network, network_allowed
+from labsock._core.i18n import language, set_language
 from labsock._core.impair import DirectionStats, Impairment, LinkEvent, LinkStats
 from labsock._core.records import ProbeRecord
 from labsock._core.stats import Reordering, RttSummary
@@ -93,6 +110,7 @@ __all__ = [
     "MulticastSender",
     "NetworkError",
     "NetworkTimeout",
+    "NotLoopback",
     "OutOfResources",
     "PayloadTypeError",
     "PermissionDenied",
@@ -114,15 +132,19 @@ __all__ = [
     "UDPEchoServer",
     "UsageError",
     "WorkerError",
+    "allow_network",
     "blast",
     "close_all",
     "compare_speed",
     "fan_out",
     "ipv6_multicast_supported",
+    "language",
     "live_endpoints",
+    "network_allowed",
     "ping",
     "run_through_link",
     "sender_cost",
+    "set_language",
     "socket_table",
 ]
 __version__ = "0.1.0"

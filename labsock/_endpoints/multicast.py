@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from labsock._core.errors import NetworkError, UsageError, os_errors
+from labsock._core.guard import check_multicast
 from labsock._core.probe import (
     MAGIC,
     TAG_SIZE,
@@ -580,7 +581,9 @@ class MulticastGroup(Endpoint):
 
     Raises:
         UsageError: for a group that is not multicast (with an explanation),
-            in 224.0.0.0/24, a TTL above 1, or a non-loopback interface.
+            or in 224.0.0.0/24.
+        NotLoopback: a TTL above 1, or an interface other than loopback
+            (``labsock.allow_network`` does not change this).
         AddressInUse: when ``port`` is held by a socket that does not share.
 
     Example:
@@ -612,13 +615,11 @@ class MulticastGroup(Endpoint):
             _reserve(group)
         check_port(port)
         ttl = check_count(ttl, name="ttl", minimum=0, maximum=255)
-        if ttl > 1:
-            raise UsageError(
-                f"ttl={ttl} would let routers forward the datagrams beyond this machine. "
-                "The course keeps multicast on loopback: use ttl=1 (or 0, this host only)."
-            )
         if interface is None:
             interface = "127.0.0.1" if family == 4 else "::1"
+        # The loopback guard: the group's interface (where receivers join and
+        # senders send) and its TTL, checked once for all of them.
+        check_multicast(interface, ttl, what="MulticastGroup")
         if family == 4:
             interface = _ipv4_interface(interface)
         else:

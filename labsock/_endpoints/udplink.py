@@ -28,6 +28,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import os_errors
+from labsock._core.guard import check_bind, family_of
 from labsock._core.impair import (
     DirectionStats,
     ImpairmentModel,
@@ -39,7 +40,6 @@ from labsock._core.impair import (
 from labsock._core.probe import PEEK_SIZE, probe_seq
 from labsock._endpoints.base import close_socket, receive_timeout, wake_receiver
 from labsock._endpoints.kernel import udp_socket_drops
-from labsock._endpoints.servers import resolve
 
 if TYPE_CHECKING:
     from labsock._endpoints.base import Endpoint
@@ -206,7 +206,10 @@ class UDPRelay:
             deque(maxlen=keep_events) if keep_events else None
         )
 
-        family, sockaddr = resolve(host, port, socket.SOCK_DGRAM)
+        # ImpairedLink has checked it already; checked here too, so that
+        # a relay never binds what the loopback guard refuses.
+        sockaddr = check_bind((host, port), what="ImpairedLink", kind=socket.SOCK_DGRAM)
+        family = family_of(sockaddr)
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             with os_errors("bind", (host, port)):

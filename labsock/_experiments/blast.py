@@ -19,6 +19,7 @@ import time
 from typing import Literal, NamedTuple
 
 from labsock._core.errors import UsageError, WorkerError, os_errors
+from labsock._core.guard import check_bind
 from labsock._core.validate import check_count, check_seconds, check_size
 from labsock._endpoints.base import JOIN_TIMEOUT
 from labsock._endpoints.kernel import udp_rcvbuf_errors, udp_socket_drops
@@ -122,6 +123,8 @@ def blast(
     read_delay = check_seconds(read_delay, name="read_delay", maximum=1.0)
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60.0)
 
+    # The loopback guard, once per call: both ends live on _HOST.
+    check_bind((_HOST, 0), what="blast")
     run = _udp if protocol == "udp" else _tcp
     return run(_Settings(count, size, receive_buffer, read_delay, send_buffer, timeout))
 

@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 
 from labsock._core.errors import ConnectionLost, UsageError, os_errors
+from labsock._core.guard import check_bind
 from labsock._core.probe import HEADER_SIZE
 from labsock._core.records import build_records
 from labsock._core.validate import MAX_UDP_PAYLOAD, check_count, check_seconds, check_size
@@ -445,6 +446,9 @@ def compare_speed(
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60.0)
     time_limit = check_seconds(time_limit, name="time_limit", allow_zero=False, maximum=600.0)
 
+    # The loopback guard, once per call: the bulk transfers' ends live on
+    # _HOST (the servers and ping check their own addresses).
+    check_bind((_HOST, 0), what="compare_speed")
     started = time.perf_counter()
     with UDPEchoServer() as udp_server, TCPEchoServer() as tcp_server:
         udp_ping = ping(udp_server.address, protocol="udp", count=count, size=size, timeout=timeout)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from labsock._core.errors import FramingError, UsageError, os_errors
+from labsock._core.guard import check_destination, family_of
 from labsock._core.probe import (
     HEADER_SIZE,
     SEQ_OFFSET,
@@ -24,7 +25,6 @@ from labsock._core.probe import (
 )
 from labsock._core.records import build_records
 from labsock._core.validate import check_address, check_count, check_seconds, check_size
-from labsock._endpoints.servers import resolve
 from labsock._results.ping import PingResult
 
 __all__ = ["ping"]
@@ -84,6 +84,9 @@ def ping(
             (Over UDP nobody refuses: every probe is lost, and the result
             says whether the kernel reported the port unreachable.)
         NetworkTimeout: TCP only, when the connection cannot be made in time.
+        NotLoopback: ``address`` is not this machine's loopback (or is a
+            multicast group, a broadcast address or 0.0.0.0): refused
+            before anything is sent.
 
     Example:
         >>> from labsock import UDPEchoServer
@@ -108,7 +111,9 @@ def ping(
         interval = check_seconds(interval, name="interval", maximum=60)
 
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
-    family, sockaddr = resolve(host, port, kind)
+    # The loopback guard: resolved once, refused before the socket exists.
+    sockaddr = check_destination((host, port), what="ping", kind=kind)
+    family = family_of(sockaddr)
     run = _Run(count, size, interval, timeout, progress)
     started = time.perf_counter()
     with socket.socket(family, kind) as sock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import time
 
+from labsock._core.guard import check_bind
 from labsock._core.validate import check_count, check_size
 from labsock._endpoints.mcaddress import _bound_socket, _mreq
 from labsock._endpoints.multicast import MulticastGroup
@@ -20,6 +21,7 @@ from labsock._results.sender_cost import SenderCost
 
 __all__ = ["sender_cost"]
 
+_HOST = "127.0.0.1"  # the unicast sinks' address
 _BUFFER = 4 << 20
 
 
@@ -50,6 +52,8 @@ def sender_cost(*, receivers: int = 4, count: int = 300, size: int = 512) -> Sen
     count = check_count(count, name="count", maximum=10_000)
     size = check_size(size, minimum=1, udp=True)
     payload = bytes(size)
+    # The loopback guard, once per call: the unicast sinks' address.
+    local = check_bind((_HOST, 0), what="sender_cost")
     unicast_times: list[float] = []
     multicast_times: list[float] = []
     sinks: list[socket.socket] = []
@@ -59,7 +63,7 @@ def sender_cost(*, receivers: int = 4, count: int = 300, size: int = 512) -> Sen
             sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sinks.append(sink)
             sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)
-            sink.bind(("127.0.0.1", 0))
+            sink.bind(local)
         targets = [s.getsockname() for s in sinks]
         with (
             MulticastGroup() as group,
