@@ -39,7 +39,7 @@ from labsock._core.impair import (
 )
 from labsock._core.probe import PEEK_SIZE, probe_seq
 from labsock._endpoints.base import close_socket, receive_timeout, wake_receiver
-from labsock._endpoints.kernel import udp_socket_drops
+from labsock._endpoints.kernel import udp_socket_drops, udp_sockets_drops
 
 if TYPE_CHECKING:
     from labsock._endpoints.base import Endpoint
@@ -528,8 +528,8 @@ class UDPRelay:
         # while, and the relay's threads need the lock meanwhile).
         with self._lock:
             upstreams = [flow.upstream for flow in self._live]
-        forward_drops = _drops(self._sock)
-        backward_drops = sum(_drops(upstream) for upstream in upstreams)
+        forward_drops, *backward = _drops([self._sock, *upstreams])
+        backward_drops = sum(backward)
         with self._lock:
             forward = list(self._counts[FORWARD])
             backward = list(self._counts[BACKWARD])
@@ -594,12 +594,19 @@ def _add_passed(counts: list[int], passed: tuple[int, int]) -> None:
     counts[_BYTES_OUT] += size
 
 
-def _drops(sock: socket.socket) -> int:
-    """What the kernel dropped at one of the link's sockets (0 where it cannot say)."""
+def _drops(socks: list[socket.socket]) -> list[int]:
+    """What the kernel dropped at each of the link's sockets (0 where it cannot say)."""
     try:
-        return udp_socket_drops(sock) or 0
+        return [drops or 0 for drops in udp_sockets_drops(socks)]
     except OSError:
-        return 0  # closed meanwhile: its drops were folded in by its thread
+        pass  # one was closed meanwhile (its thread folded its drops in): one by one
+    counts = []
+    for sock in socks:
+        try:
+            counts.append(udp_socket_drops(sock) or 0)
+        except OSError:
+            counts.append(0)
+    return counts
 
 
 def _stop_flow(flow: _Flow) -> None:
