@@ -212,14 +212,18 @@ def test_two_hundred_clients_the_books_balance_with_the_kernels_drops() -> None:
             sent = clients_n * (burst + 1)
 
             def settled() -> bool:
+                # Everything sent is somewhere final: read by the link or
+                # dropped at its socket; read by the server or dropped at its
+                # socket; every echo read by the link or dropped at its upstream.
                 stats = link.statistics()
-                received = stats.forward.received + stats.forward.kernel_dropped
+                fwd, back = stats.forward, stats.backward
+                served = server.statistics()
+                server_drops = udp_socket_drops(server._sock) or 0
                 return (
-                    received == sent
-                    and stats.backward.forwarded
-                    + stats.backward.failed
-                    + (stats.backward.kernel_dropped)
-                    == server.statistics().datagrams_out
+                    fwd.received + fwd.kernel_dropped == sent
+                    and served.datagrams_in + server_drops == fwd.forwarded
+                    and back.received + back.kernel_dropped == served.datagrams_out
+                    and back.forwarded + back.failed == back.received
                 )
 
             wait_until(settled)
