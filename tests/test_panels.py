@@ -123,6 +123,28 @@ def test_lab_added_receiver_hears_only_later_bursts_and_a_removed_one_keeps_its_
         lab.leave("r1")
 
 
+def test_lab_calls_a_receivers_first_join_a_join_not_a_rejoin(lab: MulticastLab) -> None:
+    from labsock import plots
+
+    lab.burst.value = 10
+    lab.run()
+    lab.add_receiver()
+    assert "hears what is sent from #10 on" in lab.status.value
+    result = lab.run()
+    assert "r4 joined before #10" in lab.status.value
+    assert "rejoined" not in lab.status.value
+    fig = plots.fan_out(result)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.texts if t.get_gid() == "move-label"]
+    notes = [t.get_text() for t in ax.texts if t.get_gid() == "row-note"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["joined before #10"]
+    assert notes[3] == "10 sent before it joined"
+    assert "not a member (not joined yet)" in legend
+    assert "joined the group" in legend
+    assert "(joined before #10: 10 sent before it joined)" in result.summary()
+
+
 def test_lab_receiver_removed_before_any_burst_leaves_no_trace(lab: MulticastLab) -> None:
     lab.remove_receiver()  # the newest, r3
     lab.leave("r2")

@@ -27,7 +27,7 @@ from labsock._endpoints.base import Endpoint
 from labsock._endpoints.multicast import MulticastGroup, MulticastReceiver
 from labsock._experiments.fanout import FanOutSession
 from labsock._panels.base import Panel, close_tree, html_table, png
-from labsock._results.fanout import FanOutResult
+from labsock._results.fanout import FanOutResult, move_words
 
 __all__ = ["MulticastLab"]
 
@@ -160,7 +160,13 @@ class MulticastLab(Panel[FanOutResult]):
         receiver = self.group.receiver(receive_buffer=_RECEIVE_BUFFER, keep=2 * MAX_HISTORY)
         self._own(receiver)
         self.session.add(receiver)  # a join, when datagrams were sent before
-        self._refresh(f"{receiver.name} joined the group")
+        if self.sent:
+            # Its first join: it was never out, it was not there yet.
+            self._refresh(
+                f"{receiver.name} joined the group: it hears what is sent from #{self.sent} on"
+            )
+        else:
+            self._refresh(f"{receiver.name} joined the group")
         return receiver.name
 
     def remove_receiver(self, name: str | None = None) -> None:
@@ -295,6 +301,9 @@ class MulticastLab(Panel[FanOutResult]):
             f"burst {self._bursts}: datagrams #{first} to #{first + count - 1} "
             f"sent to {host}:{port}"
         ]
+        # The membership changes just before this burst, in the figure's words.
+        words = zip(result.events, move_words(result.events), strict=True)
+        parts.extend(f"{e.receiver} {said}" for e, said in words if e.seq == first)
         lost_any = False
         for i, name in enumerate(result.names):
             expected, got = result.expected[i][first:], result.matrix[i][first:]

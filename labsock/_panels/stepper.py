@@ -82,6 +82,8 @@ class SocketStepper(Panel[Trace]):
 
         self.run_button.description = "whole conversation"
         self.run_button.tooltip = "start over and make every call of the usual conversation"
+        # A button is 148 px wide by default: too narrow for this label, which got cut.
+        self.run_button.layout.width = "max-content"
         self.reset_button = w.Button(description="start over", icon="undo")
         self.reset_button.on_click(lambda _b: self._guard(self.reset))
         self.buttons: dict[tuple[str, str], w.Button] = {}
