@@ -41,6 +41,7 @@ from labsock._core.errors import (
     NetworkError,
     NetworkTimeout,
     NotLoopback,
+    OutOfResources,
     PayloadTypeError,
     PermissionDenied,
     UsageError,
@@ -62,7 +63,7 @@ from labsock._endpoints.multicast import (
     MulticastSender,
     ReceiverStats,
 )
-from labsock._endpoints.registry import close_all, live_endpoints
+from labsock._endpoints.registry import StaleEndpointWarning, close_all, live_endpoints
 from labsock._endpoints.servers import ServerStats, TCPEchoServer, UDPEchoServer
 from labsock._endpoints.sockettable import SocketRow, SocketTable, socket_table
 from labsock._endpoints.tcpinfo import TCP_INFO_NOTE, TcpInfo, tcp_info
@@ -115,6 +116,7 @@ __all__ = [
     "NetworkError",
     "NetworkTimeout",
     "NotLoopback",
+    "OutOfResources",
     "PayloadTypeError",
     "PermissionDenied",
     "PingResult",
@@ -127,6 +129,7 @@ __all__ = [
     "SocketRow",
     "SocketTable",
     "SpeedComparison",
+    "StaleEndpointWarning",
     "TCPEchoServer",
     "TcpInfo",
     "Trace",

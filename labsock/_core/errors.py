@@ -23,6 +23,7 @@ from what the *network or the peer* did (refused, timed out, reset)::
     |   +-- NetworkTimeout (TimeoutError)
     +-- FramingError (ValueError)        a byte stream that breaks its framing
     +-- WorkerError                      a background thread failed
+    +-- OutOfResources                   no descriptor, memory or thread left
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "NetworkError",
     "NetworkTimeout",
     "NotLoopback",
+    "OutOfResources",
     "PayloadTypeError",
     "PermissionDenied",
     "UsageError",
@@ -125,6 +127,18 @@ class WorkerError(LabsockError):
     """A background thread of an endpoint met an unexpected error."""
 
 
+class OutOfResources(LabsockError):
+    """This process or machine ran out of file descriptors, memory or threads.
+
+    Not a mistake in your code and not the network's doing: too many sockets
+    or threads are open at once (a busy class shares one machine).
+    """
+
+
+#: errno values that mean "out of descriptors or memory", not "bad request".
+RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
 def _where(address: object) -> str:
     if isinstance(address, tuple) and len(address) >= 2:
         host, port = address[0], address[1]
@@ -199,6 +213,12 @@ def translate_oserror(exc: OSError, *, action: str, address: object = None) -> L
         return DatagramTooLarge(
             f"cannot {action} {where}: the datagram is too large for one packet "
             "(at most 65,507 bytes over IPv4). Split the data, or use TCP."
+        )
+    if code in RESOURCE_ERRNOS:
+        return OutOfResources(
+            f"cannot {action} {where}: out of resources ({exc.strerror or exc}). Too many "
+            "sockets or threads are open at once: close the endpoints you no longer need "
+            "(labsock.close_all()), or wait for other clients to finish."
         )
     return NetworkError(f"cannot {action} {where}: {exc.strerror or exc}")
 

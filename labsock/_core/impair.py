@@ -4,11 +4,17 @@ Pure, like the rest of the core: no sockets, no threads, no clock of its own.
 The relay (``_link``) asks :meth:`ImpairmentModel.decide` once per datagram,
 passing the time the datagram arrived, and does what the answer says.
 
-Reproducible on purpose: the answers come from a ``random.Random`` and depend
-only on how many datagrams came before, never on timing. The same seed and
-the same traffic give exactly the same datagrams dropped, duplicated and held
-for the same times. Each direction of a link gets its own generator
-(:func:`direction_rng`), so replies never shift the decisions about requests.
+Reproducible on purpose: the answers depend only on the seed and on *which*
+datagram it is, never on timing. A relay passes each datagram's identity
+(:func:`probe_identity` for a labsock probe: its sequence number and which
+copy of it this is; :func:`arrival_identity` for anything else: its place
+among its sender's datagrams in that direction), and the model derives the
+datagram's random numbers from the seed and that identity alone. So the same
+seed drops, duplicates and holds exactly the same probes for the same times
+however the probes are paced, and whatever order the replies reach the link
+in. Each direction of a link gets its own generator (:func:`direction_rng`),
+so replies never shift the decisions about requests. Without an identity,
+``decide`` draws from the generator in arrival order.
 
 Every datagram draws the same five random numbers whatever the settings, so
 settings compare like for like: with one seed, the datagrams lost at
@@ -22,7 +28,9 @@ and the TCP relay.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
+import struct
 from dataclasses import dataclass
 
 from labsock._core.errors import UsageError
@@ -36,7 +44,9 @@ __all__ = [
     "ImpairmentModel",
     "LinkEvent",
     "LinkStats",
+    "arrival_identity",
     "direction_rng",
+    "probe_identity",
 ]
 
 #: Longest delay (and jitter) a link accepts, in seconds. Longer holds only
@@ -198,6 +208,29 @@ class Decision(_Copies):
         return min(range(len(self.holds)), key=self.holds.__getitem__)
 
 
+_FIVE = struct.Struct("!5Q")
+_PROBE_ID = struct.Struct("!cII")
+_ARRIVAL_ID = struct.Struct("!cQ")
+_TO_UNIT = 2.0**-53  # 53 random bits -> [0, 1), as random.random() does
+
+
+def probe_identity(seq: int, copy: int) -> bytes:
+    """Who a labsock probe is, for the model: its sequence number and copy.
+
+    ``copy`` is 0 for the first datagram with this number a relay sees from
+    one client in one direction, 1 for the second (a duplicate), and so on.
+
+    >>> probe_identity(7, 0) == probe_identity(7, 0) != probe_identity(7, 1)
+    True
+    """
+    return _PROBE_ID.pack(b"p", seq & 0xFFFF_FFFF, copy & 0xFFFF_FFFF)
+
+
+def arrival_identity(index: int) -> bytes:
+    """Who any other datagram is: its place among its sender's (0, 1, 2, ...)."""
+    return _ARRIVAL_ID.pack(b"a", index & 0xFFFF_FFFF_FFFF_FFFF)
+
+
 def direction_rng(seed: object, direction: str) -> random.Random:
     """The random generator of one direction (``"forward"`` or ``"backward"``) of a link.
 
@@ -224,7 +257,10 @@ class ImpairmentModel:
 
     A perfect setting (all zero) draws nothing: every datagram passes at
     once. Otherwise each decision draws exactly five numbers (loss,
-    duplicate, reorder, one jitter per copy), whatever the outcome.
+    duplicate, reorder, one jitter per copy), whatever the outcome: from
+    the generator in turn, or, when ``decide`` is given the datagram's
+    identity, from a keyed hash of the generator's seed state and that
+    identity (BLAKE2b: the same on every machine and Python version).
 
     Example:
         >>> import random
@@ -236,6 +272,9 @@ class ImpairmentModel:
     def __init__(self, settings: Impairment, rng: random.Random) -> None:
         self.settings = settings
         self._rng = rng
+        # The key of identity-based decisions: the generator's starting
+        # state (so its seed) without drawing from it.
+        self._key = hashlib.blake2b(repr(rng.getstate()).encode(), digest_size=32).digest()
         self.decisions = 0
 
     @property
@@ -255,16 +294,28 @@ class ImpairmentModel:
         """True while the settings are perfect: every datagram passes at once."""
         return self._state[1]
 
-    def decide(self, now: float) -> Decision:
-        """The fate of the next datagram, which arrived at time ``now`` (seconds)."""
+    def decide(self, now: float, identity: bytes | None = None) -> Decision:
+        """The fate of a datagram that arrived at time ``now`` (seconds).
+
+        ``identity`` (:func:`probe_identity`, :func:`arrival_identity`)
+        makes the fate depend on the seed and the datagram alone, so that
+        arrival order does not matter; without it the next numbers of the
+        generator decide.
+        """
         s, perfect = self._state
         self.decisions += 1
         if perfect:
             return Decision(now, (0.0,))
-        draw = self._rng.random
-        # Always five draws, in this order: the sequence of decisions then
-        # depends on the datagram count alone, not on what happened before.
-        u_loss, u_dup, u_reorder, u_jitter1, u_jitter2 = draw(), draw(), draw(), draw(), draw()
+        if identity is None:
+            draw = self._rng.random
+            # Always five draws, in this order: the sequence of decisions then
+            # depends on the datagram count alone, not on what happened before.
+            u_loss, u_dup, u_reorder, u_jitter1, u_jitter2 = (draw() for _ in range(5))
+        else:
+            digest = hashlib.blake2b(identity, key=self._key, digest_size=40).digest()
+            u_loss, u_dup, u_reorder, u_jitter1, u_jitter2 = (
+                (word >> 11) * _TO_UNIT for word in _FIVE.unpack(digest)
+            )
         if u_loss < s.loss:
             return Decision(now, ())
         copies = 2 if u_dup < s.duplicate else 1
@@ -293,8 +344,14 @@ class DirectionStats:
         failed: copies the kernel refused to send (a full socket buffer, a
             closed port): lost by the link, but not on purpose.
         bytes_in, bytes_out: payload bytes received and sent on.
+        kernel_dropped: datagrams the kernel threw away at the link's own
+            socket(s) for this direction, because the receive buffer was
+            full: they never reached the link, so they are not in
+            ``received`` (UDP on Linux, from the sockets' ``drops``
+            counters; 0 where the kernel does not say).
 
-    Once nothing is held: ``forwarded + failed == received - dropped + duplicated``.
+    Once nothing is held: ``forwarded + failed == received - dropped + duplicated``,
+    and what was sent to the link is ``received + kernel_dropped``.
     """
 
     received: int = 0
@@ -307,6 +364,7 @@ class DirectionStats:
     failed: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    kernel_dropped: int = 0
 
     def __add__(self, other: DirectionStats) -> DirectionStats:
         return DirectionStats(
@@ -320,9 +378,10 @@ class LinkStats:
 
     ``forward`` is client -> target, ``backward`` target -> client (the
     replies). ``clients`` counts clients seen since start (UDP: distinct
-    source addresses; TCP: accepted connections), ``active`` those the link
-    still tracks. ``unreachable`` counts the times the target's kernel said
-    nothing listens there (UDP "port unreachable", TCP "connection refused").
+    source addresses, however often the link forgot and met one again; TCP:
+    accepted connections), ``active`` those the link still tracks.
+    ``unreachable`` counts the times the target's kernel said nothing
+    listens there (UDP "port unreachable", TCP "connection refused").
     """
 
     protocol: str

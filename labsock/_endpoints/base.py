@@ -105,6 +105,7 @@ class Endpoint:
         self._threads: list[threading.Thread] = []
         self._errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
+        self._survived: set[int] = set()  # ids of errors in _errors a worker lived through
         self._reported = False
 
     # -- for subclasses -------------------------------------------------
@@ -124,9 +125,17 @@ class Endpoint:
         thread.start()
         return thread
 
-    def _record_error(self, exc: BaseException) -> None:
+    def _record_error(self, exc: BaseException, *, survived: bool = False) -> None:
+        """Keep a worker's error in ``.errors``.
+
+        ``survived``: the worker handled it and carried on (e.g. a server out
+        of descriptors for a moment). Such errors are reported in ``.errors``
+        but do not make ``close()`` raise: nothing stopped working.
+        """
         with self._errors_lock:
             self._errors.append(exc)
+            if survived:
+                self._survived.add(id(exc))
 
     def _wake(self) -> None:
         """Unblock every worker; called once by close() after the closed flag is set."""
@@ -157,7 +166,8 @@ class Endpoint:
         """Stop the workers, close the sockets. Safe to call many times.
 
         Raises :class:`WorkerError` (once, on the first close) if a worker
-        thread met an unexpected error; the errors stay in ``.errors``.
+        thread met an unexpected error; the errors stay in ``.errors``
+        (with those a worker lived through, which do not raise here).
         """
         with self._close_lock:
             if self._closed.is_set():
@@ -170,7 +180,10 @@ class Endpoint:
                 for thread in self._threads:
                     if thread is current:
                         continue
-                    thread.join(JOIN_TIMEOUT)
+                    try:
+                        thread.join(JOIN_TIMEOUT)
+                    except RuntimeError:
+                        continue  # never started (start() failed): nothing to wait for
                     if thread.is_alive():
                         stuck.append(thread.name)
                 if stuck:
@@ -183,7 +196,8 @@ class Endpoint:
         self._raise_worker_errors()
 
     def _raise_worker_errors(self) -> None:
-        errors = self.errors
+        with self._errors_lock:
+            errors = tuple(e for e in self._errors if id(e) not in self._survived)
         if errors and not self._reported:
             self._reported = True
             first = errors[0]

@@ -12,15 +12,27 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Sequence
 
-__all__ = ["udp_rcvbuf_errors", "udp_socket_drops"]
+__all__ = ["udp_rcvbuf_errors", "udp_socket_drops", "udp_sockets_drops"]
 
 
 def udp_socket_drops(sock: socket.socket) -> int | None:
     """The ``drops`` column of /proc/net/udp[6] for this socket, or None."""
+    return udp_sockets_drops([sock])[0]
+
+
+def udp_sockets_drops(socks: Sequence[socket.socket]) -> list[int | None]:
+    """The ``drops`` of several sockets, reading the tables once (a link has hundreds).
+
+    One entry per socket, in order: None where the kernel does not say (not
+    Linux, or the socket is not in the table). Raises OSError for a closed socket.
+    """
     if sys.platform != "linux":
-        return None
-    inode = str(os.fstat(sock.fileno()).st_ino)
+        return [None] * len(socks)
+    inodes = [str(os.fstat(sock.fileno()).st_ino) for sock in socks]
+    wanted = set(inodes)
+    found: dict[str, int] = {}
     for path in ("/proc/net/udp", "/proc/net/udp6"):
         try:
             with open(path) as table:
@@ -29,9 +41,11 @@ def udp_socket_drops(sock: socket.socket) -> int | None:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) >= 13 and fields[9] == inode:
-                return int(fields[-1])
-    return None
+            if len(fields) >= 13 and fields[9] in wanted:
+                found[fields[9]] = int(fields[-1])
+        if len(found) == len(wanted):
+            break
+    return [found.get(inode) for inode in inodes]
 
 
 def udp_rcvbuf_errors() -> int | None:

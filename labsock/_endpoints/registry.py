@@ -6,11 +6,23 @@ with "Address already in use" and the old thread lives on as an orphan.
 
 How a cell is recognised: in IPython (Jupyter kernels included) a
 ``pre_run_cell`` hook notes which cell is about to run, by its ``cell_id``
-where the front end sends one (JupyterLab does) and by its source text
-otherwise. Every endpoint remembers the cell that created it; when that cell
-runs again, those endpoints are closed before any of its code runs. Several
-endpoints made by one cell therefore live side by side, and endpoints made by
-other cells are left alone. Outside IPython nothing is closed implicitly.
+where the front end sends one (JupyterLab and Notebook 7 do, from the
+execution request's ``cellId``) and by its source text otherwise. The cell
+running when labsock first registers an endpoint (the hook did not exist yet
+when it started) is read from the execution IPython has under way, id
+included. Every endpoint remembers the cell that created it; when that cell
+runs again, edited or not, those endpoints are closed before any of its code
+runs. Several endpoints made by one cell therefore live side by side, and
+endpoints made by other cells are left alone. Outside IPython nothing is
+closed implicitly.
+
+Front ends that send no cell id (the classic Notebook before 7, some
+editors, a terminal IPython): a cell is known by its source alone, so an
+*edited* cell is a new cell to labsock, and what its old version made stays
+alive (a fixed port stays taken) until ``labsock.close_all()``. To keep that
+leak bounded, endpoints of at most :data:`MAX_UNNAMED_CELLS` such cells stay
+alive; past that, those of the cell that made its endpoints longest ago are
+closed, with a :class:`StaleEndpointWarning` that says so.
 
 Interactive panels (``labsock.widgets``) are tracked the same way, apart
 from the endpoints: re-running the cell that made a panel closes the old
@@ -27,10 +39,13 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
+import warnings
 from typing import Any, Protocol
 
 __all__ = [
+    "MAX_UNNAMED_CELLS",
     "Closable",
+    "StaleEndpointWarning",
     "close_all",
     "current_cell",
     "live_endpoints",
@@ -43,6 +58,14 @@ __all__ = [
 
 class Closable(Protocol):
     def close(self) -> None: ...
+
+
+class StaleEndpointWarning(UserWarning):
+    """Endpoints of an old cell were closed to keep a front end without cell ids from leaking."""
+
+
+#: Cells known by their source alone (no cell id) whose endpoints stay alive.
+MAX_UNNAMED_CELLS = 16
 
 
 _lock = threading.Lock()
@@ -102,10 +125,17 @@ def _install_hook() -> None:
     _hook_installed = True
     shell.events.register("pre_run_cell", _pre_run_cell)
     # The hook missed the cell that is running now (the one importing or first
-    # using labsock): recover its source from the history, stored before it ran.
-    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
-    if history:
-        _current_cell = (None, history[-1].strip() or None)
+    # using labsock). IPython keeps the execution under way, with the cell's
+    # id where the front end sent one: without the id, editing this cell
+    # would leave what it made alive.
+    result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
+    key = _cell_key(getattr(result, "info", None))
+    if key is None:
+        # Older IPython: at least the source, from the history stored before it ran.
+        history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+        if history:
+            key = (None, history[-1].strip() or None)
+    _current_cell = key
 
 
 def _close_quietly(endpoint: Closable) -> None:
@@ -120,8 +150,35 @@ def _close_quietly(endpoint: Closable) -> None:
 def register(endpoint: Closable) -> None:
     """Track a new endpoint, tagged with the cell now running."""
     _install_hook()
+    cell = _current_cell
     with _lock:
-        _live[endpoint] = _current_cell
+        _live[endpoint] = cell
+        stale = _beyond_unnamed_limit(cell)
+    for old in stale:
+        warnings.warn(
+            f"closed {old!r}: it was made by a cell this front end did not identify, "
+            f"and endpoints of at most {MAX_UNNAMED_CELLS} such cells stay alive (an "
+            "edited cell counts as a new one without a cell id). Use JupyterLab, or "
+            "labsock.close_all() before re-running edited cells.",
+            StaleEndpointWarning,
+            stacklevel=3,
+        )
+        _close_quietly(old)
+
+
+def _beyond_unnamed_limit(cell: CellKey | None) -> list[Closable]:
+    """Endpoints of the oldest id-less cells past MAX_UNNAMED_CELLS (under the lock)."""
+    if cell is None or cell[0] is not None:
+        return []
+    unnamed: dict[CellKey, None] = {}  # id-less cells, oldest endpoint first
+    for key in _live.values():
+        if key is not None and key[0] is None:
+            unnamed[key] = None
+    excess = len(unnamed) - MAX_UNNAMED_CELLS
+    if excess <= 0:
+        return []
+    oldest = [key for key in unnamed if key != cell][:excess]
+    return [ep for ep, key in _live.items() if key in oldest]
 
 
 def unregister(endpoint: Closable) -> None:

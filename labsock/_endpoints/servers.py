@@ -8,14 +8,16 @@ on ``close()``. They are deliberately plain: the loops below are the same
 
 from __future__ import annotations
 
+import os
 import selectors
 import socket
+import struct
 import sys
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from labsock._core.errors import os_errors
+from labsock._core.errors import RESOURCE_ERRNOS, OutOfResources, os_errors, translate_oserror
 from labsock._core.guard import check_bind, family_of
 from labsock._core.validate import check_count, check_host, check_port
 from labsock._endpoints.base import (
@@ -29,12 +31,31 @@ from labsock._endpoints.base import (
 if TYPE_CHECKING:
     from labsock._endpoints.trace import Trace
 
-__all__ = ["ServerStats", "TCPEchoServer", "UDPEchoServer"]
+__all__ = ["ServerStats", "TCPEchoServer", "UDPEchoServer", "default_backlog"]
 
 _RECV_SIZE = 65_536
 _POSIX = sys.platform != "win32"
 # A blocking wait ends at least this often (a backstop: close() wakes it at once).
 _IDLE = 1.0
+# Out of descriptors, memory or threads: the accept loop pauses this long
+# before it tries again, so that it does not spin while other connections end.
+_BACKOFF = 0.01
+# SO_LINGER on, zero seconds: close() then sends a reset, not a polite FIN.
+_RESET = struct.pack("ii", 1, 0)
+
+
+def default_backlog() -> int:
+    """The kernel's cap on a listening socket's queue (``net.core.somaxconn``).
+
+    Read from /proc on Linux; elsewhere Python's ``socket.SOMAXCONN``.
+    Asking ``listen()`` for more than this gets this much, silently.
+    """
+    try:
+        with open("/proc/sys/net/core/somaxconn", encoding="ascii") as f:
+            value = int(f.read().strip())
+    except (OSError, ValueError):
+        return int(socket.SOMAXCONN)
+    return max(1, min(value, 65535))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +65,9 @@ class ServerStats:
     ``connections`` counts accepted TCP connections since start, ``active``
     those open now, ``resets`` those the client broke (reset or vanished).
     UDP servers count ``datagrams_in``/``datagrams_out``; both count bytes.
+    A TCP server that runs out of file descriptors, memory or threads counts
+    each time in ``out_of_resources`` and keeps serving; ``refused`` counts
+    the clients it had to turn away then (they see the connection reset).
     """
 
     connections: int = 0
@@ -53,6 +77,8 @@ class ServerStats:
     datagrams_out: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    refused: int = 0
+    out_of_resources: int = 0
 
 
 _FIELD = {name: index for index, name in enumerate(ServerStats.__slots__)}
@@ -174,11 +200,23 @@ class TCPEchoServer(_Server):
             '::1'); any other is refused with NotLoopback (see
             ``labsock.allow_network``).
         port: 0 lets the operating system pick a free port (see ``.address``).
-        backlog: connections the kernel queues before ``accept``.
+        backlog: connections the kernel queues until the server accepts
+            them; ``None`` (default) takes the kernel's cap
+            (``net.core.somaxconn``, e.g. 4096). When more clients connect
+            at once than it holds, nothing fails at once: Linux ignores the
+            extra handshakes, and those clients' ``connect()`` takes a second
+            or more (the SYN is sent again after 1 s, 3 s, ...) before the
+            connection is made, or times out.
         nodelay: disable Nagle's algorithm on accepted connections, so small
             echoes go out at once (what an interactive server wants).
         trace: record the server's socket calls into this :class:`Trace`
             (actor ``"server"``; its connections ``"server#1"``, ...).
+
+    A busy server survives running out of file descriptors, memory or
+    threads: it turns the client it cannot serve away with a reset (never
+    leaves it waiting), counts it (``statistics().refused`` and
+    ``.out_of_resources``), keeps the error in ``.errors``, and serves again
+    once connections end. ``close()`` does not raise for these.
 
     Raises:
         AddressInUse, PermissionDenied, HostNotFound, UsageError,
@@ -200,12 +238,18 @@ class TCPEchoServer(_Server):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        backlog: int = 256,
+        backlog: int | None = None,
         nodelay: bool = True,
         trace: Trace | None = None,
     ) -> None:
         super().__init__(host, port)
+        if backlog is None:
+            backlog = default_backlog()
         check_count(backlog, name="backlog", minimum=1, maximum=65535)
+        self._reserve: int | None = None
+        # Kinds of resource errors already kept in .errors (each kind once:
+        # a class at the limit would otherwise pile up thousands of them).
+        self._resource_kinds: set[object] = set()
         self._nodelay = nodelay
         self._conn_lock = threading.Lock()
         self._conns: dict[socket.socket, threading.Thread] = {}
@@ -214,10 +258,19 @@ class TCPEchoServer(_Server):
         # _conn_lock, so statistics() never counts them twice or not at all).
         self._tallies: dict[socket.socket, _Tally] = {}
         self._listener = _bind(socket.SOCK_STREAM, host, port, trace)
-        self._waker_r, self._waker_w = socket.socketpair()
+        try:
+            with os_errors("start", (host, port)):
+                self._waker_r, self._waker_w = socket.socketpair()
+        except BaseException:
+            self._listener.close()
+            raise
         try:
             with os_errors("listen on", (host, port)):
                 self._listener.listen(backlog)
+                # One descriptor kept spare: with every other one in use,
+                # closing it lets the server accept a waiting client just to
+                # reset it, instead of leaving it queued with no answer.
+                self._reserve = _spare_descriptor()
             self._address = self._listener.getsockname()[:2]
             self._selector = selectors.DefaultSelector()
             self._selector.register(self._listener, selectors.EVENT_READ)
@@ -225,6 +278,7 @@ class TCPEchoServer(_Server):
         except BaseException:
             for s in (self._listener, self._waker_r, self._waker_w):
                 s.close()
+            self._free_reserve()
             raise
         self._start_worker(self._accept_loop, f"tcp-accept-{self.port}")
         self._register()
@@ -239,12 +293,29 @@ class TCPEchoServer(_Server):
                     conn, _peer = self._listener.accept()
                 except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                     continue
+                except OSError as exc:
+                    if exc.errno not in RESOURCE_ERRNOS:
+                        raise
+                    # Out of descriptors or memory: turn the waiting client
+                    # away (it must not wait for an answer that never comes),
+                    # pause, and go on: descriptors free up as clients leave.
+                    error = translate_oserror(exc, action="accept on", address=self._address)
+                    error.__cause__ = exc
+                    self._out_of_resources(exc.errno, error)
+                    self._shed_one()
+                    self._closed.wait(_BACKOFF)
+                    continue
                 self._adopt(conn)
 
     def _adopt(self, conn: socket.socket) -> None:
-        conn.setblocking(True)
-        if self._nodelay:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            conn.setblocking(True)
+            if self._nodelay:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            conn.close()  # the client reset before we could even set it up
+            self._counters.add(connections=1, resets=1)
+            return
         thread = threading.Thread(
             target=self._serve, args=(conn,), name=f"labsock-tcp-conn-{self.port}", daemon=True
         )
@@ -255,7 +326,56 @@ class TCPEchoServer(_Server):
             self._conns[conn] = thread
             self._tallies[conn] = _Tally(2)
             self._counters.add(connections=1, active=1)
-        thread.start()
+        try:
+            thread.start()
+        except (RuntimeError, MemoryError) as exc:
+            # "can't start new thread": out of memory or of threads. Undo the
+            # books, tell the client, and keep accepting. Counted before the
+            # client hears of it, so that statistics() never lags behind it.
+            with self._conn_lock:
+                self._conns.pop(conn, None)
+                self._tallies.pop(conn, None)
+                self._counters.add(connections=-1, active=-1, refused=1)
+            error = OutOfResources(
+                f"the {self.kind} at {format_address(self._address)} could not start a thread "
+                f"for a new client ({exc}): too many threads or too little memory. The client "
+                "was turned away; close endpoints you no longer need (labsock.close_all())."
+            )
+            error.__cause__ = exc
+            self._out_of_resources("thread", error)
+            _reset(conn)
+            self._closed.wait(_BACKOFF)
+
+    def _out_of_resources(self, kind: object, error: BaseException) -> None:
+        """Count a resource error; keep the first of each kind in ``.errors``."""
+        self._counters.add(out_of_resources=1)
+        if kind not in self._resource_kinds:
+            self._resource_kinds.add(kind)
+            self._record_error(error, survived=True)
+
+    def _shed_one(self) -> None:
+        """Accept one waiting client with the spare descriptor, and reset it at once."""
+        if self._reserve is None:
+            self._reserve = _spare_descriptor()  # freed earlier, maybe free again now
+            return
+        self._free_reserve()
+        try:
+            # Only if a client is still waiting: the listener blocks, and
+            # accept() must not wait here for the next one.
+            waiting = self._selector.select(timeout=0)
+            if any(key.fileobj is self._listener for key, _ in waiting):
+                conn, _peer = self._listener.accept()
+                self._counters.add(refused=1)
+                _reset(conn)
+        except OSError:
+            pass  # still nothing free (another thread took it): next round
+        finally:
+            self._reserve = _spare_descriptor()
+
+    def _free_reserve(self) -> None:
+        reserve, self._reserve = getattr(self, "_reserve", None), None
+        if reserve is not None:
+            os.close(reserve)
 
     def statistics(self) -> ServerStats:
         """An immutable snapshot of the counters."""
@@ -323,6 +443,24 @@ class TCPEchoServer(_Server):
         self._selector.close()
         for s in (self._listener, self._waker_r, self._waker_w):
             close_socket(s)
+        self._free_reserve()
+
+
+def _spare_descriptor() -> int | None:
+    """Open a descriptor to keep in reserve; None when none is free right now."""
+    try:
+        return os.open(os.devnull, os.O_RDONLY)
+    except OSError:
+        return None
+
+
+def _reset(conn: socket.socket) -> None:
+    """Close a connection with a reset: the client learns at once it was turned away."""
+    try:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+    except OSError:
+        pass
+    conn.close()
 
 
 class UDPEchoServer(_Server):

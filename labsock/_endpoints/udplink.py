@@ -29,9 +29,17 @@ from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import os_errors
 from labsock._core.guard import check_bind, family_of
-from labsock._core.impair import DirectionStats, ImpairmentModel, LinkEvent, LinkStats
+from labsock._core.impair import (
+    DirectionStats,
+    ImpairmentModel,
+    LinkEvent,
+    LinkStats,
+    arrival_identity,
+    probe_identity,
+)
 from labsock._core.probe import PEEK_SIZE, probe_seq
 from labsock._endpoints.base import close_socket, receive_timeout, wake_receiver
+from labsock._endpoints.kernel import udp_socket_drops, udp_sockets_drops
 
 if TYPE_CHECKING:
     from labsock._endpoints.base import Endpoint
@@ -43,10 +51,15 @@ DIRECTIONS = ("forward", "backward")
 FORWARD, BACKWARD = 0, 1
 
 _RECV_SIZE = 65_536
-# Each client has an upstream socket and a thread (see the module docstring);
-# past this many clients the one heard from least recently is forgotten, as a
-# NAT forgets an idle mapping.
+# Each client has an upstream socket and a thread (see the module docstring).
+# Past this many clients, one that has been quiet for _FLOW_IDLE seconds is
+# forgotten to make room, as a NAT forgets an idle mapping. A busy client is
+# never forgotten (replies on their way to its socket would be lost, outside
+# the link's books): the table grows instead, up to _MAX_FLOWS clients at
+# once; past that a new client's datagrams are counted failed.
 _MAX_CLIENTS = 64
+_FLOW_IDLE = 2.0
+_MAX_FLOWS = 1024
 # Every blocking wait ends at least this often (close() wakes them at once on
 # Linux; the timeout is the backstop elsewhere).
 _IDLE = 1.0
@@ -67,11 +80,16 @@ _RECEIVED, _FORWARDED, _DROPPED, _DUPLICATED, _DELAYED, _REORDERED, _HELD, _FAIL
     )
 )
 _BYTES_IN, _BYTES_OUT = _FIELDS.index("bytes_in"), _FIELDS.index("bytes_out")
+_KERNEL = _FIELDS.index("kernel_dropped")
 
 # Events keep a datagram's first bytes (probe magic + seq), decoded when asked:
 # decoding every datagram on the way would slow the relay for nothing.
 _PEEK = PEEK_SIZE
 _PASS = (0.0,)  # the fate of every datagram on a perfect direction
+# Per client and direction, how many copies of each recent probe number came
+# (which copy a datagram is, for its identity). Copies of one probe arrive
+# close together: the oldest numbers are forgotten past this many.
+_COPIES_KEPT = 4096
 
 
 class _Flow:
@@ -85,6 +103,7 @@ class _Flow:
     __slots__ = (
         "address",
         "client",
+        "copies",
         "forward_index",
         "gone",
         "max_released",
@@ -106,6 +125,8 @@ class _Flow:
         # number released so far (what reordering is judged on).
         self.pending = [0, 0]
         self.max_released = [-1, -1]
+        # Per direction: probe number -> copies of it seen (under the lock).
+        self.copies: tuple[dict[int, int], dict[int, int]] = ({}, {})
         self.gone = False  # forgotten or closing: its thread ends
 
 
@@ -160,7 +181,12 @@ class UDPRelay:
         self._timer_wake = threading.Condition(self._lock)
         # Guarded by the lock: everything not passed straight through.
         self._counts = [[0] * len(_FIELDS), [0] * len(_FIELDS)]
-        self._clients_seen = 0
+        self._clients_seen = 0  # flows made, for thread names
+        # Every client address heard from (statistics().clients counts clients,
+        # not flows: a client forgotten and back again is still one client).
+        self._clients: set[tuple[str, int]] = set()
+        # Kernel drops at upstream sockets already closed, read before closing.
+        self._retired_drops = 0
         self._unreachable = 0
         self._stopping = False
         self._timer_started = False
@@ -299,9 +325,11 @@ class UDPRelay:
                     self._passed_failed(flow, BACKWARD, view[:size])
         finally:
             view.release()
+            drops = udp_socket_drops(flow.upstream) if flow.upstream.fileno() >= 0 else None
             with self._lock:
                 done, done_bytes = self._retired
                 self._retired = (done + flow.passed[0], done_bytes + flow.passed[1])
+                self._retired_drops += drops or 0
                 self._live.discard(flow)
             close_socket(flow.upstream)
 
@@ -328,14 +356,22 @@ class UDPRelay:
 
     # -- under the lock --------------------------------------------------------
     def _new_flow(self, client: Any, now: float) -> _Flow | None:
-        upstream = socket.socket(self._target_family, socket.SOCK_DGRAM)
+        with self._lock:
+            self._clients.add((client[0], client[1]))
+            full = len(self._flows) >= _MAX_CLIENTS and not self._make_room_locked(now)
+        upstream = None
         try:
+            if full:
+                raise BlockingIOError("the link relays for _MAX_FLOWS clients at once")
+            upstream = socket.socket(self._target_family, socket.SOCK_DGRAM)
             # connect() on UDP only fixes the peer: the kernel then delivers
             # only the target's datagrams here, and reports "unreachable".
             upstream.connect(self._target_sockaddr)
             receive_timeout(upstream, _IDLE)
         except OSError:
-            upstream.close()
+            # No socket for this client (out of descriptors, or the table is
+            # full): its datagram is lost, and counted.
+            close_socket(upstream)
             with self._lock:
                 self._counts[FORWARD][_RECEIVED] += 1
                 self._counts[FORWARD][_FAILED] += 1
@@ -345,10 +381,6 @@ class UDPRelay:
             if self._stopping:
                 upstream.close()
                 return None
-            if len(self._flows) >= _MAX_CLIENTS:
-                oldest = min(self._flows.values(), key=lambda f: f.seen)
-                del self._flows[oldest.address]
-                _stop_flow(oldest)
             self._flows[client] = flow
             self._live.add(flow)
             self._clients_seen += 1
@@ -360,10 +392,22 @@ class UDPRelay:
             )
         return flow
 
+    def _make_room_locked(self, now: float) -> bool:
+        """Forget the least recent client if it has been quiet long enough; False if none may go.
+
+        With fewer than _MAX_FLOWS clients a busy table just grows.
+        """
+        oldest = min(self._flows.values(), key=lambda f: f.seen)
+        if now - oldest.seen >= _FLOW_IDLE:
+            del self._flows[oldest.address]
+            _stop_flow(oldest)
+            return True
+        return len(self._flows) < _MAX_FLOWS
+
     def _arrive(self, flow: _Flow, direction: int, data: bytes, index: int, now: float) -> None:
         """An impaired direction: ask the model, then count, drop, hold or send."""
         with self._lock:
-            decision = self._models[direction].decide(now)
+            decision = self._models[direction].decide(now, _identity(flow, direction, data, index))
             holds = decision.holds
             counts = self._counts[direction]
             counts[_RECEIVED] += 1
@@ -480,9 +524,17 @@ class UDPRelay:
         self._perfect[:] = [model.passthrough for model in self._models]
 
     def statistics(self) -> LinkStats:
+        # The kernel's drops first, outside the lock (reading /proc takes a
+        # while, and the relay's threads need the lock meanwhile).
+        with self._lock:
+            upstreams = [flow.upstream for flow in self._live]
+        forward_drops, *backward = _drops([self._sock, *upstreams])
+        backward_drops = sum(backward)
         with self._lock:
             forward = list(self._counts[FORWARD])
             backward = list(self._counts[BACKWARD])
+            forward[_KERNEL] = forward_drops
+            backward[_KERNEL] = backward_drops + self._retired_drops
             _add_passed(forward, self._forward_passed.counts)
             count, size = self._retired
             for flow in self._live:
@@ -494,7 +546,7 @@ class UDPRelay:
                 "udp",
                 DirectionStats(*forward),
                 DirectionStats(*backward),
-                clients=self._clients_seen,
+                clients=len(self._clients),
                 active=len(self._flows),
                 unreachable=self._unreachable,
             )
@@ -527,6 +579,11 @@ class UDPRelay:
             close_socket(flow.upstream)
         close_socket(self._sock)
 
+    def held(self) -> int:
+        """Copies held in the link now, both directions (cheaper than statistics())."""
+        with self._lock:
+            return self._counts[FORWARD][_HELD] + self._counts[BACKWARD][_HELD]
+
 
 def _add_passed(counts: list[int], passed: tuple[int, int]) -> None:
     """Fold datagrams passed straight through into a direction's counters."""
@@ -537,6 +594,21 @@ def _add_passed(counts: list[int], passed: tuple[int, int]) -> None:
     counts[_BYTES_OUT] += size
 
 
+def _drops(socks: list[socket.socket]) -> list[int]:
+    """What the kernel dropped at each of the link's sockets (0 where it cannot say)."""
+    try:
+        return [drops or 0 for drops in udp_sockets_drops(socks)]
+    except OSError:
+        pass  # one was closed meanwhile (its thread folded its drops in): one by one
+    counts = []
+    for sock in socks:
+        try:
+            counts.append(udp_socket_drops(sock) or 0)
+        except OSError:
+            counts.append(0)
+    return counts
+
+
 def _stop_flow(flow: _Flow) -> None:
     """Make a flow's thread end: on Linux shutdown wakes its recv at once."""
     flow.gone = True
@@ -544,3 +616,21 @@ def _stop_flow(flow: _Flow) -> None:
         flow.upstream.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # not connected, or already closed: the thread ends on its own
+
+
+def _identity(flow: _Flow, direction: int, data: bytes, index: int) -> bytes:
+    """Which datagram this is, for the model (the caller holds the lock).
+
+    A labsock probe is its sequence number and which copy of it this is, so
+    its fate does not depend on when it came; any other datagram is its
+    place among the client's datagrams in this direction.
+    """
+    seq = probe_seq(data[:_PEEK])
+    if seq is None:
+        return arrival_identity(index)
+    copies = flow.copies[direction]
+    copy = copies.get(seq, 0)
+    copies[seq] = copy + 1
+    if len(copies) > _COPIES_KEPT:
+        del copies[next(iter(copies))]  # the oldest number (dicts keep order)
+    return probe_identity(seq, copy)

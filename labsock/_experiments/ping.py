@@ -7,6 +7,7 @@ they came), and leaves every figure to the pure statistics in ``_stats``.
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -34,6 +35,15 @@ Progress = Callable[[int, int], None]
 # layout of labsock._core.probe): ping builds one probe with encode_probe, then
 # writes only these two fields for each next one, in place.
 _U64 = (1 << 64) - 1
+# A TCP probe bigger than this is sent while its echo is read. Sent whole
+# first, it would deadlock: the echo server stops reading once it cannot send
+# back what we do not read, and our sendall then waits for ever. Up to here
+# the socket buffers (128 KiB and more each on Linux) hold a whole probe.
+_SEND_WHOLE = 65_536
+# ping times round trips; it is not a bulk transfer (compare_speed is). A
+# probe and its echo are each built in memory, so a limit keeps a typo such as
+# size=2**31 from taking gigabytes from a shared machine.
+MAX_TCP_SIZE = 64 * 2**20
 
 
 def ping(
@@ -59,7 +69,9 @@ def ping(
             paced sending: one probe every ``interval`` seconds whatever the
             replies do, so a reply may overtake an earlier one.
         size: bytes per probe (at least 16, the probe header; at most 65,507
-            over UDP).
+            over UDP, 64 MiB over TCP). A TCP probe bigger than 64 KiB is
+            sent in pieces while its echo is read, as the echo comes back
+            before the probe has left (see ``_SEND_WHOLE``).
         timeout: seconds to wait for a reply before calling it lost.
         progress: called as ``progress(sent, count)`` after each send.
 
@@ -88,6 +100,12 @@ def ping(
         raise UsageError(f"protocol must be 'udp' or 'tcp', not {protocol!r}")
     check_count(count, name="count", maximum=1_000_000)
     check_size(size, minimum=HEADER_SIZE, udp=protocol == "udp")
+    if protocol == "tcp" and size > MAX_TCP_SIZE:
+        raise UsageError(
+            f"size={size:,} bytes is too big for one ping probe: at most {MAX_TCP_SIZE:,} "
+            "(64 MiB) over TCP. ping times round trips, and holds each probe and its echo "
+            "in memory; to measure bulk transfer use labsock.compare_speed()."
+        )
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)
     if interval is not None:
         interval = check_seconds(interval, name="interval", maximum=60)
@@ -212,11 +230,37 @@ class _Run:
         # the server's, not the time it takes to pack a header.
         SEQ_SENT.pack_into(probe, SEQ_OFFSET, seq, time.perf_counter_ns() & _U64)
         now = time.perf_counter()
-        sock.sendall(probe)
+        self.sendall(probe)
         self.sent.append(now)
         return now
 
+    def _send_reading(
+        self, sock: socket.socket, receive: Callable[[socket.socket], None], data: bytearray
+    ) -> None:
+        """Send ``data`` on a TCP socket in pieces, reading whatever echo has come meanwhile.
+
+        Raises TimeoutError when neither sending nor reading moves for the timeout.
+        """
+        view = memoryview(data)
+        sent, total = 0, len(view)
+        try:
+            while sent < total:
+                readable, writable, _ = select.select([sock], [sock], [], self.timeout)
+                if not readable and not writable:
+                    raise TimeoutError("the probe could not be sent: the peer reads nothing")
+                if readable:
+                    receive(sock)
+                    if self.peer_closed:
+                        raise ConnectionResetError("the peer closed while the probe was sent")
+                if writable:
+                    sent += sock.send(view[sent : sent + _SEND_WHOLE])
+        finally:
+            view.release()
+
     def loop(self, sock: socket.socket, receive: Callable[[socket.socket], None]) -> None:
+        self.sendall: Callable[[bytearray], None] = sock.sendall
+        if self.stream is not None and self.size > _SEND_WHOLE:
+            self.sendall = lambda data: self._send_reading(sock, receive, data)
         if self.interval is None:
             self._ping_pong(sock, receive)
         else:
@@ -245,6 +289,7 @@ class _Run:
 
     def _ping_pong(self, sock: socket.socket, receive: Callable[[socket.socket], None]) -> None:
         answered, sent, probe, progress = self.answered, self.sent, self.probe, self.progress
+        sendall = self.sendall
         count, timeout = self.count, self.timeout
         pack, clock, clock_ns = SEQ_SENT.pack_into, time.perf_counter, time.perf_counter_ns
         # Every probe's first wait uses this one socket timeout, a hair under
@@ -261,7 +306,7 @@ class _Run:
             # process and shares its GIL).
             pack(probe, SEQ_OFFSET, seq, clock_ns() & _U64)
             now = clock()
-            sock.sendall(probe)
+            sendall(probe)
             sent.append(now)
             try:
                 receive(sock)

@@ -17,7 +17,9 @@ from labsock._core.impair import (
     ImpairmentModel,
     LinkEvent,
     LinkStats,
+    arrival_identity,
     direction_rng,
+    probe_identity,
 )
 
 N = 2000
@@ -294,3 +296,21 @@ def test_direction_stats_add_up_field_by_field() -> None:
     assert stats.total == DirectionStats(
         received=4, forwarded=4, dropped=1, duplicated=1, bytes_in=40, bytes_out=40
     )
+
+
+def test_decisions_by_identity_do_not_depend_on_arrival_order() -> None:
+    settings = Impairment(loss=0.2, delay=0.01, jitter=0.01, duplicate=0.1, reorder=0.1)
+    ids = [probe_identity(seq, copy) for seq in range(300) for copy in range(2)]
+    ids += [arrival_identity(i) for i in range(300)]
+    shuffled = random.Random(5).sample(ids, len(ids))
+    a = ImpairmentModel(settings, direction_rng(4, "forward"))
+    b = ImpairmentModel(settings, direction_rng(4, "forward"))
+    in_order = {i: a.decide(0.0, i).holds for i in ids}
+    assert {i: b.decide(7.0, i).holds for i in shuffled} == in_order
+    # The seed and the direction matter; lower loss drops a subset.
+    other = ImpairmentModel(settings, direction_rng(4, "backward"))
+    assert {i: other.decide(0.0, i).holds for i in ids} != in_order
+    lighter = ImpairmentModel(settings.replace(loss=0.1), direction_rng(4, "forward"))
+    dropped = {i for i, holds in in_order.items() if not holds}
+    assert {i for i in ids if lighter.decide(0.0, i).dropped} < dropped
+    assert 0.1 < len(dropped) / len(ids) < 0.3

@@ -94,3 +94,55 @@ def test_kernel_exit_stops_endpoints_and_exits_promptly() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
     assert "ResourceWarning" not in out.stderr
+
+
+EDITS = textwrap.dedent(
+    """
+    import warnings
+    warnings.simplefilter("error")
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+
+    def run(source, cell_id=None):
+        shell.run_cell(source, store_history=True, cell_id=cell_id).raise_error()
+        return shell.user_ns["labsock"].live_endpoints()
+
+    # JupyterLab: the very first cell imports labsock and starts a server on a
+    # fixed port; the student edits that cell (same id) and runs it again.
+    first = "import labsock\\nserver = labsock.TCPEchoServer()"
+    run(first, cell_id="first")
+    old = shell.user_ns["server"]
+    port = old.port
+    edited = f"import labsock\\nserver = labsock.TCPEchoServer(port={port})  # edited"
+    live = run(edited, cell_id="first")
+    print("edited-first", len(live), old.closed, shell.user_ns["server"].port == port)
+
+    # No cell ids: an edited cell is a new cell, its old endpoint stays, but
+    # only endpoints of the latest MAX_UNNAMED_CELLS id-less cells stay alive.
+    from labsock._endpoints.registry import MAX_UNNAMED_CELLS, StaleEndpointWarning
+    warnings.simplefilter("always", StaleEndpointWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StaleEndpointWarning)
+        for n in range(MAX_UNNAMED_CELLS + 5):
+            live = run(f"s = labsock.UDPEchoServer()  # version {n}")
+    unnamed = len(live) - 1  # the JupyterLab cell's server lives on
+    print("unnamed", unnamed, MAX_UNNAMED_CELLS, len(caught))
+    print("kept-named", not shell.user_ns["server"].closed)
+    print("closed", shell.user_ns["labsock"].close_all())
+    """
+)
+
+
+def test_edited_cells_replace_what_they_made_and_id_less_cells_leak_boundedly() -> None:
+    pytest.importorskip("IPython")
+    out = subprocess.run(
+        [sys.executable, "-c", EDITS], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    # The old server of the edited first cell was closed, its port reused.
+    assert lines["edited-first"] == "1 True True"
+    unnamed, limit, warned = map(int, lines["unnamed"].split())
+    assert unnamed == limit
+    assert warned == 5
+    assert lines["kept-named"] == "True"

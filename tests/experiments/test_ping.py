@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import labsock
-from labsock import TCPEchoServer, UDPEchoServer
+from labsock import TCPEchoServer, UDPEchoServer, UsageError
 from labsock._core.probe import decode_probe
 
 
@@ -122,3 +122,23 @@ def test_result_is_frozen() -> None:
         result = labsock.ping(server.address, count=2)
     with pytest.raises(AttributeError):
         result.count = 3  # type: ignore[misc]
+
+
+def test_tcp_ping_with_a_probe_bigger_than_the_socket_buffers_reads_while_sending() -> None:
+    # Sent whole before reading, 16 MiB deadlocks: the echo stops reading
+    # once we do not read its echo (both directions' buffers are full).
+    size = 16 * 2**20
+    with TCPEchoServer() as server:
+        result = labsock.ping(server.address, protocol="tcp", size=size, count=2, timeout=10)
+        paced = labsock.ping(
+            server.address, protocol="tcp", size=size, count=2, interval=0.01, timeout=10
+        )
+        stats = server.statistics()
+    assert result.received == 2
+    assert paced.received == 2
+    assert stats.bytes_in == stats.bytes_out == 4 * size
+
+
+def test_tcp_ping_refuses_probes_bigger_than_64_mib_and_says_why() -> None:
+    with pytest.raises(UsageError, match="64 MiB"):
+        labsock.ping(("127.0.0.1", 9), protocol="tcp", size=64 * 2**20 + 1)
