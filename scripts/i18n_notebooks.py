@@ -140,6 +140,18 @@ _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}|%\(\w+\)[sdr]")
 
 
+def _mermaid_shape(line: str) -> str:
+    """A Mermaid line without its words: ids, arrows and keywords only.
+
+    Labels may be translated: the text after ``:``, inside ``[]``, ``()`` or
+    quotes, on an edge between ``|bars|``, and a participant's name after
+    ``as``.
+    """
+    line = re.sub(r"\|[^|]*\|", "||", line.strip())
+    line = re.sub(r"^((?:participant|actor)\s+\S+)\s+as\s+.*$", r"\1 as", line)
+    return re.split(r"[:\[(\"]", line, maxsplit=1)[0]
+
+
 def markdown_structure(text: str) -> dict[str, object]:
     """What a Markdown translation must keep: heading levels, link targets,
     code blocks (Mermaid keeps its shape: one arrow or declaration per line),
@@ -149,9 +161,7 @@ def markdown_structure(text: str) -> dict[str, object]:
         lang, body = match.group(1), match.group(2)
         if lang == "mermaid":
             # Labels may be translated; ids, arrows and keywords may not.
-            shape = [
-                re.split(r"[:\[(\"]", line.strip(), maxsplit=1)[0] for line in body.splitlines()
-            ]
+            shape = [_mermaid_shape(line) for line in body.splitlines()]
             blocks.append("mermaid:" + "|".join(shape))
         else:
             blocks.append(f"{lang}:{body}")
@@ -300,6 +310,9 @@ def build_notebook(notebook: Path, lang: str) -> tuple[dict, Status]:
         context = cell.get("id") or f"cell-{index}"
         if context in current:
             cell["source"] = _lines(current[context])
+        if cell["cell_type"] == "markdown":
+            # The edition sits one folder deeper: links out of notebooks/ climb one more.
+            cell["source"] = _lines(source_of(cell).replace("](../", "](../../"))
     setup = {
         "cell_type": "code",
         "execution_count": None,

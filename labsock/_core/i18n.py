@@ -12,7 +12,8 @@ Catalogs are gettext files in ``labsock/locale/LANG/LC_MESSAGES/labsock.po``,
 compiled to ``.mo`` beside them by ``make translations``.
 
 >>> set_language("xx_YY")       # no such catalog: English
-'en'
+>>> language(), gettext("hello")
+('en', 'hello')
 >>> gettext("hello")
 'hello'
 >>> set_language(None)          # back to the environment's choice
@@ -65,19 +66,17 @@ def _from_environment() -> list[str]:
     return []
 
 
-def set_language(lang: str | None) -> str | None:
-    """Speak ``lang`` (``"pt_BR"``, ``"pt"``, ``"en"``) from now on; return it.
+def set_language(lang: str | None) -> None:
+    """Speak ``lang`` (``"pt_BR"``, ``"pt"``, ``"en"``) from now on.
 
     ``None`` goes back to following the environment (``LANGUAGE``, ``LC_ALL``,
     ``LC_MESSAGES``, ``LANG``). A language with no catalog falls back to
-    English and returns ``"en"``.
+    English; :func:`language` says which one labsock now speaks. (Nothing is
+    returned, so the cell that calls it shows no output.)
     """
     global _chosen
     _chosen = lang
-    if lang is None:
-        _load(_from_environment())
-        return None
-    return _load([lang]) or "en"
+    _load(_from_environment() if lang is None else [lang])
 
 
 def language() -> str:

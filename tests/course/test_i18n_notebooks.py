@@ -119,12 +119,32 @@ def test_a_translation_that_breaks_structure_or_code_is_refused(
     assert not status.ok
     assert why in " ".join(status.broken)
     kept = next(c for c in nb["cells"] if c["id"] == cell)
-    assert "".join(kept["source"]) == tool.source_of(
+    english = tool.source_of(
         next(c for c in json.loads(course.read_text())["cells"] if c["id"] == cell)
     )
+    # The English cell stands in (its links adjusted to the edition's folder).
+    assert "".join(kept["source"]) == english.replace("](../", "](../../")
 
 
 def test_mermaid_labels_may_be_translated_but_not_its_arrows() -> None:
-    english = "```mermaid\nsequenceDiagram\n    C->>S: connect\n```"
-    assert not tool.problems_of("markdown", english, english.replace("connect", "conecta"))
+    english = (
+        "```mermaid\nsequenceDiagram\n    participant C as client\n    C->>S: connect\n"
+        "    a -->|more clients?| b\n```"
+    )
+    translated = (
+        english.replace("connect", "conecta")
+        .replace("as client", "as cliente")
+        .replace("more clients?", "mais clientes?")
+    )
+    assert not tool.problems_of("markdown", english, translated)
     assert tool.problems_of("markdown", english, english.replace("C->>S", "S->>C"))
+    assert tool.problems_of("markdown", english, english.replace("participant C", "participant D"))
+
+
+def test_links_out_of_the_notebooks_folder_climb_one_more_level_in_an_edition(
+    course: Path,
+) -> None:
+    tool.update_catalog(course, "pt_BR")
+    nb, _ = tool.build_notebook(course, "pt_BR")  # untranslated: English, links fixed too
+    intro = "".join(next(c for c in nb["cells"] if c["id"] == "intro")["source"])
+    assert "](../../docs/guide.md)" in intro
