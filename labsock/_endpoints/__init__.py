@@ -1,0 +1,1 @@
+"""Endpoints: real sockets in real threads, and child processes, each with a life cycle."""

@@ -1,0 +1,725 @@
+"""C++ programs compiled from the notebook and run as child processes, like endpoints.
+
+:func:`compile_program` turns C++ source (a cell's text, or one of the
+lesson's programs in ``labsock/cpp/``) into an executable, once per source:
+the build is cached by a hash of the source, the compiler and its flags. A
+compile error becomes a :class:`CompileError` carrying the compiler's own
+diagnostics, with the cell's line numbers (a ``#line`` directive lets the
+compiler do the mapping itself).
+
+A :class:`Program` is one run of an executable. It is an endpoint: it is
+registered, so re-running the cell that started it, ``labsock.close_all()``
+and kernel shutdown stop it; it has a lifetime limit (``timeout``), after
+which it is killed; its standard output and error are collected by threads
+and come back as text. How it ended is turned into one clear error:
+:class:`ProgramCrashed` (a signal such as a segmentation fault),
+:class:`ProgramTimeout` (it did not finish in time), :class:`ProgramFailed`
+(it exited with a non-zero status; :class:`ProgramAddressInUse` when it
+said its port was in use) or a loopback refusal.
+
+Loopback only, at two points:
+
+* before the program starts, every argument that is an IP address is checked
+  by the loopback guard (:func:`check_arguments`): a non-loopback address is
+  refused before any process exists;
+* while it runs under ``strace`` (``trace=...``, where the system allows
+  ptrace), every ``connect``, ``sendto`` and ``bind`` it makes is read from
+  the trace as it happens, and a program that names a non-loopback address
+  is killed at once. An address written inside the source is only caught
+  this way, after the call was made: on Linux with strace, not elsewhere.
+
+Tracing: with ``trace=`` a :class:`~labsock._trace.Trace`, the program runs
+unmodified under ``strace -f -ttt -T -e trace=network,close`` and its socket
+calls are added to that trace when it ends (:mod:`labsock._endpoints.strace`).
+:func:`strace_status` says whether that works here, and why not.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from labsock._endpoint import Endpoint
+from labsock._endpoints import strace as strace_reader
+from labsock._errors import AddressInUse, LabsockError, UsageError
+from labsock._trace import Trace
+
+__all__ = [
+    "CPP_FLAGS",
+    "SOURCES",
+    "CompileError",
+    "Executable",
+    "NotLoopbackError",
+    "Program",
+    "ProgramAddressInUse",
+    "ProgramCrashed",
+    "ProgramError",
+    "ProgramFailed",
+    "ProgramTimeout",
+    "check_arguments",
+    "compile_program",
+    "compiler",
+    "compiler_status",
+    "strace_status",
+]
+
+#: The lesson's C++ sources (package data, lesson material).
+SOURCES = Path(__file__).resolve().parent.parent / "cpp"
+#: Flags every compile uses: C++17, warnings on, threads available.
+CPP_FLAGS = ("-std=c++17", "-Wall", "-Wextra", "-O1", "-pthread")
+#: How long a compile may take before it is given up.
+COMPILE_TIMEOUT = 120.0
+#: Diagnostic lines shown in a CompileError; the rest is counted.
+_MAX_DIAGNOSTIC_LINES = 40
+#: How long close() waits for a killed program to be reaped.
+_REAP_TIMEOUT = 5.0
+
+
+class ProgramError(LabsockError):
+    """A C++ program could not be compiled, or its run went wrong."""
+
+
+class CompileError(ProgramError):
+    """The compiler refused the source; the message holds its diagnostics."""
+
+    def __init__(self, message: str, diagnostics: str) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics
+
+
+class ProgramCrashed(ProgramError):
+    """The program was killed by a signal it caused (segmentation fault, abort)."""
+
+
+class ProgramTimeout(ProgramError, TimeoutError):
+    """The program did not finish within its time limit and was stopped."""
+
+
+class ProgramFailed(ProgramError):
+    """The program exited with a non-zero status (it reported an error)."""
+
+
+class ProgramAddressInUse(ProgramFailed, AddressInUse):
+    """The program could not bind: its port is held by another socket."""
+
+
+# -- the loopback guard --------------------------------------------------------
+# One place names the guard's functions. labsock._core.guard (check_destination,
+# check_bind) is the project's guard; until it exists in this tree, the same
+# decision is made below, with the same names and a LabsockError of its own.
+class NotLoopbackError(LabsockError, PermissionError):
+    """An address that is not loopback: the course never sends beyond this machine."""
+
+
+def _allowed(host: str) -> bool:
+    ip = ipaddress.ip_address(host.split("%", 1)[0])
+    if ip.is_loopback or ip.is_unspecified:
+        return True
+    # Groups in 239.0.0.0/8 (administratively scoped), sent on loopback only.
+    return ip.version == 4 and ip in ipaddress.ip_network("239.0.0.0/8")
+
+
+def _check_destination(address: tuple[str, int], *, what: str) -> None:
+    """Refuse a destination that is not loopback (or a local multicast group)."""
+    if not _allowed(address[0]):
+        raise NotLoopbackError(
+            f"{what} {address[0]}:{address[1]} is not a loopback address: the course never "
+            "sends a packet beyond this machine. Use 127.0.0.1."
+        )
+
+
+try:  # pragma: no cover - which branch runs depends on the tree
+    from labsock._core.guard import (  # type: ignore[import-not-found,unused-ignore]
+        check_bind,
+        check_destination,
+    )
+except ImportError:
+    check_destination = _check_destination
+    check_bind = _check_destination
+
+
+def _ip_literal(text: str) -> str | None:
+    """The host of ``text`` if it is an IP address (``host`` or ``host:port``)."""
+    for candidate in (text, text.rsplit(":", 1)[0].strip("[]")):
+        try:
+            ipaddress.ip_address(candidate.split("%", 1)[0])
+        except ValueError:
+            continue
+        return candidate
+    return None
+
+
+def check_arguments(args: Sequence[str], *, what: str) -> None:
+    """Refuse a program whose arguments name an address that is not loopback.
+
+    Raises the guard's error (a :class:`LabsockError`) before anything runs.
+    Words that are not IP addresses are left alone: looking them up as host
+    names could itself send a query beyond this machine.
+    """
+    for arg in args:
+        host = _ip_literal(arg)
+        if host is not None:
+            check_destination((host, 0), what=f"{what}: its argument")
+
+
+# -- compiler and strace: what this machine has ---------------------------------
+def compiler(preferred: str | None = None) -> str | None:
+    """The C++ compiler to use: ``$CXX``, else g++, else clang++; None if there is none."""
+    for name in (preferred, os.environ.get("CXX"), "g++", "clang++", "c++"):
+        if name:
+            found = shutil.which(name)
+            if found:
+                return found
+    return None
+
+
+def compiler_status() -> tuple[bool, str]:
+    """``(True, "g++ 12.2.0")`` or ``(False, why the lesson cannot compile here)``."""
+    found = compiler()
+    if found is None:
+        return False, (
+            "no C++ compiler on this machine (g++ or clang++): the lesson shows the code "
+            "and a recorded run instead. `make test` installs g++ with apt-get; on a hub, "
+            "ask for the Debian package g++ (see docs/teaching-guide.md)."
+        )
+    return True, f"{Path(found).name} {_compiler_version(found)}"
+
+
+@functools.cache
+def _compiler_version(path: str) -> str:
+    try:
+        out = subprocess.run(
+            [path, "-dumpfullversion", "-dumpversion"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return out.stdout.strip() or "?"
+
+
+@functools.cache
+def strace_status() -> tuple[bool, str]:
+    """Whether strace can trace a child process here: ``(True, "strace 6.1")`` or the reason."""
+    path = shutil.which("strace")
+    if path is None:
+        return False, (
+            "strace is not installed, so the C++ program's calls cannot be recorded here "
+            "(make test installs it with apt-get); a recorded run is shown instead"
+        )
+    try:
+        probe = subprocess.run(
+            [path, "-f", "-qq", "-e", "trace=close", "-o", os.devnull, "true"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"strace did not run: {exc}"
+    if probe.returncode != 0:
+        first = (probe.stderr.strip().splitlines() or ["(no message)"])[0]
+        return False, (
+            f"this system forbids ptrace, which strace needs ({first}); containers often do. "
+            "A recorded run is shown instead"
+        )
+    version = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=10).stdout
+    return True, (version.splitlines() or ["strace"])[0].replace(" -- version", "")
+
+
+# -- compiling -------------------------------------------------------------------
+def _build_dir() -> Path:
+    # One per user, kept across sessions: a hash names each build, so a stale
+    # one can never be picked for a changed source.
+    root = os.environ.get("LABSOCK_BUILD_DIR") or os.path.join(
+        tempfile.gettempdir(), f"labsock-cpp-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    )
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Executable:
+    """A compiled program: its name, the file to run, and the source it came from."""
+
+    name: str
+    path: Path
+    source: str
+    compiler: str
+
+    def __str__(self) -> str:
+        return f"{self.name} (compiled by {Path(self.compiler).name})"
+
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+_compile_lock = threading.Lock()
+
+
+def compile_program(
+    source: str,
+    *,
+    name: str = "program",
+    first_line: int = 1,
+    flags: tuple[str, ...] = (),
+    cxx: str | None = None,
+) -> Executable:
+    """Compile C++ ``source`` (or one of the lesson's programs, by file name) once.
+
+    Args:
+        source: the program's text, or a file name of ``labsock/cpp``
+            (``"tcp_server.cpp"``).
+        name: what messages call it (and the executable's file name).
+        first_line: the line number of the source's first line in its cell,
+            so the compiler's diagnostics point at the cell's own lines.
+        flags: extra compiler flags (the tests add ``-Werror``).
+        cxx: a compiler to use instead of the default (``"clang++"``).
+
+    Returns:
+        The :class:`Executable`; compiling the same source again returns the
+        cached build at once.
+
+    Raises:
+        ProgramError: no compiler here (the message says what to install).
+        CompileError: the compiler refused the source; its diagnostics are
+            in the message, with the cell's line numbers.
+        UsageError: an empty source or a bad name.
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise UsageError("source must be C++ code (or a file name such as 'tcp_server.cpp')")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UsageError(f"name must be a short word such as 'my_server', not {name!r}")
+    path = compiler(cxx)
+    if path is None:
+        raise ProgramError(compiler_status()[1])
+    label = f"{name}.cpp"
+    if "\n" not in source and source.strip().endswith((".cpp", ".cc")):
+        label = source.strip()
+        file = SOURCES / label
+        if not file.is_file():
+            known = ", ".join(sorted(p.name for p in SOURCES.glob("*.cpp")))
+            raise UsageError(f"no lesson program called {label!r}; there are: {known}")
+        source = file.read_text(encoding="utf-8")
+        name = file.stem
+        text = source
+    else:
+        # The compiler itself maps its diagnostics to the cell's lines.
+        label = "cell"
+        text = f'#line {int(first_line)} "cell"\n{source}'
+    header = (SOURCES / "socket.hpp").read_bytes()
+    command = [path, *CPP_FLAGS, *flags, f"-I{SOURCES}", "-fdiagnostics-color=never"]
+    key = hashlib.sha256(
+        b"\0".join(
+            [text.encode(), header, " ".join(command).encode(), _compiler_version(path).encode()]
+        )
+    ).hexdigest()[:20]
+    build = _build_dir() / key
+    exe = build / name
+    if exe.is_file():
+        return Executable(name, exe, source, path)
+    with _compile_lock:
+        build.mkdir(parents=True, exist_ok=True)
+        src = build / f"{name}.cpp"
+        src.write_text(text, encoding="utf-8")
+        partial = build / f".{name}.{os.getpid()}.part"
+        try:
+            done = subprocess.run(
+                [*command, "-x", "c++", src.name, "-o", partial.name],
+                cwd=build,
+                capture_output=True,
+                text=True,
+                timeout=COMPILE_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ProgramError(
+                f"compiling {name} took longer than {COMPILE_TIMEOUT:.0f} s and was stopped"
+            ) from exc
+        if done.returncode != 0:
+            partial.unlink(missing_ok=True)
+            diagnostics = done.stderr.replace(f"{src.name}:", f"{label}:")
+            raise CompileError(_compile_message(name, diagnostics, label), diagnostics)
+        os.replace(partial, exe)  # atomic: another kernel never runs half a file
+    return Executable(name, exe, source, path)
+
+
+def _compile_message(name: str, diagnostics: str, label: str) -> str:
+    lines = diagnostics.rstrip().splitlines()
+    more = len(lines) - _MAX_DIAGNOSTIC_LINES
+    shown = "\n".join(lines[:_MAX_DIAGNOSTIC_LINES])
+    if more > 0:
+        shown += f"\n... ({more} more lines)"
+    where = "the line numbers are the cell's" if label == "cell" else f"in {label}"
+    errors = sum(1 for line in lines if ": error:" in line)
+    return (
+        f"{name} does not compile ({errors} error{'s' if errors != 1 else ''}; {where}). "
+        f"The compiler says:\n{shown}"
+    )
+
+
+# -- running -------------------------------------------------------------------
+_ADDRESS_LINE = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})")
+_SIGNALS: dict[int, str] = {
+    signal.SIGSEGV.value: "a segmentation fault (SIGSEGV): it read or wrote memory it does "
+    "not own, often a null or dangling pointer, or an index past the end of an array",
+    signal.SIGABRT.value: "an abort (SIGABRT): an uncaught exception or a failed assert; "
+    "standard error below says which",
+    signal.SIGFPE.value: "an arithmetic fault (SIGFPE), such as a division by zero",
+    signal.SIGBUS.value: "a bus error (SIGBUS): memory it cannot reach",
+    signal.SIGILL.value: "an illegal instruction (SIGILL)",
+    signal.SIGPIPE.value: "SIGPIPE: it wrote to a connection the peer had closed "
+    "(send with MSG_NOSIGNAL turns that into an error instead)",
+}
+
+
+class Program(Endpoint):
+    """One run of a compiled program, as a child process on loopback.
+
+    Args:
+        executable: what :func:`compile_program` returned.
+        args: its command-line arguments (numbers are turned into text).
+        timeout: seconds it may run in all; then it is killed and
+            :meth:`wait` raises :class:`ProgramTimeout`.
+        stdin: bytes given on its standard input (None: nothing).
+        trace: a :class:`Trace` to record its socket calls into (it runs
+            under strace; see :func:`strace_status`).
+        actor: the name its calls carry in the trace (``"server"``).
+
+    Raises:
+        NotLoopbackError (the guard's): an argument names an address that is
+            not loopback; nothing was started.
+        ProgramError: tracing was asked for where strace cannot run.
+
+    Example:
+        >>> exe = compile_program('int main() { return 0; }', name="nothing")
+        >>> with Program(exe) as run:
+        ...     run.wait().returncode
+        0
+    """
+
+    kind = "C++ program"
+
+    def __init__(
+        self,
+        executable: Executable,
+        args: Sequence[object] = (),
+        *,
+        timeout: float = 10.0,
+        stdin: bytes | None = None,
+        trace: Trace | None = None,
+        actor: str | None = None,
+    ) -> None:
+        if not isinstance(executable, Executable):
+            raise UsageError("executable must come from compile_program()")
+        if not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
+            raise UsageError(f"timeout must be a number of seconds up to 3600, not {timeout!r}")
+        if stdin is not None and not isinstance(stdin, (bytes, bytearray)):
+            raise UsageError("stdin must be bytes (use 'text'.encode())")
+        if trace is not None and not isinstance(trace, Trace):
+            raise UsageError("trace must be a labsock.Trace")
+        self.name = executable.name
+        self.args = tuple(str(a) for a in args)
+        check_arguments(self.args, what=self.name)
+        if trace is not None:
+            ok, why = strace_status()
+            if not ok:
+                raise ProgramError(f"cannot trace {self.name}: {why}")
+        super().__init__()
+        self.executable = executable
+        self.actor = actor or self.name
+        self.timeout = float(timeout)
+        self._trace = trace
+        self._stdout = bytearray()
+        self._stderr = bytearray()
+        self._output = threading.Condition()
+        self._killed_for: str | None = None
+        self._stopped = False
+        self._strace_file: Path | None = None
+        command = [str(executable.path), *self.args]
+        if trace is not None:
+            fd, name = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".strace")
+            os.close(fd)
+            self._strace_file = Path(name)
+            # -f follows the program's threads; -ttt -T: when, and how long it blocked.
+            command = [
+                shutil.which("strace") or "strace",
+                *("-f", "-qq", "-ttt", "-T", "-s", "64", "-e", "trace=network,close"),
+                *("-o", name, *command),
+            ]
+        self.started = time.monotonic()
+        # A session of its own: close() kills the whole group (strace and its tracee).
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._start_worker(lambda: self._collect(self._process.stdout, self._stdout), "stdout")
+        self._start_worker(lambda: self._collect(self._process.stderr, self._stderr), "stderr")
+        if stdin is not None:
+            self._start_worker(lambda: self._feed(bytes(stdin)), "stdin")
+        self._watcher = self._start_worker(self._watch, f"watch-{self._process.pid}")
+        self._register()
+
+    # -- workers ---------------------------------------------------------------
+    def _collect(self, pipe: object, into: bytearray) -> None:
+        assert pipe is not None
+        read = pipe.read1 if hasattr(pipe, "read1") else pipe.read  # type: ignore[attr-defined]
+        while True:
+            chunk = read(65536)
+            if not chunk:
+                return
+            with self._output:
+                into += chunk
+                self._output.notify_all()
+
+    def _feed(self, data: bytes) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(data)
+        except (BrokenPipeError, OSError):
+            pass  # it stopped reading: what it did is in its output and status
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def _watch(self) -> None:
+        # Kill at the deadline; meanwhile read strace's record as it grows and
+        # stop the program at its first call that names a non-loopback address.
+        deadline = self.started + self.timeout
+        seen = 0
+        while True:
+            try:
+                self._process.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                pass
+            else:
+                break
+            if self._strace_file is not None:
+                seen = self._check_trace(seen)
+            if time.monotonic() > deadline:
+                self._kill(f"it did not finish within {self.timeout:g} s")
+        if self._strace_file is not None:
+            self._check_trace(seen)
+
+    def _check_trace(self, seen: int) -> int:
+        assert self._strace_file is not None
+        try:
+            with open(self._strace_file, encoding="utf-8", errors="replace") as f:
+                f.seek(seen)
+                text = f.read()
+        except OSError:
+            return seen
+        complete = text.rfind("\n") + 1
+        for call in strace_reader.parse(text[:complete]):
+            if call.name not in ("connect", "sendto", "sendmsg", "bind"):
+                continue
+            for host, port in strace_reader.socket_addresses(call.args):
+                try:
+                    if call.name == "bind":
+                        check_bind((host, port), what=f"{self.name}: bind to")
+                    else:
+                        check_destination((host, port), what=f"{self.name}: {call.name} to")
+                except LabsockError as exc:
+                    self._kill(str(exc), guard=exc)
+        return seen + len(text[:complete].encode("utf-8"))
+
+    def _kill(self, why: str, guard: LabsockError | None = None) -> None:
+        if self._killed_for is None:
+            self._killed_for = why
+            self._guard_error = guard
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    # -- endpoint life cycle ---------------------------------------------------------
+    def _wake(self) -> None:
+        if self._process.poll() is None:
+            self._stopped = True
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _release(self) -> None:
+        try:
+            self._process.wait(_REAP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+        for pipe in (self._process.stdin, self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        self._record_trace()
+
+    def _record_trace(self) -> None:
+        if self._strace_file is None:
+            return
+        file, self._strace_file = self._strace_file, None
+        try:
+            text = file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        finally:
+            file.unlink(missing_ok=True)
+        if self._trace is not None:
+            strace_reader.record(self._trace, text, self.actor)
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def pid(self) -> int:
+        """The child's process id (strace's, when traced)."""
+        return self._process.pid
+
+    @property
+    def running(self) -> bool:
+        """True while the child process has not ended."""
+        return self._process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """Its exit status (negative: killed by that signal), None while running."""
+        return self._process.poll()
+
+    @property
+    def stdout_bytes(self) -> bytes:
+        """Everything it wrote to standard output so far."""
+        with self._output:
+            return bytes(self._stdout)
+
+    @property
+    def stdout(self) -> str:
+        """Its standard output so far, as text."""
+        return self.stdout_bytes.decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        """Its standard error so far, as text."""
+        with self._output:
+            return bytes(self._stderr).decode("utf-8", "replace")
+
+    def wait_for_output(self, text: str, timeout: float = 5.0) -> str:
+        """Wait until a line containing ``text`` is printed; return that line.
+
+        Raises:
+            ProgramError: the program ended without printing it (its error
+                is in the message), or ``timeout`` seconds went by.
+        """
+        deadline = time.monotonic() + timeout
+        with self._output:
+            while True:
+                for line in bytes(self._stdout).decode("utf-8", "replace").splitlines():
+                    if text in line:
+                        return line
+                ended = self._process.poll() is not None and not self._readers_alive()
+                left = deadline - time.monotonic()
+                if ended or left <= 0:
+                    break
+                self._output.wait(min(left, 0.05))
+        if ended:
+            self.wait()  # raises what went wrong, if anything did
+            raise ProgramError(f"{self.name} ended without printing {text!r}:\n{self.stdout}")
+        raise ProgramTimeout(
+            f"{self.name} did not print {text!r} within {timeout:g} s; it is still running "
+            "(labsock.close_all() stops it)"
+        )
+
+    def _readers_alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads if "std" in t.name)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The ``(host, port)`` of its first output line that names one (where it listens).
+
+        Raises ProgramError when it printed no address (yet).
+        """
+        match = _ADDRESS_LINE.search(self.stdout)
+        if match is None:
+            raise ProgramError(f"{self.name} has printed no address yet; output:\n{self.stdout}")
+        return match[1], int(match[2])
+
+    @property
+    def port(self) -> int:
+        """The port of :attr:`address`."""
+        return self.address[1]
+
+    def wait(self, timeout: float | None = None) -> Program:
+        """Wait for the program to end (its time limit at most); return it.
+
+        Raises:
+            ProgramTimeout: it ran past its time limit and was killed (or is
+                still running after ``timeout`` seconds).
+            ProgramCrashed: a signal such as SIGSEGV ended it.
+            ProgramFailed: it exited with a non-zero status;
+                ProgramAddressInUse when it could not bind a port in use.
+            NotLoopbackError (the guard's): it was stopped for naming an
+                address that is not loopback.
+        """
+        limit = self.timeout + _REAP_TIMEOUT if timeout is None else timeout
+        self._watcher.join(limit)
+        if self._watcher.is_alive():
+            raise ProgramTimeout(
+                f"{self.name} is still running after {limit:g} s; labsock.close_all() stops it"
+            )
+        for thread in self._threads:
+            thread.join(_REAP_TIMEOUT)
+        self.close()
+        self._raise_for_status()
+        return self
+
+    def _raise_for_status(self) -> None:
+        code = self._process.returncode
+        tail = _tail(self.stderr) or _tail(self.stdout)
+        said = f"\nIt printed:\n{tail}" if tail else ""
+        if self._killed_for is not None:
+            guard = getattr(self, "_guard_error", None)
+            if guard is not None:
+                raise type(guard)(f"{self.name} was stopped: {guard}") from guard
+            raise ProgramTimeout(
+                f"{self.name} was stopped: {self._killed_for}. Does it wait for something "
+                f"that never comes (a client, a reply)? Give it a timeout (set_timeout).{said}"
+            )
+        if self._stopped or code is None or code == 0:
+            return
+        if code < 0:
+            number = -code
+            try:
+                name = signal.Signals(number).name
+            except ValueError:
+                name = f"signal {number}"
+            what = _SIGNALS.get(number, name)
+            raise ProgramCrashed(f"{self.name} crashed with {what}.{said}")
+        if "Address already in use" in self.stderr:
+            raise ProgramAddressInUse(
+                f"{self.name} could not bind: the address is already in use by another socket. "
+                f"Give it port 0 to let the operating system pick a free port, or stop the "
+                f"program that holds it (labsock.close_all()).{said}"
+            )
+        raise ProgramFailed(f"{self.name} exited with status {code}.{said}")
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else f"exited {self.returncode}"
+        return f"<Program {self.name} {' '.join(self.args)} pid={self.pid} {state}>"
+
+    def __str__(self) -> str:
+        return self.stdout + (f"[stderr]\n{self.stderr}" if self.stderr else "")
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    kept = text.rstrip().splitlines()[-lines:]
+    return "\n".join(f"    {line}" for line in kept)
