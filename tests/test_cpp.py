@@ -75,7 +75,8 @@ def test_a_compile_error_names_the_cells_own_line() -> None:
     message = str(caught.value)
     # The C++ starts on the cell's line 2 (the %%cpp line is line 1): the error is on line 4.
     assert "cell:4:" in message, message
-    assert "'missing' was not declared" in message, message
+    assert "missing" in message, message
+    assert "was not declared" in message, message
     assert "1 error" in message
 
 
