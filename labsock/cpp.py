@@ -25,7 +25,6 @@ Where no compiler exists, :func:`available` says why in one line, and
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import shlex
@@ -258,11 +257,11 @@ def side_by_side(
 ) -> Any:
     """Two traces (Mermaid diagrams) or two figures (timed plots), side by side.
 
-    Returns an object the notebook displays: for traces, a Markdown table
-    whose two cells hold the Mermaid diagrams (JupyterLab 4.1+ draws them);
-    for figures, HTML with the two images.
+    Returns what the notebook displays: for traces, a Markdown table whose
+    two cells hold the Mermaid diagrams (JupyterLab 4.1+ draws them); for
+    figures, one figure holding the two, each under its title.
     """
-    from IPython.display import HTML, Markdown
+    from IPython.display import Markdown
 
     if isinstance(left, Trace) and isinstance(right, Trace):
         cells = [
@@ -274,18 +273,28 @@ def side_by_side(
             + '</td><td style="vertical-align:top">'.join(cells)
             + "</td></tr></table>"
         )
-    images = []
-    for title, figure in zip(titles, (left, right), strict=True):
+    from matplotlib.figure import Figure
+    from matplotlib.image import imread
+
+    pictures = []
+    for figure in (left, right):
         if isinstance(figure, Trace):
             raise UsageError("give two traces or two figures, not one of each")
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-        data = base64.b64encode(buffer.getvalue()).decode()
-        images.append(
-            f'<td style="vertical-align:top"><b>{title}</b><br>'
-            f'<img alt="{title} sequence diagram" src="data:image/png;base64,{data}"></td>'
-        )
-    return HTML(f"<table><tr>{''.join(images)}</tr></table>")  # type: ignore[no-untyped-call]
+        figure.savefig(buffer, format="png", dpi=100)
+        buffer.seek(0)
+        pictures.append(imread(buffer, format="png"))
+    dpi = 100.0
+    height = max(p.shape[0] for p in pictures) / dpi
+    widths = [p.shape[1] / dpi for p in pictures]
+    both = Figure(figsize=(sum(widths), height + 0.3), dpi=dpi)
+    axes = both.subplots(1, 2, gridspec_kw={"width_ratios": widths})
+    for ax, picture, title in zip(axes, pictures, titles, strict=True):
+        ax.imshow(picture, interpolation="none")
+        ax.set_title(title, fontsize=12, fontweight="bold")
+        ax.set_axis_off()
+    both.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.3 / (height + 0.3), wspace=0.02)
+    return both
 
 
 # -- the %%cpp cell magic -----------------------------------------------------------

@@ -346,9 +346,28 @@ def compile_program(
         if done.returncode != 0:
             partial.unlink(missing_ok=True)
             diagnostics = done.stderr.replace(f"{src.name}:", f"{label}:")
+            if label == "cell":
+                diagnostics = _quote_cell_lines(diagnostics, source, first_line)
             raise CompileError(_compile_message(name, diagnostics, label), diagnostics)
         os.replace(partial, exe)  # atomic: another kernel never runs half a file
     return Executable(name, exe, source, path)
+
+
+_CELL_LOCATION = re.compile(r"^cell:(\d+):\d+: (?:error|warning)")
+
+
+def _quote_cell_lines(diagnostics: str, source: str, first_line: int) -> str:
+    """Under each ``cell:N:C: error`` line, the cell's line N (the compiler cannot quote it)."""
+    lines = source.splitlines()
+    out = []
+    for line in diagnostics.splitlines():
+        out.append(line)
+        match = _CELL_LOCATION.match(line)
+        if match is not None:
+            index = int(match[1]) - first_line
+            if 0 <= index < len(lines):
+                out.append(f"{int(match[1]):5d} | {lines[index]}")
+    return "\n".join(out) + "\n"
 
 
 def _compile_message(name: str, diagnostics: str, label: str) -> str:
