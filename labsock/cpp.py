@@ -273,21 +273,22 @@ def side_by_side(
             + '</td><td style="vertical-align:top">'.join(cells)
             + "</td></tr></table>"
         )
-    from matplotlib.figure import Figure
     from matplotlib.image import imread
+
+    from labsock._style import LabFigure
 
     pictures = []
     for figure in (left, right):
         if isinstance(figure, Trace):
             raise UsageError("give two traces or two figures, not one of each")
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
+        figure.savefig(buffer, format="png", dpi=100, facecolor="white")
         buffer.seek(0)
         pictures.append(imread(buffer, format="png"))
     dpi = 100.0
     height = max(p.shape[0] for p in pictures) / dpi
     widths = [p.shape[1] / dpi for p in pictures]
-    both = Figure(figsize=(sum(widths), height + 0.3), dpi=dpi)
+    both = LabFigure(figsize=(sum(widths), height + 0.3), dpi=dpi)
     axes = both.subplots(1, 2, gridspec_kw={"width_ratios": widths})
     for ax, picture, title in zip(axes, pictures, titles, strict=True):
         ax.imshow(picture, interpolation="none")
@@ -350,8 +351,9 @@ def _cpp_magic(line: str, cell: str) -> None:
             return
         program.wait()
     except LabsockError as exc:
-        # Student code: the message is the whole story, a traceback would hide it.
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        # Student code: the message is the whole story; a traceback (or even
+        # the class name) would only hide it.
+        print(exc, file=sys.stderr)
         return
     if program.stdout:
         print(program.stdout, end="" if program.stdout.endswith("\n") else "\n")

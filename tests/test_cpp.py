@@ -381,7 +381,7 @@ def test_the_cell_magic_prints_compile_errors_without_a_traceback(
 ) -> None:
     cpp._cpp_magic("oops", "int main() { return nope; }\n")
     err = capsys.readouterr().err
-    assert err.startswith("CompileError: oops does not compile")
+    assert err.startswith("oops does not compile (1 error; the line numbers are the cell's)")
     assert "cell:2:" in err
     assert "Traceback" not in err
 
