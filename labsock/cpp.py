@@ -32,12 +32,12 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from labsock._core.errors import LabsockError, UsageError
 from labsock._endpoints import strace as _strace
 from labsock._endpoints.programs import (
     SOURCES,
     CompileError,
     Executable,
-    NotLoopbackError,
     Program,
     ProgramAddressInUse,
     ProgramCrashed,
@@ -48,8 +48,7 @@ from labsock._endpoints.programs import (
     compiler_status,
     strace_status,
 )
-from labsock._errors import LabsockError, UsageError
-from labsock._trace import Trace, TraceEvent
+from labsock._endpoints.trace import Trace, TraceEvent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CompileError",
     "Executable",
-    "NotLoopbackError",
     "Program",
     "ProgramAddressInUse",
     "ProgramCrashed",
@@ -275,7 +273,7 @@ def side_by_side(
         )
     from matplotlib.image import imread
 
-    from labsock._style import LabFigure
+    from labsock._viz.style import LabFigure
 
     pictures = []
     for figure in (left, right):

@@ -269,7 +269,7 @@ def test_the_cpp_trace_has_the_shape_of_the_python_trace(
         assert cpp.life_cycle(cpp_trace, actor) == cpp.life_cycle(python_trace, actor), actor
     assert set(cpp_trace.actors) == set(python_trace.actors) == {"server", "server#1", "client"}
     # The same diagram: data arrows client -> server#1 and back, the handshake, the FINs.
-    from labsock._sequence_story import conversation
+    from labsock._core.conversation import conversation
 
     def arrows(trace: labsock.Trace) -> list[tuple[str, str, str]]:
         # Sorted: whether the client's send or the server's accept comes first is a race.
@@ -396,3 +396,31 @@ def test_the_cell_magic_runs_the_cell_and_prints_its_output(
     )
     out = capsys.readouterr()
     assert out.out == "hi 127.0.0.1\n", out
+
+
+def test_the_trace_watch_refuses_each_way_out_and_passes_loopback() -> None:
+    from labsock._endpoints.programs import check_call
+
+    def call(name: str, args: str) -> strace_reader.Call:
+        return strace_reader.Call(1, 0.0, 0.0, name, args, 0, None)
+
+    inet = 'sin_port=htons(53), sin_addr=inet_addr("{}")'
+    join = 'imr_multiaddr=inet_addr("239.255.1.2"), imr_interface=inet_addr("{}")'
+    refused = [
+        call("connect", "3, {sa_family=AF_INET, " + inet.format("8.8.8.8") + "}, 16"),
+        call("sendto", '3, "x", 1, 0, {sa_family=AF_INET, ' + inet.format("239.255.1.2") + "}"),
+        call("bind", "3, {sa_family=AF_INET, " + inet.format("0.0.0.0") + "}, 16"),
+        call("setsockopt", "3, SOL_IP, IP_ADD_MEMBERSHIP, {" + join.format("10.0.0.5") + "}, 8"),
+        call("setsockopt", "3, SOL_IP, IP_MULTICAST_TTL, [2], 4"),
+    ]
+    for each in refused:
+        with pytest.raises(labsock.NotLoopback):
+            check_call(each, what="test")
+    allowed = [
+        call("connect", "3, {sa_family=AF_INET, " + inet.format("127.0.0.1") + "}, 16"),
+        call("bind", "3, {sa_family=AF_INET, " + inet.format("239.255.1.2") + "}, 16"),
+        call("setsockopt", "3, SOL_IP, IP_ADD_MEMBERSHIP, {" + join.format("127.0.0.1") + "}, 8"),
+        call("setsockopt", "3, SOL_IP, IP_MULTICAST_TTL, [1], 4"),
+    ]
+    for each in allowed:
+        check_call(each, what="test")

@@ -51,17 +51,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labsock._endpoint import Endpoint
+from labsock._core.errors import AddressInUse, LabsockError, NotLoopback, UsageError
+from labsock._core.guard import Role, network_allowed, refusal
 from labsock._endpoints import strace as strace_reader
-from labsock._errors import AddressInUse, LabsockError, UsageError
-from labsock._trace import Trace
+from labsock._endpoints.base import Endpoint
+from labsock._endpoints.trace import Trace
 
 __all__ = [
     "CPP_FLAGS",
     "SOURCES",
     "CompileError",
     "Executable",
-    "NotLoopbackError",
     "Program",
     "ProgramAddressInUse",
     "ProgramCrashed",
@@ -69,6 +69,7 @@ __all__ = [
     "ProgramFailed",
     "ProgramTimeout",
     "check_arguments",
+    "check_call",
     "compile_program",
     "compiler",
     "compiler_status",
@@ -116,38 +117,30 @@ class ProgramAddressInUse(ProgramFailed, AddressInUse):
 
 
 # -- the loopback guard --------------------------------------------------------
-# One place names the guard's functions. labsock._core.guard (check_destination,
-# check_bind) is the project's guard; until it exists in this tree, the same
-# decision is made below, with the same names and a LabsockError of its own.
-class NotLoopbackError(LabsockError, PermissionError):
-    """An address that is not loopback: the course never sends beyond this machine."""
+# The decision is labsock's one guard (labsock._core.guard); this is only where
+# a program's arguments and its traced calls are handed to it.
+#: Groups the course's multicast receivers may bind and join (labsock draws from it).
+_COURSE_GROUPS = ipaddress.ip_network("239.255.0.0/16")
 
 
-def _allowed(host: str) -> bool:
-    ip = ipaddress.ip_address(host.split("%", 1)[0])
-    if ip.is_loopback or ip.is_unspecified:
-        return True
-    # Groups in 239.0.0.0/8 (administratively scoped), sent on loopback only.
-    return ip.version == 4 and ip in ipaddress.ip_network("239.0.0.0/8")
-
-
-def _check_destination(address: tuple[str, int], *, what: str) -> None:
-    """Refuse a destination that is not loopback (or a local multicast group)."""
-    if not _allowed(address[0]):
-        raise NotLoopbackError(
-            f"{what} {address[0]}:{address[1]} is not a loopback address: the course never "
-            "sends a packet beyond this machine. Use 127.0.0.1."
-        )
-
-
-try:  # pragma: no cover - which branch runs depends on the tree
-    from labsock._core.guard import (  # type: ignore[import-not-found,unused-ignore]
-        check_bind,
-        check_destination,
+def _refuse(what: str, host: str, role: Role) -> None:
+    """Raise NotLoopback if the numeric ``host`` may not be used as ``role``."""
+    verdict = refusal(host, role, allowed=network_allowed())
+    if verdict is None:
+        return
+    reason, liftable = verdict
+    raise NotLoopback(
+        f"{what} {host}: refused. {reason} The course runs on shared machines, and nothing "
+        "it does may leave the machine. Use 127.0.0.1 (and port 0 for a server)."
+        + (" (A teacher can lift this rule: see the teaching guide.)" if liftable else "")
     )
-except ImportError:
-    check_destination = _check_destination
-    check_bind = _check_destination
+
+
+def _is_course_group(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host) in _COURSE_GROUPS
+    except ValueError:
+        return False
 
 
 def _ip_literal(text: str) -> str | None:
@@ -164,14 +157,56 @@ def _ip_literal(text: str) -> str | None:
 def check_arguments(args: Sequence[str], *, what: str) -> None:
     """Refuse a program whose arguments name an address that is not loopback.
 
-    Raises the guard's error (a :class:`LabsockError`) before anything runs.
-    Words that are not IP addresses are left alone: looking them up as host
-    names could itself send a query beyond this machine.
+    A group of 239.255.0.0/16 passes: the lesson's multicast receiver binds
+    and joins it on the loopback interface (its calls are watched when
+    traced). Words that are not IP addresses are left alone: looking them up
+    as host names could itself send a query beyond this machine.
+
+    Raises:
+        NotLoopback: before anything runs.
     """
     for arg in args:
         host = _ip_literal(arg)
-        if host is not None:
-            check_destination((host, 0), what=f"{what}: its argument")
+        if host is not None and not _is_course_group(host):
+            _refuse(f"{what}: its argument", host, "destination")
+
+
+_MEMBERSHIP = re.compile(r'imr_interface=inet_addr\("(?P<host>[^"]+)"\)')
+_TTL_OPTION = re.compile(r"IP_MULTICAST_TTL, \[(?P<ttl>\d+)\]")
+
+
+def check_call(call: strace_reader.Call, *, what: str) -> None:
+    """Refuse one traced system call that names an address beyond loopback.
+
+    ``connect``/``sendto``/``sendmsg`` to anything but loopback (a multicast
+    group included: sent from a program, nothing says it stays on loopback);
+    ``bind`` outside loopback (a course group excepted: a receiver binds its
+    group); joining a group on an interface other than 127.0.0.1; a
+    multicast TTL above 1.
+
+    Raises:
+        NotLoopback: saying which call and why.
+    """
+    if call.name in ("connect", "sendto", "sendmsg"):
+        for host, _ in strace_reader.socket_addresses(call.args):
+            _refuse(f"{what}: {call.name} to", host, "destination")
+    elif call.name == "bind":
+        for host, _ in strace_reader.socket_addresses(call.args):
+            if not _is_course_group(host):
+                _refuse(f"{what}: bind to", host, "bind")
+    elif call.name == "setsockopt":
+        joined = _MEMBERSHIP.search(call.args)
+        if joined is not None and not ipaddress.ip_address(joined["host"]).is_loopback:
+            raise NotLoopback(
+                f"{what}: joined a multicast group on interface {joined['host']}: the join "
+                "leaves the machine there. Join with imr_interface 127.0.0.1."
+            )
+        ttl = _TTL_OPTION.search(call.args)
+        if ttl is not None and int(ttl["ttl"]) > 1:
+            raise NotLoopback(
+                f"{what}: IP_MULTICAST_TTL {ttl['ttl']} would let routers forward its "
+                "datagrams beyond this machine. Use 1 (or 0)."
+            )
 
 
 # -- compiler and strace: what this machine has ---------------------------------
@@ -413,7 +448,7 @@ class Program(Endpoint):
         actor: the name its calls carry in the trace (``"server"``).
 
     Raises:
-        NotLoopbackError (the guard's): an argument names an address that is
+        NotLoopback: an argument names an address that is
             not loopback; nothing was started.
         ProgramError: tracing was asked for where strace cannot run.
 
@@ -543,16 +578,10 @@ class Program(Endpoint):
             return seen
         complete = text.rfind("\n") + 1
         for call in strace_reader.parse(text[:complete]):
-            if call.name not in ("connect", "sendto", "sendmsg", "bind"):
-                continue
-            for host, port in strace_reader.socket_addresses(call.args):
-                try:
-                    if call.name == "bind":
-                        check_bind((host, port), what=f"{self.name}: bind to")
-                    else:
-                        check_destination((host, port), what=f"{self.name}: {call.name} to")
-                except LabsockError as exc:
-                    self._kill(str(exc), guard=exc)
+            try:
+                check_call(call, what=self.name)
+            except NotLoopback as exc:
+                self._kill(str(exc), guard=exc)
         return seen + len(text[:complete].encode("utf-8"))
 
     def _kill(self, why: str, guard: LabsockError | None = None) -> None:
@@ -686,7 +715,7 @@ class Program(Endpoint):
             ProgramCrashed: a signal such as SIGSEGV ended it.
             ProgramFailed: it exited with a non-zero status;
                 ProgramAddressInUse when it could not bind a port in use.
-            NotLoopbackError (the guard's): it was stopped for naming an
+            NotLoopback: it was stopped for naming an
                 address that is not loopback.
         """
         limit = self.timeout + _REAP_TIMEOUT if timeout is None else timeout

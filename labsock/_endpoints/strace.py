@@ -22,7 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from labsock._trace import Trace
+from labsock._endpoints.trace import Trace
 
 __all__ = ["Call", "parse", "record", "socket_addresses"]
 

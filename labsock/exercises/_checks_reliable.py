@@ -28,9 +28,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from labsock._impair import Impairment
-from labsock._link import ImpairedLink
-from labsock._validate import check_count
+from labsock._core.guard import check_destination
+from labsock._core.impair import Impairment
+from labsock._core.validate import check_count
+from labsock._endpoints.link import ImpairedLink
 from labsock.exercises._harness import CheckRun, StudentCall, describe, hang_up
 from labsock.exercises._report import Report
 from labsock.exercises._udp_peers import RecordingEcho, udp_socket
@@ -300,6 +301,7 @@ class _SendOutcome:
 def _reference_send(run: CheckRun, peer: tuple[str, int], messages: list[bytes]) -> _SendOutcome:
     """The check's stop-and-wait sender, in this thread; gives up after _MAX_TRIES sends."""
     outcome = _SendOutcome()
+    peer = check_destination(peer, what="the check's sender")  # the loopback guard, once
     sock = udp_socket(run)
     for seq, payload in enumerate(messages):
         for _ in range(_MAX_TRIES):

@@ -8,7 +8,7 @@ delivered, divided by the time the transfer took.
 
 TCP gets the delay but no loss: a relay above TCP cannot drop segments, and
 the kernel would repair any loss below the socket anyway (see
-``labsock._tcplink``). The figure says so.
+``labsock._endpoints.tcplink``). The figure says so.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from labsock._link import ImpairedLink
+from labsock._endpoints.link import ImpairedLink
 from labsock.exercises._checks_reliable import RdtReceive, RdtSend, messages_for
 from labsock.exercises._harness import CheckRun, StudentCall, describe
 from labsock.exercises._report import NOT_ATTEMPTED
@@ -121,7 +121,7 @@ class GoodputResult:
 
     def figure(self) -> Figure:
         """Goodput against loss (log scale), with TCP's as a line: a figure that renders as PNG."""
-        from labsock._style import COLORS, finish_axes, legend, new_figure
+        from labsock._viz.style import COLORS, finish_axes, legend, new_figure
 
         fig = new_figure((7.0, 3.4))
         ax = fig.add_subplot()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from labsock._errors import UsageError
+from labsock._core.errors import UsageError
 
 __all__ = [
     "NOT_ATTEMPTED",
