@@ -7,12 +7,17 @@ without a usable strace, the tracing tests do.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -424,3 +429,42 @@ def test_the_trace_watch_refuses_each_way_out_and_passes_loopback() -> None:
     ]
     for each in allowed:
         check_call(each, what="test")
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"LABSOCK_CXX": "none"}, "C++ compiler: no C++ compiler on this machine"),
+        ({"LABSOCK_STRACE": "none"}, "tracing C++ programs: tracing is turned off here"),
+    ],
+    ids=["no-compiler", "no-strace"],
+)
+def test_the_lesson_runs_without_a_compiler_or_strace_and_says_so_once(
+    tmp_path: Path, env: dict[str, str], line: str
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [
+            *(sys.executable, "scripts/execute_notebooks.py"),
+            *("--output-dir", str(tmp_path), "--jobs", "1", "notebooks/05_cpp.ipynb"),
+        ],
+        cwd=root,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    executed = json.loads((tmp_path / "05_cpp.ipynb").read_text())
+    streams = [
+        (out["name"], "".join(out["text"]))
+        for cell in executed["cells"]
+        for out in cell.get("outputs", [])
+        if out["output_type"] == "stream"
+    ]
+    assert any(line in text for _, text in streams), streams[:2]
+    assert not any(
+        o["output_type"] == "error" for c in executed["cells"] for o in c.get("outputs", [])
+    )
+    assert not any("Traceback" in text for _, text in streams)

@@ -210,9 +210,17 @@ def check_call(call: strace_reader.Call, *, what: str) -> None:
 
 
 # -- compiler and strace: what this machine has ---------------------------------
+#: Environment variables: a compiler to use ("clang++"), or "none" to act as if
+#: there were none; "none" for strace likewise (how the tests check the lesson's
+#: fallbacks on a machine that has both).
+CXX_ENV, STRACE_ENV = "LABSOCK_CXX", "LABSOCK_STRACE"
+
+
 def compiler(preferred: str | None = None) -> str | None:
-    """The C++ compiler to use: ``$CXX``, else g++, else clang++; None if there is none."""
-    for name in (preferred, os.environ.get("CXX"), "g++", "clang++", "c++"):
+    """The C++ compiler to use: ``$LABSOCK_CXX``, ``$CXX``, g++, clang++; None if none."""
+    if os.environ.get(CXX_ENV, "").lower() == "none":
+        return None
+    for name in (preferred, os.environ.get(CXX_ENV), os.environ.get("CXX"), "g++", "clang++"):
         if name:
             found = shutil.which(name)
             if found:
@@ -246,6 +254,8 @@ def _compiler_version(path: str) -> str:
 @functools.cache
 def strace_status() -> tuple[bool, str]:
     """Whether strace can trace a child process here: ``(True, "strace 6.1")`` or the reason."""
+    if os.environ.get(STRACE_ENV, "").lower() == "none":
+        return False, f"tracing is turned off here ({STRACE_ENV}=none); a recorded run is shown"
     path = shutil.which("strace")
     if path is None:
         return False, (
