@@ -24,6 +24,7 @@ import pytest
 
 import labsock
 from labsock import cpp
+from labsock._endpoints import programs
 from labsock._endpoints import strace as strace_reader
 from labsock._endpoints.programs import compile_program
 from tests.conftest import tcp_echo
@@ -364,8 +365,12 @@ def test_a_non_loopback_argument_is_refused_before_anything_runs() -> None:
 
 
 @needs_strace
-def test_a_program_that_binds_a_non_loopback_address_is_stopped() -> None:
-    # bind() sends nothing: the guard's watch over the trace can be shown safely.
+def test_the_strace_watch_stops_a_program_that_binds_a_non_loopback_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # bind() sends nothing: the watch over the trace can be shown safely. The
+    # library inside the program would refuse first: without it, strace sees the call.
+    monkeypatch.setattr(programs, "preload_library", lambda: (None, "off for this test"))
     source = (
         '#include "socket.hpp"\n'
         "int main() {\n"
@@ -404,8 +409,6 @@ def test_the_cell_magic_runs_the_cell_and_prints_its_output(
 
 
 def test_the_trace_watch_refuses_each_way_out_and_passes_loopback() -> None:
-    from labsock._endpoints.programs import check_call
-
     def call(name: str, args: str) -> strace_reader.Call:
         return strace_reader.Call(1, 0.0, 0.0, name, args, 0, None)
 
@@ -420,7 +423,7 @@ def test_the_trace_watch_refuses_each_way_out_and_passes_loopback() -> None:
     ]
     for each in refused:
         with pytest.raises(labsock.NotLoopback):
-            check_call(each, what="test")
+            programs.check_call(each, what="test")
     allowed = [
         call("connect", "3, {sa_family=AF_INET, " + inet.format("127.0.0.1") + "}, 16"),
         call("bind", "3, {sa_family=AF_INET, " + inet.format("239.255.1.2") + "}, 16"),
@@ -428,7 +431,7 @@ def test_the_trace_watch_refuses_each_way_out_and_passes_loopback() -> None:
         call("setsockopt", "3, SOL_IP, IP_MULTICAST_TTL, [1], 4"),
     ]
     for each in allowed:
-        check_call(each, what="test")
+        programs.check_call(each, what="test")
 
 
 @pytest.mark.parametrize(
@@ -468,3 +471,29 @@ def test_the_lesson_runs_without_a_compiler_or_strace_and_says_so_once(
         o["output_type"] == "error" for c in executed["cells"] for o in c.get("outputs", [])
     )
     assert not any("Traceback" in text for _, text in streams)
+
+
+def test_the_guard_inside_the_program_refuses_before_the_call() -> None:
+    # 0.0.0.0 as a destination means this machine on Linux, and a TTL refused
+    # sends nothing: even a broken guard could not let a packet out here.
+    connects = compile_program(
+        '#include "socket.hpp"\n#include <iostream>\nint main() {\n'
+        "    labsock::Socket s(SOCK_STREAM);\n"
+        '    try { s.connect(labsock::Address("0.0.0.0", 9)); }\n'
+        "    catch (const std::exception& e) { std::cout << e.what() << std::endl; }\n"
+        "    for (;;) {}\n}\n",
+        name="connects_anywhere",
+    )
+    program = cpp.start(connects, timeout=20)
+    with pytest.raises(labsock.NotLoopback, match=r"refused its connect to 0\.0\.0\.0:9") as caught:
+        program.wait()
+    assert "before the call was made" in str(caught.value)
+    assert "Permission denied" in program.stdout, "the call itself failed with EACCES"
+    assert not program.running, "stopped at once, long before its time limit"
+    raises_ttl = compile_program(
+        '#include "socket.hpp"\nint main() {\n    labsock::Socket s(SOCK_DGRAM);\n'
+        "    int ttl = 5;\n    s.set_option(IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);\n}\n",
+        name="raises_ttl",
+    )
+    with pytest.raises(labsock.NotLoopback, match="IP_MULTICAST_TTL"):
+        cpp.run(raises_ttl)

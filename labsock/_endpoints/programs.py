@@ -17,16 +17,23 @@ and come back as text. How it ended is turned into one clear error:
 (it exited with a non-zero status; :class:`ProgramAddressInUse` when it
 said its port was in use) or a loopback refusal.
 
-Loopback only, at two points:
+Loopback only, at three points, all deciding with labsock's one guard:
 
 * before the program starts, every argument that is an IP address is checked
-  by the loopback guard (:func:`check_arguments`): a non-loopback address is
-  refused before any process exists;
-* while it runs under ``strace`` (``trace=...``, where the system allows
-  ptrace), every ``connect``, ``sendto`` and ``bind`` it makes is read from
-  the trace as it happens, and a program that names a non-loopback address
-  is killed at once. An address written inside the source is only caught
-  this way, after the call was made: on Linux with strace, not elsewhere.
+  (:func:`check_arguments`): a non-loopback address is refused before any
+  process exists;
+* inside the program, on Linux: a small library preloaded into it
+  (``loopback_preload.c``, ``LD_PRELOAD``) refuses each ``connect``,
+  ``sendto``, ``sendmsg``, ``bind`` and multicast ``setsockopt`` beyond
+  loopback *before* the system call, and says so on standard error; the
+  program is then stopped with :class:`~labsock.NotLoopback`. It cannot see
+  a statically linked program, raw system calls, or the C library's own
+  resolver;
+* while it runs under ``strace`` (``trace=...``, where ptrace is allowed),
+  every such call is also read from the trace as it happens
+  (:func:`check_call`), and a program that names a non-loopback address is
+  killed at once: this catches what the library cannot see, but only after
+  the call was made.
 
 Tracing: with ``trace=`` a :class:`~labsock._trace.Trace`, the program runs
 unmodified under ``strace -f -ttt -T -e trace=network,close`` and its socket
@@ -44,6 +51,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -429,6 +437,45 @@ def _compile_message(name: str, diagnostics: str, label: str) -> str:
     )
 
 
+# -- the loopback guard inside the program (Linux) -----------------------------------
+_PRELOAD_SOURCE = Path(__file__).resolve().parent / "loopback_preload.c"
+#: What the preloaded library writes to standard error when it refuses a call.
+GUARD_MARK = "labsock-guard: refused"
+
+
+@functools.cache
+def preload_library() -> tuple[Path | None, str]:
+    """The loopback guard as a library to preload into programs, built once; or why not.
+
+    Returns ``(path, "")`` on Linux with a compiler, else ``(None, reason)``.
+    """
+    if not sys.platform.startswith("linux"):
+        return None, "the in-program guard uses LD_PRELOAD, which is Linux's"
+    path = compiler()
+    if path is None:
+        return None, "no compiler"
+    text = _PRELOAD_SOURCE.read_bytes()
+    key = hashlib.sha256(text + path.encode() + _compiler_version(path).encode()).hexdigest()[:20]
+    build = _build_dir() / f"guard-{key}"
+    library = build / "libloopback_guard.so"
+    if library.is_file():
+        return library, ""
+    build.mkdir(parents=True, exist_ok=True)
+    partial = build / f".guard.{os.getpid()}.part"
+    done = subprocess.run(
+        [path, "-x", "c", "-O1", "-shared", "-fPIC", "-o", str(partial), str(_PRELOAD_SOURCE)],
+        capture_output=True,
+        text=True,
+        timeout=COMPILE_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        return None, f"the guard library did not compile: {done.stderr.strip()[:300]}"
+    os.replace(partial, library)
+    return library, ""
+
+
 # -- running -------------------------------------------------------------------
 _ADDRESS_LINE = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})")
 _SIGNALS: dict[int, str] = {
@@ -508,6 +555,10 @@ class Program(Endpoint):
         self._stopped = False
         self._strace_file: Path | None = None
         command = [str(executable.path), *self.args]
+        env = dict(os.environ)
+        library, _ = preload_library()
+        if library is not None and trace is None:
+            env["LD_PRELOAD"] = " ".join(filter(None, [str(library), env.get("LD_PRELOAD")]))
         if trace is not None:
             fd, name = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".strace")
             os.close(fd)
@@ -516,6 +567,8 @@ class Program(Endpoint):
             command = [
                 shutil.which("strace") or "strace",
                 *("-f", "-qq", "-ttt", "-T", "-s", "64", "-e", "trace=network,close"),
+                # The guard goes into the program only, not into strace.
+                *(("-E", f"LD_PRELOAD={library}") if library is not None else ()),
                 *("-o", name, *command),
             ]
         self.started = time.monotonic()
@@ -526,18 +579,22 @@ class Program(Endpoint):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            env=env,
         )
         self._start_worker(lambda: self._collect(self._process.stdout, self._stdout), "stdout")
-        self._start_worker(lambda: self._collect(self._process.stderr, self._stderr), "stderr")
+        self._start_worker(
+            lambda: self._collect(self._process.stderr, self._stderr, watch=True), "stderr"
+        )
         if stdin is not None:
             self._start_worker(lambda: self._feed(bytes(stdin)), "stdin")
         self._watcher = self._start_worker(self._watch, f"watch-{self._process.pid}")
         self._register()
 
     # -- workers ---------------------------------------------------------------
-    def _collect(self, pipe: object, into: bytearray) -> None:
+    def _collect(self, pipe: object, into: bytearray, *, watch: bool = False) -> None:
         assert pipe is not None
         read = pipe.read1 if hasattr(pipe, "read1") else pipe.read  # type: ignore[attr-defined]
+        mark = GUARD_MARK.encode()
         while True:
             chunk = read(65536)
             if not chunk:
@@ -545,6 +602,21 @@ class Program(Endpoint):
             with self._output:
                 into += chunk
                 self._output.notify_all()
+                refused = watch and self._killed_for is None and mark in into
+                text = into.decode("utf-8", "replace") if refused else ""
+            if refused:
+                # The guard inside the program refused a call before it was made:
+                # stop the program, and say which call.
+                line = next(x for x in text.splitlines() if GUARD_MARK in x)
+                what = line.split(GUARD_MARK, 1)[1].strip()
+                self._kill(
+                    line,
+                    guard=NotLoopback(
+                        f"{self.name}: labsock refused its {what} (before the call was made). "
+                        "The course runs on shared machines, and nothing it does may leave "
+                        "the machine: use 127.0.0.1."
+                    ),
+                )
 
     def _feed(self, data: bytes) -> None:
         stdin = self._process.stdin
@@ -747,7 +819,7 @@ class Program(Endpoint):
         if self._killed_for is not None:
             guard = getattr(self, "_guard_error", None)
             if guard is not None:
-                raise type(guard)(f"{self.name} was stopped: {guard}") from guard
+                raise type(guard)(f"{guard} The program was stopped.") from guard
             raise ProgramTimeout(
                 f"{self.name} was stopped: {self._killed_for}. Does it wait for something "
                 f"that never comes (a client, a reply)? Give it a timeout (set_timeout).{said}"
