@@ -498,3 +498,19 @@ def test_the_guard_inside_the_program_refuses_before_the_call() -> None:
     )
     with pytest.raises(labsock.NotLoopback, match="IP_MULTICAST_TTL"):
         cpp.run(raises_ttl)
+
+
+def test_a_python_process_that_exits_takes_its_programs_with_it() -> None:
+    # What kernel shutdown does: the registry's atexit hook closes every endpoint.
+    script = (
+        "from labsock import cpp\n"
+        "exe = cpp.build('#include <unistd.h>\\nint main() { for (;;) pause(); }')\n"
+        "program = cpp.start(exe, timeout=600)\n"
+        "print(program.pid, flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[0])
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
