@@ -115,17 +115,20 @@ def source(name: str) -> str:
 
 
 def show(name: str, *, lines: tuple[int, int] | None = None) -> Any:
-    """One source, highlighted as C++ (an object the notebook displays).
+    """One source, highlighted as C++ (a Markdown code block the notebook displays).
 
     ``lines=(first, last)`` shows only those lines (numbered from 1).
     """
-    from IPython.display import Code
+    from IPython.display import Markdown
 
     text = source(name)
     if lines is not None:
         first, last = lines
         text = "\n".join(text.splitlines()[first - 1 : last])
-    return Code(text, language="cpp")  # type: ignore[no-untyped-call]
+    # A Markdown code block: JupyterLab and the course website highlight it
+    # themselves, with no stylesheet of its own in the output.
+    fence = "````" if "```" in text else "```"
+    return Markdown(f"{fence}cpp\n{text}\n{fence}")  # type: ignore[no-untyped-call]
 
 
 def build(program: str | Executable, *, flags: tuple[str, ...] = ()) -> Executable:

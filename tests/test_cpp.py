@@ -514,3 +514,17 @@ def test_a_python_process_that_exits_takes_its_programs_with_it() -> None:
     assert done.returncode == 0, done.stderr
     pid = int(done.stdout.split()[0])
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_lessons_class_diagram_names_only_what_the_sources_have() -> None:
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "05_cpp.ipynb"
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    diagram = next("".join(c["source"]) for c in cells if "classDiagram" in "".join(c["source"]))
+    sources = {name: cpp.source(name) for name in cpp.programs()}
+    classes = re.findall(r"class (\w+) \{(.*?)\}", diagram, re.DOTALL)
+    assert {name for name, _ in classes} >= {"Socket", "Address", "SocketError"}
+    assert {name for name, _ in classes} >= {"EchoServer", "EchoClient"}
+    for name, body in classes:
+        text = next(t for t in sources.values() if re.search(rf"class {name}\b", t))
+        for member in re.findall(r"[+-]~?(\w+)", body):
+            assert re.search(rf"\b{member}\b", text), f"{name}.{member} is not in the source"

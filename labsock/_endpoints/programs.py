@@ -552,6 +552,7 @@ class Program(Endpoint):
         self._stderr = bytearray()
         self._output = threading.Condition()
         self._killed_for: str | None = None
+        self._guard_error: LabsockError | None = None
         self._stopped = False
         self._strace_file: Path | None = None
         command = [str(executable.path), *self.args]
@@ -573,14 +574,19 @@ class Program(Endpoint):
             ]
         self.started = time.monotonic()
         # A session of its own: close() kills the whole group (strace and its tracee).
-        self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            env=env,
-        )
+        try:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                env=env,
+            )
+        except OSError as exc:
+            if self._strace_file is not None:
+                self._strace_file.unlink(missing_ok=True)
+            raise ProgramError(f"{self.name} could not be started: {exc}") from exc
         self._start_worker(lambda: self._collect(self._process.stdout, self._stdout), "stdout")
         self._start_worker(
             lambda: self._collect(self._process.stderr, self._stderr, watch=True), "stderr"
@@ -817,7 +823,7 @@ class Program(Endpoint):
         tail = _tail(self.stderr) or _tail(self.stdout)
         said = f"\nIt printed:\n{tail}" if tail else ""
         if self._killed_for is not None:
-            guard = getattr(self, "_guard_error", None)
+            guard = self._guard_error
             if guard is not None:
                 raise type(guard)(f"{guard} The program was stopped.") from guard
             raise ProgramTimeout(
