@@ -63,6 +63,7 @@ __all__ = [
     "ProgramFailed",
     "ProgramTimeout",
     "RecordedRun",
+    "SourceView",
     "available",
     "build",
     "life_cycle",
@@ -114,21 +115,43 @@ def source(name: str) -> str:
     return (SOURCES / name).read_text(encoding="utf-8")
 
 
-def show(name: str, *, lines: tuple[int, int] | None = None) -> Any:
-    """One source, highlighted as C++ (a Markdown code block the notebook displays).
+class SourceView:
+    """C++ source as the notebook shows it: highlighted HTML, a Markdown code block, text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        from pygments import highlight  # type: ignore[import-untyped,unused-ignore]
+        from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped,unused-ignore]
+        from pygments.lexers import CppLexer  # type: ignore[import-untyped,unused-ignore]
+
+        # Inline styles: no stylesheet of its own in the output (a page exported
+        # to HTML keeps the colours and gains no CSS rules).
+        return str(highlight(self.text, CppLexer(), HtmlFormatter(noclasses=True)))
+
+    def _repr_markdown_(self) -> str:
+        fence = "````" if "```" in self.text else "```"
+        return f"{fence}cpp\n{self.text}\n{fence}"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def show(name: str, *, lines: tuple[int, int] | None = None) -> SourceView:
+    """One source, highlighted as C++ (displayed by the notebook; ``str()`` is the text).
 
     ``lines=(first, last)`` shows only those lines (numbered from 1).
+    Raises UsageError for a name that is not one of :func:`programs`.
     """
-    from IPython.display import Markdown
-
     text = source(name)
     if lines is not None:
         first, last = lines
         text = "\n".join(text.splitlines()[first - 1 : last])
-    # A Markdown code block: JupyterLab and the course website highlight it
-    # themselves, with no stylesheet of its own in the output.
-    fence = "````" if "```" in text else "```"
-    return Markdown(f"{fence}cpp\n{text}\n{fence}")  # type: ignore[no-untyped-call]
+    return SourceView(text)
 
 
 def build(program: str | Executable, *, flags: tuple[str, ...] = ()) -> Executable:
