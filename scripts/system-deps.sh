@@ -12,6 +12,8 @@ command -v nc >/dev/null || need+=(netcat-openbsd)
 # The C++ lesson (05_cpp): a compiler, and strace to record a program's socket calls.
 command -v g++ >/dev/null || need+=(g++)
 command -v strace >/dev/null || need+=(strace)
+# npm fetches the Mermaid the course website ships (scripts/build_site.py).
+command -v npm >/dev/null || need+=(npm)
 browser=()
 if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
     # A font too, so that pages render text on a minimal system.

@@ -175,3 +175,34 @@ def fonts_loaded() -> None:
     with trace.socket(socket.AF_INET, socket.SOCK_DGRAM, actor="client") as s:
         s.bind(("127.0.0.1", 0))
     plots.to_png(plots.sequence(trace))
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The course website, built once per session by ``scripts/build_site.py`` (minutes).
+
+    The build folder: ``site/`` is the site, ``executed/`` the executed
+    notebooks. Shared by the site test and the browser's offline test, so
+    the notebooks are executed for the site only once.
+    """
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("npm") is None and not list((root / "build" / "vendor").glob("mermaid-*.js")):
+        pytest.skip(
+            "npm is not installed: the site ships Mermaid, fetched with npm pack "
+            "(make test installs the Debian package 'npm' where apt-get and root rights are)"
+        )
+    build = tmp_path_factory.mktemp("site-build")
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts" / "build_site.py"), "--build-dir", str(build)],
+        capture_output=True,
+        text=True,
+        timeout=850,
+        check=False,
+        cwd=root,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"the site did not build:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+    return build

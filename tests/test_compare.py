@@ -161,7 +161,9 @@ def test_summary_states_a_verdict_with_a_ratio_for_each_case(
     comparison: SpeedComparison,
 ) -> None:
     text = comparison.summary()
-    lines = text.splitlines()
+    # One statement per line; a long one goes on in indented lines (no mid-number wraps).
+    assert all(len(line) <= 88 for line in text.splitlines())
+    lines = text.replace("\n  ", " ").splitlines()
     assert len(lines) == 4
     verdict = r"((UDP|TCP) \d+\.\dx faster|about even \((UDP|TCP) \d\.\d\dx faster\))"
     assert re.match(rf"per message on an open connection: {verdict} \(median", lines[0])
@@ -207,7 +209,7 @@ def test_throughput_points_feed_the_throughput_plot(
     assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == [
         "UDP\nrequest",
         "TCP\nrequest",
-        "TCP\nconnect()",
+        "TCP\nconnect()\n(median)",
     ]
     assert plots.to_png(fig)[:4] == b"\x89PNG"
 
@@ -243,7 +245,7 @@ def test_verdict_names_the_faster_protocol_and_the_ratio(
 def test_no_sizes_skips_the_bulk_measurement() -> None:
     result = compare_speed(count=5, requests=5, sizes=())
     assert result.udp_bulk == result.tcp_bulk == ()
-    assert len(result.summary().splitlines()) == 2
+    assert len(result.summary().replace("\n  ", " ").splitlines()) == 2
     assert result.throughput_points() == []
     with pytest.raises(UsageError, match="no bulk"):
         result.bulk_at(1024)

@@ -267,7 +267,7 @@ def test_the_stepper_goes_through_the_traced_sockets_guard(
 ) -> None:
     from labsock.widgets import SocketStepper
 
-    monkeypatch.setattr("labsock._panels.stepper._HOST", "10.1.2.3")
+    monkeypatch.setattr("labsock._endpoints.stepper_machine._HOST", "10.1.2.3")
     stepper = SocketStepper("udp")
     try:
         stepper.step("server", "socket")

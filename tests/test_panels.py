@@ -123,6 +123,28 @@ def test_lab_added_receiver_hears_only_later_bursts_and_a_removed_one_keeps_its_
         lab.leave("r1")
 
 
+def test_lab_calls_a_receivers_first_join_a_join_not_a_rejoin(lab: MulticastLab) -> None:
+    from labsock import plots
+
+    lab.burst.value = 10
+    lab.run()
+    lab.add_receiver()
+    assert "hears what is sent from #10 on" in lab.status.value
+    result = lab.run()
+    assert "r4 joined before #10" in lab.status.value
+    assert "rejoined" not in lab.status.value
+    fig = plots.fan_out(result)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.texts if t.get_gid() == "move-label"]
+    notes = [t.get_text() for t in ax.texts if t.get_gid() == "row-note"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["joined before #10"]
+    assert notes[3] == "10 sent before it joined"
+    assert "not a member (not joined yet)" in legend
+    assert "joined the group" in legend
+    assert "(joined before #10: 10 sent before it joined)" in result.summary()
+
+
 def test_lab_receiver_removed_before_any_burst_leaves_no_trace(lab: MulticastLab) -> None:
     lab.remove_receiver()  # the newest, r3
     lab.leave("r2")
@@ -244,8 +266,14 @@ def test_stepper_time_wait_is_on_the_server_when_the_server_closes_first(
     ), stepper.states()
     assert stepper.step("client", "recv", draw=False).value == b""
     stepper.step("client", "close", draw=False)
-    assert wait_until(lambda: stepper.states().get("server#1") == "TIME_WAIT", 2.0)
-    assert "client" not in stepper.states()
+    # The client's socket leaves the table once the server's ACK of its FIN
+    # arrives (LAST_ACK -> gone), a moment after the server enters TIME_WAIT.
+    assert wait_until(
+        lambda: (
+            stepper.states().get("server#1") == "TIME_WAIT" and "client" not in stepper.states()
+        ),
+        5.0,
+    ), stepper.states()
 
 
 def test_stepper_redraws_the_diagram_and_the_table_after_each_drawn_step(
@@ -385,7 +413,7 @@ def test_stepper_close_closes_every_socket_and_unregisters() -> None:
     stepper = SocketStepper()
     for actor, call in CONVERSATION["tcp"][:6]:
         stepper.step(actor, call, draw=False)
-    assert stepper in labsock.live_endpoints()
+    assert stepper.machine in labsock.live_endpoints()
     stepper.close()
     stepper.close()
     assert stepper.closed

@@ -374,12 +374,39 @@ def test_compare_overlays_both_distributions_and_shows_connect_cost() -> None:
     assert [t.get_text() for t in cost_ax.get_xticklabels()] == [
         "UDP\nround trip",
         "TCP\nround trip",
-        "TCP\nconnect()",
+        "TCP\nconnect()\n(once)",
     ]
     assert cost_ax.get_title(loc="left") == "set-up against one exchange"
-    assert cdf_ax.get_xlabel() == "round-trip time (µs)"
+    assert cdf_ax.get_xlabel() == "round-trip time (µs, log scale)"
+    assert cdf_ax.get_xscale() == "log"
     assert cdf_ax.get_ylabel() == "replies at most this slow"
     assert fig.get_suptitle() == "UDP against TCP round trips over loopback: 50 + 50 probes"
+
+
+def test_compare_shows_a_slow_straggler_without_squashing_the_medians() -> None:
+    # Medians of 16 and 19 µs, one reply at 1.75 ms: on a linear axis both
+    # medians would share one pixel column. The log axis keeps them apart.
+    udp = make_result(100, range(100), rtt=lambda seq: 1.75e-3 if seq == 50 else 16e-6)
+    tcp = make_result(100, range(100), protocol="tcp", rtt=lambda seq: 19e-6)
+    ax = plots.compare(udp, tcp).axes[0]
+    low, high = ax.get_xlim()
+    assert ax.get_xscale() == "log"
+    assert low < 16  # every reply is on the axis
+    assert high > 1750
+    apart = ax.transData.transform([(16, 50), (19, 50)])
+    assert apart[1][0] - apart[0][0] > 5  # pixels between the two medians
+
+
+def test_histogram_legend_covers_no_bar_when_every_reply_is_in_one_tall_bar() -> None:
+    # No jitter: one tall bar, where a fixed legend used to sit.
+    result = make_result(60, range(60), rtt=lambda seq: 10.3e-3 + (seq % 3) * 1e-5)
+    fig = plots.latency(result)
+    hist_ax = fig.axes[0]
+    plots.to_png(fig)  # lay it out
+    box = hist_ax.get_legend().get_window_extent()
+    for bar in hist_ax.patches:
+        if bar.get_height() > 0:
+            assert not box.overlaps(bar.get_window_extent()), "the legend hides a bar"
 
 
 def test_compare_of_request_runs_says_requests_not_round_trips() -> None:
@@ -394,12 +421,12 @@ def test_compare_of_request_runs_says_requests_not_round_trips() -> None:
         "UDP: median 85.0 µs (40 requests)",
         "TCP: median 270 µs (40 requests)",
     ]
-    assert cdf_ax.get_xlabel() == "request time, new socket to close (µs)"
+    assert cdf_ax.get_xlabel() == "request time, new socket to close (µs, log scale)"
     assert cdf_ax.get_ylabel() == "requests at most this slow"
     assert [t.get_text() for t in cost_ax.get_xticklabels()] == [
         "UDP\nrequest",
         "TCP\nrequest",
-        "TCP\nconnect()",
+        "TCP\nconnect()\n(median)",
     ]
     assert cost_ax.get_title(loc="left") == "a request and its connect()"
     title = fig.get_suptitle()
@@ -416,7 +443,7 @@ def test_compare_of_a_ping_against_requests_names_each_run() -> None:
     requests = make_result(20, range(20), protocol="tcp", rtt=lambda seq: 270e-6, kind="request")
     fig = plots.compare(ping, requests)
     assert fig.get_suptitle() == "UDP against TCP over loopback: 30 probes + 20 requests"
-    assert fig.axes[0].get_xlabel() == "time per round trip or request (µs)"
+    assert fig.axes[0].get_xlabel() == "time per round trip or request (µs, log scale)"
     assert legend_texts(fig.axes[0]) == [
         "UDP: median 25.0 µs (30 replies)",
         "TCP: median 270 µs (20 requests)",

@@ -14,8 +14,6 @@ import base64
 import importlib.util
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -52,18 +50,15 @@ def _mermaid_blocks(executed: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_site_builds_every_lesson_with_figures_diagrams_and_working_links(
-    tmp_path: Path,
+    built_site: Path,
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_site.py"), "--build-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=850,
-        check=False,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    tmp_path = built_site  # the build folder (conftest builds it once per session)
     site = tmp_path / "site"
+    # Mermaid ships with the site: no page loads a script from anywhere else.
+    assert (site / site_builder.MERMAID_JS).stat().st_size > 100_000
+    for page in site.glob("*.html"):
+        scripts = re.findall(r'<script[^>]+src="([^"]+)"', page.read_text(encoding="utf-8"))
+        assert all(not re.match(r"(https?:)?//", src) for src in scripts), (page.name, scripts)
     assert (site / "teaching-guide.html").is_file()
     assert (site / "search" / "search_index.json").is_file()
     for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
@@ -74,6 +69,7 @@ def test_the_site_builds_every_lesson_with_figures_diagrams_and_working_links(
         if "plots." in source:
             assert "<img" in page, f"{name}.html shows none of the lesson's figures"
             assert "data:image/png;base64," in page
+        assert "Checks that this lesson" not in page, f"{name}.html shows the closing checks"
         if "widgets." in source:
             assert "labsock-panel" in page, f"{name}.html has no snapshot of its panel"
             assert "Error displaying widget" not in page
@@ -175,3 +171,46 @@ def test_links_between_notebooks_point_at_their_pages() -> None:
     assert site_builder.page_links(text) == (
         "see [TCP](02_tcp.html), [part 3](03_udp.html#3-what) and [web](https://x.org/a.ipynb)"
     )
+
+
+def test_the_closing_checks_stay_out_of_the_site_and_docs_links_point_at_pages() -> None:
+    nb: dict[str, Any] = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["## What you saw"]},
+            {"cell_type": "markdown", "metadata": {"tags": ["checks"]}, "source": ["## Checks"]},
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["other", "checks"]},
+                "source": ["assert 1"],
+            },
+            {"cell_type": "markdown", "metadata": {}, "source": ["## Recap"]},
+        ]
+    }
+    assert site_builder.without_checks(nb) == 2
+    assert ["".join(c["source"]) for c in nb["cells"]] == ["## What you saw", "## Recap"]
+    text = "the [guide](../docs/teaching-guide.md#binder) and [it](../docs/teaching-guide.md)"
+    assert site_builder.page_links(text) == (
+        "the [guide](teaching-guide.html#binder) and [it](teaching-guide.html)"
+    )
+
+
+def test_every_lesson_tags_its_closing_checks_folds_them_and_ends_with_words() -> None:
+    for path in sorted(NOTEBOOKS.glob("0[0-4]_*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        tagged = [i for i, c in enumerate(cells) if "checks" in c["metadata"].get("tags", [])]
+        assert tagged, f"{path.name}: no cell tagged 'checks'"
+        title = cells[tagged[0]]
+        assert "".join(title["source"]).startswith(
+            "## Checks that this lesson's claims held in your run"
+        ), path.name
+        for i in tagged[1:]:
+            assert cells[i]["cell_type"] == "code", (path.name, i)
+            assert cells[i]["metadata"]["jupyter"]["source_hidden"] is True, (path.name, i)
+        assert tagged == list(range(tagged[0], tagged[-1] + 1)), f"{path.name}: checks apart"
+        asserts = [
+            c for c in cells if c["cell_type"] == "code" and "assert " in "".join(c["source"])
+        ]
+        assert all(c in [cells[i] for i in tagged] for c in asserts), path.name
+        last = cells[-1]
+        assert last["cell_type"] == "markdown", f"{path.name} ends with code, not a recap"
+        assert "checks" not in last["metadata"].get("tags", []), path.name

@@ -41,6 +41,21 @@ def test_link_lab_draws_the_figure_and_the_table() -> None:
         lab.close()
 
 
+def test_link_lab_greyed_sliders_read_what_a_tcp_run_uses_and_udp_gets_its_values_back() -> None:
+    lab = widgets.LinkLab(protocol="tcp", loss=0.3, jitter=0.004, duplicate=0.05, count=10)
+    try:
+        greyed = (lab.loss, lab.jitter, lab.reorder, lab.duplicate)
+        assert all(c.disabled and c.value == 0 for c in greyed)
+        assert all(lab.settings()[k] == 0 for k in ("loss", "jitter", "reorder", "duplicate"))
+        lab.protocol.value = "udp"
+        assert not lab.loss.disabled
+        assert (lab.loss.value, lab.jitter.value, lab.duplicate.value) == (0.3, 4.0, 0.05)
+        lab.protocol.value = "tcp"
+        assert lab.loss.value == 0
+    finally:
+        lab.close()
+
+
 def test_link_lab_over_tcp_only_delays_and_loses_nothing() -> None:
     lab = widgets.LinkLab(protocol="tcp", loss=0.3, delay=0.002, count=30)
     try:
