@@ -27,11 +27,12 @@ from labsock import cpp
 from labsock._endpoints import programs
 from labsock._endpoints import strace as strace_reader
 from labsock._endpoints.programs import compile_program
+from labsock._panels import cpp_lesson
 from tests.conftest import tcp_echo
 
 HAS_CXX, CXX_REASON = cpp.available()
 HAS_STRACE, STRACE_REASON = cpp.tracing()
-pytestmark = pytest.mark.skipif(not HAS_CXX, reason=CXX_REASON)
+needs_cxx = pytest.mark.skipif(not HAS_CXX, reason=CXX_REASON)
 needs_strace = pytest.mark.skipif(not HAS_STRACE, reason=STRACE_REASON)
 
 PROGRAMS = ("tcp_server", "tcp_client", "udp_sender", "udp_receiver", "multicast_receiver")
@@ -43,6 +44,8 @@ LOCAL = "127.0.0.1"
 @pytest.fixture(scope="session")
 def built() -> dict[str, cpp.Executable]:
     """Every lesson program, compiled once with -Wall -Wextra -Werror -std=c++17."""
+    if not HAS_CXX:
+        pytest.skip(CXX_REASON)
     return {name: compile_program(f"{name}.cpp", flags=STRICT) for name in PROGRAMS}
 
 
@@ -55,6 +58,7 @@ def no_children() -> Iterator[None]:
 
 
 # -- compiling ----------------------------------------------------------------------
+@needs_cxx
 @pytest.mark.parametrize("name", PROGRAMS)
 @pytest.mark.parametrize("cxx", COMPILERS or ["g++"])
 def test_every_program_compiles_without_a_warning(name: str, cxx: str) -> None:
@@ -62,9 +66,10 @@ def test_every_program_compiles_without_a_warning(name: str, cxx: str) -> None:
         pytest.skip(f"{cxx} is not installed")
     exe = compile_program(f"{name}.cpp", flags=STRICT, cxx=cxx)
     assert exe.path.is_file()
-    assert "-std=c++17" in cpp.CPP_FLAGS if hasattr(cpp, "CPP_FLAGS") else True
+    assert "-std=c++17" in cpp.CPP_FLAGS
 
 
+@needs_cxx
 def test_a_second_compile_of_the_same_source_is_the_cached_build(
     built: dict[str, cpp.Executable],
 ) -> None:
@@ -74,6 +79,7 @@ def test_a_second_compile_of_the_same_source_is_the_cached_build(
     assert changed.path != built["tcp_server"].path
 
 
+@needs_cxx
 def test_a_compile_error_names_the_cells_own_line() -> None:
     source = '#include <iostream>\nint main() {\n    std::cout << missing << "\\n";\n}\n'
     with pytest.raises(cpp.CompileError) as caught:
@@ -315,6 +321,7 @@ def test_strace_lines_split_by_another_thread_are_joined() -> None:
 
 
 # -- bad input: each a clear error, nothing left running -----------------------------------
+@needs_cxx
 def test_a_segfault_is_a_crash_with_its_name() -> None:
     exe = compile_program("int main() { volatile int* p = nullptr; return *p; }", name="segfault")
     with pytest.raises(cpp.ProgramCrashed, match="segmentation fault"):
@@ -322,6 +329,7 @@ def test_a_segfault_is_a_crash_with_its_name() -> None:
     assert not labsock.live_endpoints()
 
 
+@needs_cxx
 def test_a_program_that_never_exits_is_stopped_at_its_time_limit() -> None:
     exe = compile_program("#include <unistd.h>\nint main() { for (;;) pause(); }", name="forever")
     program = cpp.start(exe, timeout=0.5)
@@ -332,6 +340,7 @@ def test_a_program_that_never_exits_is_stopped_at_its_time_limit() -> None:
     assert not labsock.live_endpoints()
 
 
+@needs_cxx
 def test_close_all_stops_a_running_program() -> None:
     exe = compile_program("#include <unistd.h>\nint main() { for (;;) pause(); }", name="forever")
     program = cpp.start(exe, timeout=600)  # far beyond the test: only close_all can stop it
@@ -352,6 +361,7 @@ def test_a_port_in_use_is_said_so(built: dict[str, cpp.Executable]) -> None:
     assert "port 0" in str(caught.value)
 
 
+@needs_cxx
 def test_a_non_loopback_argument_is_refused_before_anything_runs() -> None:
     # A program that makes no socket at all: even if the guard failed, nothing would be sent.
     exe = compile_program("int main() { return 0; }", name="quiet")
@@ -364,6 +374,7 @@ def test_a_non_loopback_argument_is_refused_before_anything_runs() -> None:
     assert not labsock.live_endpoints()
 
 
+@needs_cxx
 @needs_strace
 def test_the_strace_watch_stops_a_program_that_binds_a_non_loopback_address(
     monkeypatch: pytest.MonkeyPatch,
@@ -386,20 +397,22 @@ def test_the_strace_watch_stops_a_program_that_binds_a_non_loopback_address(
     assert trace.calls("outsider")[:2] == ["socket", "bind"]
 
 
+@needs_cxx
 def test_the_cell_magic_prints_compile_errors_without_a_traceback(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    cpp._cpp_magic("oops", "int main() { return nope; }\n")
+    cpp_lesson._cpp_magic("oops", "int main() { return nope; }\n")
     err = capsys.readouterr().err
     assert err.startswith("oops does not compile (1 error; the line numbers are the cell's)")
     assert "cell:2:" in err
     assert "Traceback" not in err
 
 
+@needs_cxx
 def test_the_cell_magic_runs_the_cell_and_prints_its_output(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    cpp._cpp_magic(
+    cpp_lesson._cpp_magic(
         "hello 127.0.0.1",
         "#include <iostream>\nint main(int, char** argv) "
         '{ std::cout << "hi " << argv[1] << "\\n"; }\n',
@@ -473,6 +486,7 @@ def test_the_lesson_runs_without_a_compiler_or_strace_and_says_so_once(
     assert not any("Traceback" in text for _, text in streams)
 
 
+@needs_cxx
 def test_the_guard_inside_the_program_refuses_before_the_call() -> None:
     # 0.0.0.0 as a destination means this machine on Linux, and a TTL refused
     # sends nothing: even a broken guard could not let a packet out here.
@@ -500,6 +514,7 @@ def test_the_guard_inside_the_program_refuses_before_the_call() -> None:
         cpp.run(raises_ttl)
 
 
+@needs_cxx
 def test_a_python_process_that_exits_takes_its_programs_with_it() -> None:
     # What kernel shutdown does: the registry's atexit hook closes every endpoint.
     script = (
