@@ -543,3 +543,20 @@ def test_the_lessons_class_diagram_names_only_what_the_sources_have() -> None:
         text = next(t for t in sources.values() if re.search(rf"class {name}\b", t))
         for member in re.findall(r"[+-]~?(\w+)", body):
             assert re.search(rf"\b{member}\b", text), f"{name}.{member} is not in the source"
+
+
+@needs_cxx
+def test_a_background_cell_program_runs_until_close_all(capsys: pytest.CaptureFixture[str]) -> None:
+    source = (
+        "#include <iostream>\n#include <unistd.h>\n"
+        'int main() { std::cout << "up" << std::endl; for (;;) pause(); }\n'
+    )
+    cpp_lesson._cpp_magic("--background --timeout 600 waiter", source)
+    out = capsys.readouterr().out
+    assert out.startswith("waiter is running (pid "), out
+    assert "up" in out
+    (program,) = labsock.live_endpoints()
+    assert isinstance(program, cpp.Program)
+    assert program.running
+    labsock.close_all()
+    assert not program.running
