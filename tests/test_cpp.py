@@ -560,3 +560,21 @@ def test_a_background_cell_program_runs_until_close_all(capsys: pytest.CaptureFi
     assert program.running
     labsock.close_all()
     assert not program.running
+
+
+def test_a_build_folder_others_can_write_to_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a shared hub, such a folder could hand this user someone else's program.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("LABSOCK_BUILD_DIR", str(shared))
+    monkeypatch.setattr(programs, "_private_build", None)
+    chosen = programs._build_dir()
+    assert chosen != shared
+    assert chosen.stat().st_mode & 0o077 == 0
+    chosen.rmdir()
+    own = tmp_path / "own"
+    monkeypatch.setenv("LABSOCK_BUILD_DIR", str(own))
+    assert programs._build_dir() == own

@@ -290,15 +290,33 @@ def strace_status() -> tuple[bool, str]:
 
 
 # -- compiling -------------------------------------------------------------------
+_private_build: Path | None = None
+
+
 def _build_dir() -> Path:
-    # One per user, kept across sessions: a hash names each build, so a stale
-    # one can never be picked for a changed source.
+    """Where builds are kept: ``$LABSOCK_BUILD_DIR``, else the user's cache folder.
+
+    The folder must be this user's own and closed to others: on a shared hub,
+    a folder someone else could write to could hand this user their program
+    to run. Where no such folder can be had, a private one for this process.
+    """
+    global _private_build
     root = os.environ.get("LABSOCK_BUILD_DIR") or os.path.join(
-        tempfile.gettempdir(), f"labsock-cpp-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "labsock",
+        "cpp",
     )
     path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
+        if info.st_uid == os.getuid() and not info.st_mode & 0o022:
+            return path
+    except OSError:
+        pass
+    if _private_build is None:
+        _private_build = Path(tempfile.mkdtemp(prefix="labsock-cpp-"))
+    return _private_build
 
 
 @dataclass(frozen=True)
