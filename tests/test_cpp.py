@@ -578,3 +578,25 @@ def test_a_build_folder_others_can_write_to_is_not_used(
     own = tmp_path / "own"
     monkeypatch.setenv("LABSOCK_BUILD_DIR", str(own))
     assert programs._build_dir() == own
+
+
+def test_a_system_that_forbids_ptrace_is_detected_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What strace says in a container whose seccomp profile forbids ptrace.
+    fake = tmp_path / "strace"
+    fake.write_text(
+        "#!/bin/sh\necho 'strace: ptrace(PTRACE_TRACEME, ...): Operation not permitted' >&2\n"
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    programs.strace_status.cache_clear()
+    try:
+        ok, why = programs.strace_status()
+    finally:
+        programs.strace_status.cache_clear()
+    assert not ok
+    assert "forbids ptrace" in why
+    assert "Operation not permitted" in why
+    assert "recorded run" in why
