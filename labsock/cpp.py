@@ -30,14 +30,11 @@ Example:
     >>> _ = server.wait()
 """
 
+from labsock._endpoints.compiler import CPP_FLAGS, CompileError, Executable, ProgramError
 from labsock._endpoints.programs import (
-    CPP_FLAGS,
-    CompileError,
-    Executable,
     Program,
     ProgramAddressInUse,
     ProgramCrashed,
-    ProgramError,
     ProgramFailed,
     ProgramTimeout,
 )

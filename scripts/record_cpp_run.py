@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from labsock import cpp
-from labsock._endpoints.programs import SOURCES
+from labsock._endpoints.compiler import SOURCES
 
 STRACE = ("-f", "-qq", "-ttt", "-T", "-s", "64", "-e", "trace=network,close")
 

@@ -24,9 +24,9 @@ import pytest
 
 import labsock
 from labsock import cpp
-from labsock._endpoints import programs
+from labsock._endpoints import compiler, programs
 from labsock._endpoints import strace as strace_reader
-from labsock._endpoints.programs import compile_program
+from labsock._endpoints.compiler import compile_program
 from labsock._panels import cpp_lesson
 from tests.conftest import tcp_echo
 
@@ -570,14 +570,14 @@ def test_a_build_folder_others_can_write_to_is_not_used(
     shared.mkdir()
     shared.chmod(0o777)
     monkeypatch.setenv("LABSOCK_BUILD_DIR", str(shared))
-    monkeypatch.setattr(programs, "_private_build", None)
-    chosen = programs._build_dir()
+    monkeypatch.setattr(compiler, "_private_build", None)
+    chosen = compiler._build_dir()
     assert chosen != shared
     assert chosen.stat().st_mode & 0o077 == 0
     chosen.rmdir()
     own = tmp_path / "own"
     monkeypatch.setenv("LABSOCK_BUILD_DIR", str(own))
-    assert programs._build_dir() == own
+    assert compiler._build_dir() == own
 
 
 def test_a_system_that_forbids_ptrace_is_detected_and_named(
@@ -591,11 +591,11 @@ def test_a_system_that_forbids_ptrace_is_detected_and_named(
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    programs.strace_status.cache_clear()
+    compiler.strace_status.cache_clear()
     try:
-        ok, why = programs.strace_status()
+        ok, why = compiler.strace_status()
     finally:
-        programs.strace_status.cache_clear()
+        compiler.strace_status.cache_clear()
     assert not ok
     assert "forbids ptrace" in why
     assert "Operation not permitted" in why

@@ -20,15 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import LabsockError, UsageError
 from labsock._endpoints import strace as _strace
-from labsock._endpoints.programs import (
+from labsock._endpoints.compiler import (
     SOURCES,
     Executable,
-    Program,
-    ProgramTimeout,
     compile_program,
     compiler_status,
     strace_status,
 )
+from labsock._endpoints.programs import Program, ProgramTimeout
 from labsock._endpoints.trace import Trace, TraceEvent
 
 if TYPE_CHECKING:
@@ -130,7 +129,7 @@ def show(name: str, *, lines: tuple[int, int] | None = None) -> SourceView:
 def build(program: str | Executable, *, flags: tuple[str, ...] = ()) -> Executable:
     """Compile a lesson program (``"tcp_server"``) or C++ source text, once.
 
-    See :func:`labsock._endpoints.programs.compile_program` for what it raises.
+    See :func:`labsock._endpoints.compiler.compile_program` for what it raises.
     """
     if isinstance(program, Executable):
         return program
