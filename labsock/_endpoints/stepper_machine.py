@@ -301,6 +301,10 @@ class StepperMachine(Endpoint):
             name = self._accepted.get((local, remote))
             return name if name is not None else "server (not accepted yet)"
         if local in self._client_ports:
+            if self.protocol == "tcp" and remote is not None and remote not in self._server_ports:
+                # The same ephemeral port, earlier, to another server: a stranger
+                # still in TIME_WAIT, not our client.
+                return None
             return "client" if local == self._client_ports[-1] else f"client (port {local})"
         return None
 

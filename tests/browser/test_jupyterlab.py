@@ -13,9 +13,8 @@ git) for a person to look at. See ``conftest.py`` for the server and browser.
 
 from __future__ import annotations
 
+import functools
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from tests.browser.labdriver import (
     notebook_names,
     notebook_source,
 )
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -61,15 +61,8 @@ def _clean(run: NotebookRun) -> None:
     assert not errors, f"{run.name}: error output: {errors}"
 
 
-def _wait_until(check: Callable[[], Any], what: str, timeout: float = INTERACTION_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"after {timeout:.0f} s: {what}")
-        time.sleep(0.1)
+# Each check asks the browser: poll ten times a second, not every 2 ms.
+_wait_until = functools.partial(wait_until, timeout=INTERACTION_TIMEOUT, every=0.1)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

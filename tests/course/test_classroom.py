@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 SCRIPT = ROOT / "scripts" / "classroom.py"
 STUDENTS = 8
 # Sockets and TCP states (01), multicast groups (04): where students could collide.

@@ -9,7 +9,9 @@ from pathlib import Path
 import polib
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from tests.helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
 import i18n_notebooks as tool
 
 

@@ -14,8 +14,7 @@ import pytest
 from labsock import UsageError
 from labsock._endpoints.servers import TCPEchoServer
 from labsock._endpoints.sockettable import SocketRow, SocketTable, socket_table
-
-from .conftest import needs_ipv6, needs_tool
+from tests.helpers import needs_ipv6, needs_tool
 
 TIMEOUT = 5.0
 

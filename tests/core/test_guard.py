@@ -20,7 +20,7 @@ from labsock import ImpairedLink, MulticastGroup, NotLoopback, TCPEchoServer, UD
 from labsock._core import guard
 from labsock._core.errors import translate_oserror
 from tests import loopback_audit
-from tests.conftest import needs_ipv6
+from tests.helpers import needs_ipv6
 
 #: Unicast destinations beyond loopback, and why each is in the list.
 ELSEWHERE = {

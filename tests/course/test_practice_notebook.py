@@ -18,8 +18,9 @@ import pytest
 
 from labsock.exercises import NOT_ATTEMPTED
 from labsock.solutions import fill_notebook
+from tests.helpers import ROOT
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_practice.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "05_practice.ipynb"
 CHECK_CELLS = [f"check-{n}" for n in range(1, 7)]
 
 pytestmark = pytest.mark.slow

@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import needs_tool
+from tests.helpers import ROOT, needs_tool
 
-ROOT = Path(__file__).resolve().parent.parent
 QUICK = "udp_rtt,tcp_rtt,tcp_bulk,link,fanout,import"
 EXPECTED_ROWS = {"udp_rtt", "tcp_rtt", "tcp_bulk", "link_rtt", "link_rate", "fanout", "import"}
 

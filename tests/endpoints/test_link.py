@@ -8,7 +8,6 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -19,17 +18,9 @@ from labsock._core.impair import Impairment, ImpairmentModel, direction_rng
 from labsock._endpoints.base import JOIN_TIMEOUT
 from labsock._endpoints.link import ImpairedLink
 from labsock._endpoints.udplink import _MAX_CLIENTS
-
-from .conftest import needs_ipv6, needs_tool, tcp_echo
+from tests.helpers import needs_ipv6, needs_tool, tcp_echo, wait_until
 
 TIMEOUT = 10.0
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.002)
 
 
 def predict_ping_pong(
@@ -62,7 +53,7 @@ def predict_ping_pong(
 def test_a_perfect_link_relays_every_probe_and_counts_each_one() -> None:
     with UDPEchoServer() as server, ImpairedLink(server.address) as link:
         result = ping(link.address, count=200)
-        wait_until(lambda: link.statistics().backward.forwarded == 200)
+        wait_until(lambda: link.statistics().backward.forwarded == 200, "200 replies forwarded")
         stats = link.statistics()
         served = server.statistics()
         events = link.events()
@@ -78,7 +69,7 @@ def test_a_perfect_link_relays_every_probe_and_counts_each_one() -> None:
     assert [e.index for e in events if e.direction == "backward"] == list(range(200))
 
 
-def test_address_is_ready_before_the_constructor_returns_and_gone_after_close() -> None:
+def test_address_is_ready_before_the_constructor_returns() -> None:
     with UDPEchoServer() as server:
         link = ImpairedLink(server.address)
         host, port = link.address
@@ -90,10 +81,6 @@ def test_address_is_ready_before_the_constructor_returns_and_gone_after_close() 
             assert client.recv(100) == b"no sleep needed"
         assert "relaying" in repr(link)
         link.close()
-        link.close()  # idempotent
-        with pytest.raises(ClosedError):
-            _ = link.address
-        assert "closed" in repr(link)
 
 
 def test_each_client_gets_only_its_own_replies() -> None:
@@ -110,7 +97,7 @@ def test_each_client_gets_only_its_own_replies() -> None:
             for c in clients:
                 c.close()
         # The link counts a datagram just after sending it on: let it settle.
-        wait_until(lambda: link.statistics().backward.forwarded == 100)
+        wait_until(lambda: link.statistics().backward.forwarded == 100, "100 replies forwarded")
         stats = link.statistics()
     assert stats.clients == 5
     assert stats.forward.forwarded == 100
@@ -130,7 +117,10 @@ def test_clients_pinging_at_once_each_see_a_perfect_link_and_the_totals_add_up()
             thread.start()
         for thread in threads:
             thread.join(TIMEOUT * 3)
-        wait_until(lambda: link.statistics().backward.forwarded == clients * count)
+        wait_until(
+            lambda: link.statistics().backward.forwarded == clients * count,
+            f"{clients * count} replies forwarded",
+        )
         stats = link.statistics()
         served = server.statistics()
     assert [r.received for r in results] == [count] * clients
@@ -160,7 +150,10 @@ def test_more_clients_than_the_table_holds_forgets_the_least_recent() -> None:
                 name = prefix.format(link.port)
                 return sum(t.name.startswith(name) for t in threading.enumerate())
 
-            wait_until(lambda: flow_threads() == _MAX_CLIENTS)
+            wait_until(
+                lambda: flow_threads() == _MAX_CLIENTS,
+                lambda: f"{_MAX_CLIENTS} flow threads, one per mapping, not {flow_threads()}",
+            )
             stats = link.statistics()
             assert stats.clients == total
             assert stats.active == _MAX_CLIENTS
@@ -171,9 +164,18 @@ def test_more_clients_than_the_table_holds_forgets_the_least_recent() -> None:
             assert link.statistics().clients == total
             clients[0].sendto(b"back again", link.address)
             assert clients[0].recv(100) == b"back again"
-            wait_until(lambda: link.statistics().backward.forwarded == total + 2)
-            assert link.statistics().clients == total + 1
-            assert flow_threads() <= _MAX_CLIENTS
+            wait_until(
+                lambda: link.statistics().backward.forwarded == total + 2,
+                f"{total + 2} replies forwarded",
+            )
+            stats = link.statistics()
+            assert stats.clients == total + 1
+            assert stats.active == _MAX_CLIENTS  # the table forgot one mapping at once...
+            # ...but the forgotten flow's thread exits on its own time, after that.
+            wait_until(
+                lambda: flow_threads() == _MAX_CLIENTS,
+                lambda: f"the evicted flow's thread gone: {flow_threads()} flow threads",
+            )
     finally:
         for client in clients:
             client.close()
@@ -193,7 +195,7 @@ def test_datagrams_sent_while_older_ones_are_held_overtake_them_and_are_counted(
         client.connect(link.address)
         for seq in range(5):
             client.send(struct.pack("!I", seq))
-        wait_until(lambda: link.statistics().forward.held == 5)
+        wait_until(lambda: link.statistics().forward.held == 5, "5 datagrams held")
         link.configure(forward=Impairment())
         for seq in range(5, 10):
             client.send(struct.pack("!I", seq))
@@ -248,7 +250,10 @@ def test_seeded_link_drops_exactly_what_the_pure_model_predicts(seed: object) ->
         result = ping(link.address, count=count, timeout=0.05)
         link.wait_idle()
         # The echo server counts a reply just after sending it: let it settle.
-        wait_until(lambda: server.statistics().datagrams_out == link.statistics().backward.received)
+        wait_until(
+            lambda: server.statistics().datagrams_out == link.statistics().backward.received,
+            "the link received every reply the echo server sent",
+        )
         stats = link.statistics()
         events = link.events()
         served = server.statistics()
@@ -425,7 +430,7 @@ def test_close_while_datagrams_are_held_stops_at_once() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
             for i in range(20):
                 client.sendto(struct.pack("!I", i), link.address)
-            wait_until(lambda: link.statistics().forward.held == 20)
+            wait_until(lambda: link.statistics().forward.held == 20, "20 datagrams held")
             started = time.monotonic()
             link.close()
             took = time.monotonic() - started
@@ -433,13 +438,6 @@ def test_close_while_datagrams_are_held_stops_at_once() -> None:
         assert server.statistics().datagrams_in == 0
     assert took < 5.0  # generous: a hang would take the full 30 s
     assert link.errors == ()
-
-
-def test_many_create_close_cycles_leak_nothing() -> None:
-    with UDPEchoServer() as server, TCPEchoServer() as tcp:
-        for _ in range(30):
-            ImpairedLink(server.address, loss=0.5).close()
-            ImpairedLink(tcp.address, delay=0.01, protocol="tcp").close()
 
 
 @pytest.mark.parametrize(
@@ -474,7 +472,7 @@ def test_a_target_where_nothing_listens_is_reported_unreachable() -> None:
         free = placeholder.getsockname()
     with ImpairedLink(free) as link:
         result = ping(link.address, count=3, timeout=0.05)
-        wait_until(lambda: link.statistics().unreachable > 0)
+        wait_until(lambda: link.statistics().unreachable > 0, "an unreachable target counted")
     assert result.received == 0
 
 
@@ -482,7 +480,7 @@ def test_events_keep_only_the_latest_and_can_be_turned_off() -> None:
     with UDPEchoServer() as server:
         with ImpairedLink(server.address, keep_events=10) as link:
             ping(link.address, count=20)
-            wait_until(lambda: link.statistics().backward.forwarded == 20)
+            wait_until(lambda: link.statistics().backward.forwarded == 20, "20 replies forwarded")
             events = link.events()
             with pytest.raises(UsageError, match="direction must be"):
                 link.events("up")
@@ -501,7 +499,7 @@ def test_non_probe_payloads_have_no_sequence_number() -> None:
             client.recv(100)
             client.sendto(b"", link.address)
             client.recv(100)
-        wait_until(lambda: len(link.events()) == 4)
+        wait_until(lambda: len(link.events()) == 4, "4 events recorded")
         assert [e.seq for e in link.events()] == [None] * 4
         assert [e.size for e in link.events("forward")] == [4, 0]
 
@@ -542,7 +540,7 @@ def test_tcp_link_echoes_1_mib_byte_exact() -> None:
         ImpairedLink(server.address, delay=0.005, protocol="tcp") as link,
     ):
         assert tcp_echo(link.address, payload) == payload
-        wait_until(lambda: link.statistics().active == 0)
+        wait_until(lambda: link.statistics().active == 0, "every connection through the link ended")
         stats = link.statistics()
     assert stats.protocol == "tcp"
     assert stats.forward.bytes_in == stats.forward.bytes_out == 1 << 20
@@ -600,7 +598,7 @@ def test_tcp_half_close_travels_through_the_link() -> None:
                     while chunk := client.recv(100):
                         replies += chunk
                     assert replies == b"late reply"
-            wait_until(lambda: link.statistics().active == 0)
+            wait_until(lambda: link.statistics().active == 0, "the connection ended")
 
 
 def test_tcp_bandwidth_limit_paces_the_stream() -> None:
@@ -634,7 +632,7 @@ def test_tcp_target_that_refuses_resets_the_client() -> None:
         # The reset may even beat connect() back to the client.
         with pytest.raises(ConnectionResetError):
             talk()
-        wait_until(lambda: link.statistics().unreachable == 1)
+        wait_until(lambda: link.statistics().unreachable == 1, "one refused connection counted")
 
 
 def test_tcp_link_close_with_open_connections_stops_every_thread() -> None:
@@ -644,20 +642,12 @@ def test_tcp_link_close_with_open_connections_stops_every_thread() -> None:
         try:
             for c in clients:
                 c.sendall(b"held in the delay line")
-            wait_until(lambda: link.statistics().active == 3)
+            wait_until(lambda: link.statistics().active == 3, "3 connections active in the link")
             link.close()
         finally:
             for c in clients:
                 c.close()
     assert link.errors == ()
-
-
-def test_link_is_closed_by_close_all() -> None:
-    with UDPEchoServer() as server:
-        link = ImpairedLink(server.address)
-        assert link in labsock.live_endpoints()
-        labsock.close_all()
-        assert link.closed
 
 
 def _fields(settings: Impairment) -> dict[str, float]:

@@ -45,7 +45,7 @@ def test_port_already_in_use_says_so_and_suggests_port_0(server_class: type) -> 
 def test_host_that_does_not_resolve_is_explained(server_class: type) -> None:
     # .invalid is reserved (RFC 2606) and never resolves, without asking any server.
     # Nothing else comes first (warnings are errors here): the name's one
-    # problem is that it does not resolve. (Refusals: tests/test_guard.py.)
+    # problem is that it does not resolve. (Refusals: tests/core/test_guard.py.)
     with pytest.raises(labsock.HostNotFound) as info:
         server_class("no-such-host.invalid")
     assert "does not resolve" in str(info.value)
@@ -101,14 +101,6 @@ def test_ping_arguments_that_make_no_sense_are_refused(
 def test_ping_address_must_be_a_host_port_tuple(address: object) -> None:
     with pytest.raises(labsock.UsageError, match="address"):
         labsock.ping(address)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("server_class", SERVERS)
-def test_using_an_endpoint_after_close_raises_closed_error(server_class: type) -> None:
-    server = server_class()
-    server.close()
-    with pytest.raises(labsock.ClosedError, match="closed"):
-        _ = server.address
 
 
 def test_closed_error_and_address_in_use_are_distinguishable() -> None:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 BINDER = ROOT / "binder"
 # What a copy of the repository leaves out: environments, caches, build output.
 NOT_IN_REPO = shutil.ignore_patterns(
