@@ -28,7 +28,7 @@ from labsock._endpoints import compiler, programs
 from labsock._endpoints import strace as strace_reader
 from labsock._endpoints.compiler import compile_program
 from labsock._panels import cpp_lesson
-from tests.conftest import tcp_echo
+from tests.helpers import tcp_echo
 
 HAS_CXX, CXX_REASON = cpp.available()
 HAS_STRACE, STRACE_REASON = cpp.tracing()
