@@ -157,7 +157,7 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-_LAZY = ("exercises", "plots", "widgets")
+_LAZY = ("cpp", "exercises", "plots", "widgets")
 
 
 def __getattr__(name: str) -> object:

@@ -1,8 +1,8 @@
 """Every public name is exported once, on purpose (modelled on trio's ``test_exports``).
 
 The public surface of labsock is its faces: ``labsock``, ``labsock.plots``,
-``labsock.widgets``, ``labsock.exercises`` (and ``labsock.solutions``, the
-teachers' reference code). For each face:
+``labsock.widgets``, ``labsock.exercises``, ``labsock.cpp`` (and
+``labsock.solutions``, the teachers' reference code). For each face:
 
 * ``__all__`` lists every public name once, each importable, none private;
 * ``dir()`` shows exactly those public names (plus, for ``labsock``, its
@@ -25,10 +25,17 @@ from collections import Counter
 
 import pytest
 
-FACES = ("labsock", "labsock.plots", "labsock.widgets", "labsock.exercises", "labsock.solutions")
+FACES = (
+    "labsock",
+    "labsock.plots",
+    "labsock.widgets",
+    "labsock.exercises",
+    "labsock.solutions",
+    "labsock.cpp",
+)
 
 #: Faces that ``import labsock`` does not import, reached as attributes on first use.
-LAZY_FACES = {"exercises", "plots", "widgets"}
+LAZY_FACES = {"cpp", "exercises", "plots", "widgets"}
 
 #: Objects exported by more than one face on purpose: name -> why. (None today.)
 SHARED: dict[str, str] = {}

@@ -107,6 +107,10 @@ def test_repo2docker_dry_run_uses_the_binder_files() -> None:
     assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in dockerfile
     # binder/ wins: the top-level pyproject.toml is not an install step of its own.
     assert "pyproject.toml" not in dockerfile
+    # The C++ lesson's compiler and tracer come from binder/apt.txt.
+    for package in (ROOT / "binder" / "apt.txt").read_text().split():
+        assert package in dockerfile, f"binder/apt.txt's {package} is not installed"
+    assert "g++" in (ROOT / "binder" / "apt.txt").read_text().split()
 
 
 def _binder_python(minor: int) -> tuple[str, str]:
