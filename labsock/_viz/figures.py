@@ -319,22 +319,8 @@ def _draw_rtt_by_seq(ax: Axes, result: PingResult) -> Axes:
         ax.set_ylim(view.lo, view.hi + 0.3 * (view.hi - view.lo))
     lost = result.lost_seqs
     size = _sizes(len(lost))
-    ax.plot(
-        lost,
-        np.ones(len(lost)),
-        # x in data units, y in axes units: on the top edge, above where the dot would be.
-        transform=blended_transform_factory(ax.transData, ax.transAxes),
-        linestyle="none",
-        marker="x",
-        markersize=size.cross,
-        markeredgewidth=size.cross_width,
-        color=COLORS["lost"],
-        clip_on=False,
-        in_layout=False,
-        zorder=6,  # above the legend frame: a lost probe is never hidden
-        rasterized=len(lost) > RASTERIZE_ABOVE,
-        label=f"lost ({len(lost):,})",
-        gid="lost",
+    _style.mark_lost_on_top(
+        ax, lost, label=f"lost ({len(lost):,})", size=size.cross, width=size.cross_width
     )
     pad = max(0.5, 0.01 * result.sent)
     ax.set_xlim(-pad, max(result.sent - 1, 0) + pad)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.transforms import blended_transform_factory
 
 from labsock._core.errors import UsageError
 from labsock._results.head_of_line import HeadOfLineResult
@@ -71,21 +70,7 @@ def head_of_line(result: HeadOfLineResult, *, ax: Axes | None = None) -> Figure:
         zorder=3,
     )
     lost = list(result.lost_originals)
-    ax.plot(
-        lost,
-        np.ones(len(lost)),
-        transform=blended_transform_factory(ax.transData, ax.transAxes),
-        linestyle="none",
-        marker="x",
-        markersize=6,
-        markeredgewidth=1.6,
-        color=COLORS["lost"],
-        clip_on=False,
-        in_layout=False,
-        label=f"first copy lost ({len(lost)}): as a datagram, never",
-        gid="lost",
-        zorder=6,
-    )
+    _style.mark_lost_on_top(ax, lost, label=f"first copy lost ({len(lost)}): as a datagram, never")
     ax.axhline(
         result.delay * 1e3,
         color=COLORS["reference"],

@@ -375,3 +375,29 @@ def text_width(text: str, size: float) -> float:
 def plural(count: int, noun: str) -> str:
     """``1 probe``, ``2 probes``, with thousands separators: ``100,000 probes``."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def mark_lost_on_top(
+    ax: Axes, xs: Sequence[float], *, label: str, size: float = 6.0, width: float = 1.6
+) -> None:
+    """Lost probes as crosses on the top edge, above where their dots would be.
+
+    x in data units, y in axes units, drawn over the legend frame: a lost
+    probe is never hidden, whatever the y range.
+    """
+    ax.plot(
+        list(xs),
+        [1.0] * len(xs),
+        transform=blended_transform_factory(ax.transData, ax.transAxes),
+        linestyle="none",
+        marker="x",
+        markersize=size,
+        markeredgewidth=width,
+        color=COLORS["lost"],
+        clip_on=False,
+        in_layout=False,
+        zorder=6,
+        rasterized=len(xs) > RASTERIZE_ABOVE,
+        label=label,
+        gid="lost",
+    )

@@ -28,7 +28,7 @@ from labsock._endpoints import compiler, programs
 from labsock._endpoints import strace as strace_reader
 from labsock._endpoints.compiler import compile_program
 from labsock._panels import cpp_lesson
-from tests.helpers import tcp_echo
+from tests.helpers import ROOT, tcp_echo
 
 HAS_CXX, CXX_REASON = cpp.available()
 HAS_STRACE, STRACE_REASON = cpp.tracing()
@@ -458,7 +458,7 @@ def test_the_trace_watch_refuses_each_way_out_and_passes_loopback() -> None:
 def test_the_lesson_runs_without_a_compiler_or_strace_and_says_so_once(
     tmp_path: Path, env: dict[str, str], line: str
 ) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     done = subprocess.run(
         [
             *(sys.executable, "scripts/execute_notebooks.py"),
@@ -532,7 +532,7 @@ def test_a_python_process_that_exits_takes_its_programs_with_it() -> None:
 
 
 def test_the_lessons_class_diagram_names_only_what_the_sources_have() -> None:
-    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "05_cpp.ipynb"
+    notebook = ROOT / "notebooks" / "05_cpp.ipynb"
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     diagram = next("".join(c["source"]) for c in cells if "classDiagram" in "".join(c["source"]))
     sources = {name: cpp.source(name) for name in cpp.programs()}
