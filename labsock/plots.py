@@ -48,12 +48,14 @@ from labsock._plot_fanout import fan_out
 from labsock._plot_sequence import sequence
 from labsock._results import PingResult
 from labsock._style import COLORS, RASTERIZE_ABOVE, RttView, plural, to_png
+from labsock._viz.goodput import goodput
 
 __all__ = [
     "ThroughputPoint",
     "compare",
     "dashboard",
     "fan_out",
+    "goodput",
     "latency",
     "loss",
     "ordering",

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from labsock import solutions
+from teacher import solutions
 from labsock.exercises import (
     NOT_ATTEMPTED,
     Criterion,

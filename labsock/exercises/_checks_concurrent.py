@@ -39,7 +39,7 @@ def check_concurrent_server(server_func: Server, *, clients: int = CLIENTS) -> R
         A :class:`Report` ("not attempted yet" for the starter code).
 
     Example:
-        >>> from labsock.solutions import concurrent_echo_server
+        >>> from teacher.solutions import concurrent_echo_server
         >>> check_concurrent_server(concurrent_echo_server).passed
         True
     """

@@ -330,7 +330,7 @@ def check_framing(
         raise ``NotImplementedError``).
 
     Example:
-        >>> from labsock.solutions import send_message, recv_message
+        >>> from teacher.solutions import send_message, recv_message
         >>> check_framing(send_message, recv_message).passed
         True
     """

@@ -326,7 +326,7 @@ def check_discovery(
         A :class:`Report` ("not attempted yet" for the starter code).
 
     Example:
-        >>> from labsock.solutions import multicast_sockets, discover
+        >>> from teacher.solutions import multicast_sockets, discover
         >>> check_discovery(multicast_sockets, discover).passed
         True
     """

@@ -362,7 +362,7 @@ def check_udp_ping(
         A :class:`Report` ("not attempted yet" for the starter code).
 
     Example:
-        >>> from labsock.solutions import udp_ping
+        >>> from teacher.solutions import udp_ping
         >>> check_udp_ping(udp_ping).passed
         True
     """

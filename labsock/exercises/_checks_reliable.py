@@ -342,7 +342,7 @@ def check_reliable(rdt_send: RdtSend, rdt_receive: RdtReceive, *, count: int = 2
         raise ``NotImplementedError``).
 
     Example:
-        >>> from labsock.solutions import rdt_send, rdt_receive
+        >>> from teacher.solutions import rdt_send, rdt_receive
         >>> check_reliable(rdt_send, rdt_receive).passed
         True
     """

@@ -130,7 +130,7 @@ def check_echo_server(echo_server: Server, *, timeout: float = 2.0) -> Report:
         report that says "not attempted yet".
 
     Example:
-        >>> from labsock.solutions import echo_server
+        >>> from teacher.solutions import echo_server
         >>> check_echo_server(echo_server).passed
         True
     """

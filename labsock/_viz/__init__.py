@@ -1,0 +1,1 @@
+"""Figures: style and every figure builder (they read results, never touch sockets)."""
