@@ -14,9 +14,7 @@ imported on first use, so ``import labsock`` stays fast and pulls in neither
 matplotlib nor ipywidgets.
 """
 
-from labsock._blast import BlastResult, blast
-from labsock._compare import BulkTransfer, SpeedComparison, compare_speed
-from labsock._errors import (
+from labsock._core.errors import (
     AddressError,
     AddressInUse,
     ClosedError,
@@ -33,29 +31,31 @@ from labsock._errors import (
     UsageError,
     WorkerError,
 )
-from labsock._experiments import LinkRun, run_through_link
-from labsock._fanout import FanOutResult, MembershipEvent, fan_out
-from labsock._framing import LengthPrefixCodec, LineCodec
-from labsock._impair import DirectionStats, Impairment, LinkEvent, LinkStats
-from labsock._link import ImpairedLink
-from labsock._mcaddress import ipv6_multicast_supported
-from labsock._mccost import SenderCost, sender_cost
-from labsock._multicast import (
+from labsock._core.framing import LengthPrefixCodec, LineCodec
+from labsock._core.impair import DirectionStats, Impairment, LinkEvent, LinkStats
+from labsock._core.records import ProbeRecord
+from labsock._core.stats import Reordering, RttSummary
+from labsock._core.validate import MAX_UDP_PAYLOAD, LoopbackWarning
+from labsock._endpoints.link import ImpairedLink
+from labsock._endpoints.mcaddress import ipv6_multicast_supported
+from labsock._endpoints.multicast import (
     Arrival,
     MulticastGroup,
     MulticastReceiver,
     MulticastSender,
     ReceiverStats,
 )
-from labsock._ping import ping
-from labsock._records import ProbeRecord
-from labsock._registry import close_all, live_endpoints
-from labsock._results import PingResult
-from labsock._servers import ServerStats, TCPEchoServer, UDPEchoServer
-from labsock._sockettable import SocketRow, SocketTable, socket_table
-from labsock._stats import Reordering, RttSummary
-from labsock._trace import Trace, TracedSocket, TraceEvent
-from labsock._validate import MAX_UDP_PAYLOAD, LoopbackWarning
+from labsock._endpoints.registry import close_all, live_endpoints
+from labsock._endpoints.servers import ServerStats, TCPEchoServer, UDPEchoServer
+from labsock._endpoints.sockettable import SocketRow, SocketTable, socket_table
+from labsock._endpoints.trace import Trace, TracedSocket, TraceEvent
+from labsock._experiments.blast import BlastResult, blast
+from labsock._experiments.compare import BulkTransfer, SpeedComparison, compare_speed
+from labsock._experiments.fanout import FanOutResult, MembershipEvent, fan_out
+from labsock._experiments.link_runs import LinkRun, run_through_link
+from labsock._experiments.ping import ping
+from labsock._experiments.sender_cost import SenderCost, sender_cost
+from labsock._results.ping import PingResult
 
 __all__ = [
     "MAX_UDP_PAYLOAD",

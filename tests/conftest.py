@@ -121,8 +121,8 @@ def fonts_loaded() -> None:
     look like a leak of a descriptor or two to ``no_leaks``.
     """
     from labsock import plots
-    from labsock._records import build_records
-    from labsock._results import PingResult
+    from labsock._core.records import build_records
+    from labsock._results.ping import PingResult
 
     records = build_records([0.0, 0.001, 0.002], [(1, 0.0015), (0, 0.002), (0, 0.0021)])
     result = PingResult("udp", ("127.0.0.1", 9), 3, 64, None, 1.0, records, (1, 0, 0))

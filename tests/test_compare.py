@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from labsock import DatagramTooLarge, UsageError
-from labsock._compare import (
+from labsock._core.validate import MAX_UDP_PAYLOAD
+from labsock._experiments.compare import (
     DEFAULT_MAX_MESSAGES,
     DEFAULT_SIZES,
     BulkTransfer,
@@ -24,7 +25,6 @@ from labsock._compare import (
     _faster,
     compare_speed,
 )
-from labsock._validate import MAX_UDP_PAYLOAD
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 import labsock
 from labsock import TCPEchoServer, UDPEchoServer
-from labsock._errors import translate_oserror
+from labsock._core.errors import translate_oserror
 
 SERVERS = [TCPEchoServer, UDPEchoServer]
 
@@ -77,7 +77,7 @@ def test_udp_datagram_larger_than_65507_bytes_is_refused() -> None:
 def test_kernel_refusing_an_oversized_datagram_is_translated() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         with pytest.raises(labsock.DatagramTooLarge, match="too large"):
-            with labsock._errors.os_errors("send to", ("127.0.0.1", 9)):
+            with labsock._core.errors.os_errors("send to", ("127.0.0.1", 9)):
                 s.sendto(bytes(70_000), ("127.0.0.1", 9))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from teacher import solutions
+from labsock import plots
 from labsock.exercises import (
     NOT_ATTEMPTED,
     Criterion,
@@ -36,6 +36,7 @@ from labsock.exercises import (
     summarize,
 )
 from labsock.exercises._harness import CheckRun
+from teacher import solutions
 
 # -- exercise 1: echo servers with one mistake each -------------------------------------
 
@@ -771,7 +772,8 @@ def test_goodput_of_stop_and_wait_falls_with_loss_and_stays_below_tcp() -> None:
     # (about 40 times here); the bound is generous on purpose.
     assert result.tcp > 3 * clean.goodput
     assert "kB/s" in str(result)
-    fig = result.figure()
+    fig = plots.goodput(result)
+    assert fig is not None
     assert fig.axes[0].get_yscale() == "log"
 
 
@@ -781,6 +783,7 @@ def test_goodput_says_not_attempted_for_starter_code() -> None:
     assert result.rows == ()
     assert NOT_ATTEMPTED in str(result)
     assert NOT_ATTEMPTED in result._repr_html_()
+    assert plots.goodput(result) is None  # nothing to draw: nothing drawn
 
 
 def test_docstring_examples_of_the_fast_helpers_hold() -> None:

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labsock import _framing
-from labsock._errors import ClosedError, FramingError, PayloadTypeError, UsageError
-from labsock._framing import LengthPrefixCodec, LineCodec
+from labsock._core import framing as _framing
+from labsock._core.errors import ClosedError, FramingError, PayloadTypeError, UsageError
+from labsock._core.framing import LengthPrefixCodec, LineCodec
 
 FAST = settings(max_examples=200, deadline=None)
 

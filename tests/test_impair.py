@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labsock import UsageError
-from labsock._impair import (
+from labsock._core.impair import (
     Decision,
     DirectionStats,
     Impairment,

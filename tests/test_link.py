@@ -13,12 +13,12 @@ from collections.abc import Callable
 import pytest
 
 import labsock
-import labsock._udplink as udplink_module
+import labsock._endpoints.udplink as udplink_module
 from labsock import ClosedError, TCPEchoServer, UDPEchoServer, UsageError, ping
-from labsock._endpoint import JOIN_TIMEOUT
-from labsock._impair import Impairment, ImpairmentModel, direction_rng
-from labsock._link import ImpairedLink
-from labsock._udplink import _MAX_CLIENTS
+from labsock._core.impair import Impairment, ImpairmentModel, direction_rng
+from labsock._endpoints.base import JOIN_TIMEOUT
+from labsock._endpoints.link import ImpairedLink
+from labsock._endpoints.udplink import _MAX_CLIENTS
 
 from .conftest import needs_ipv6, needs_tool, tcp_echo
 

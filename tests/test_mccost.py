@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import labsock
-from labsock._mccost import sender_cost
+from labsock._experiments.sender_cost import sender_cost
 
 
 def test_both_methods_deliver_one_copy_per_receiver_per_message() -> None:

@@ -12,8 +12,7 @@ import time
 import pytest
 
 import labsock
-from labsock._fanout import FanOutResult, MembershipEvent, fan_out, membership_plan
-from labsock._mcaddress import (
+from labsock._endpoints.mcaddress import (
     DEFAULT_BLOCK,
     DEFAULT_BLOCK_V6,
     check_group,
@@ -21,7 +20,8 @@ from labsock._mcaddress import (
     ipv6_multicast_supported,
     loopback_index,
 )
-from labsock._multicast import MulticastGroup, MulticastReceiver, encode_tagged_probe
+from labsock._endpoints.multicast import MulticastGroup, MulticastReceiver, encode_tagged_probe
+from labsock._experiments.fanout import FanOutResult, MembershipEvent, fan_out, membership_plan
 
 from .conftest import needs_ipv6, needs_tool
 
@@ -55,7 +55,7 @@ def test_default_ipv6_groups_are_transient_interface_local() -> None:
 def test_two_processes_seeding_random_alike_still_draw_different_groups() -> None:
     code = (
         "import random; random.seed(0)\n"
-        "from labsock._mcaddress import draw_group\n"
+        "from labsock._endpoints.mcaddress import draw_group\n"
         "print(draw_group())"
     )
     groups = {

@@ -11,15 +11,15 @@ from collections.abc import Iterator
 import pytest
 
 import labsock
-from labsock._errors import ClosedError, UsageError
-from labsock._fanout import MembershipEvent
+from labsock._core.errors import ClosedError, UsageError
+from labsock._experiments.fanout import MembershipEvent
 
 from .conftest import wait_until
 
 pytest.importorskip("ipywidgets")
 
-from labsock._mclab import MulticastLab
-from labsock._stepper import CONVERSATION, SocketStepper
+from labsock._panels.multicast_lab import MulticastLab
+from labsock._panels.stepper import CONVERSATION, SocketStepper
 
 pytestmark = pytest.mark.usefixtures("fonts_loaded", "panel_fonts")
 

@@ -9,7 +9,7 @@ import pytest
 
 import labsock
 from labsock import TCPEchoServer, UDPEchoServer
-from labsock._probe import decode_probe
+from labsock._core.probe import decode_probe
 
 
 @pytest.mark.parametrize("protocol", ["udp", "tcp"])

@@ -19,14 +19,14 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 import labsock
-import labsock._plot_compare
-import labsock._style
+import labsock._viz.compare
+import labsock._viz.style
 import labsock.plots
 from labsock import UDPEchoServer, plots
-from labsock._errors import UsageError
-from labsock._records import build_records
-from labsock._results import PingResult
-from labsock._style import COLORS, OKABE_ITO
+from labsock._core.errors import UsageError
+from labsock._core.records import build_records
+from labsock._results.ping import PingResult
+from labsock._viz.style import COLORS, OKABE_ITO
 from labsock.plots import ThroughputPoint
 
 # The impaired run every test below reads: 20 probes 1 ms apart; 3, 7 and 15
@@ -584,7 +584,7 @@ def test_import_labsock_does_not_import_matplotlib() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    for module in (labsock.plots, labsock._style, labsock._plot_compare):
+    for module in (labsock.plots, labsock._viz.style, labsock._viz.compare):
         failures, _ = doctest.testmod(module, extraglobs={"plots": plots})
         assert failures == 0, module.__name__
 

@@ -17,16 +17,16 @@ from matplotlib.patches import FancyArrowPatch
 from matplotlib.text import Text
 
 import labsock
-import labsock._plot_fanout
-import labsock._plot_sequence
-import labsock._sequence_story
+import labsock._core.conversation
+import labsock._viz.fanout
+import labsock._viz.sequence
 from labsock import plots
-from labsock._errors import UsageError
-from labsock._fanout import FanOutResult, MembershipEvent, fan_out, membership_plan
-from labsock._plot_fanout import LOST, OUT, RECEIVED, UNEXPECTED, cell_codes
-from labsock._sequence_story import conversation
-from labsock._style import COLORS
-from labsock._trace import Trace, TraceEvent
+from labsock._core.conversation import conversation
+from labsock._core.errors import UsageError
+from labsock._endpoints.trace import Trace, TraceEvent
+from labsock._experiments.fanout import FanOutResult, MembershipEvent, fan_out, membership_plan
+from labsock._viz.fanout import LOST, OUT, RECEIVED, UNEXPECTED, cell_codes
+from labsock._viz.style import COLORS
 
 pytestmark = pytest.mark.usefixtures("fonts_loaded")
 
@@ -415,11 +415,11 @@ def test_new_figures_are_exported_and_old_names_unchanged() -> None:
     for name in ("ThroughputPoint", "compare", "throughput", "fan_out", "sequence"):
         assert name in plots.__all__
         assert getattr(plots, name) is not None
-    assert plots.compare.__module__ == "labsock._plot_compare"
+    assert plots.compare.__module__ == "labsock._viz.compare"
 
 
 def test_docstring_examples_of_the_new_modules_run() -> None:
-    for module in (labsock._plot_fanout, labsock._plot_sequence, labsock._sequence_story):
+    for module in (labsock._viz.fanout, labsock._viz.sequence, labsock._core.conversation):
         failures, tried = doctest.testmod(module, extraglobs={"plots": plots})
         assert tried > 0, module.__name__
         assert failures == 0, module.__name__

@@ -13,9 +13,9 @@ import time
 import pytest
 
 import labsock
-import labsock._servers as servers_module
+import labsock._endpoints.servers as servers_module
 from labsock import TCPEchoServer, UDPEchoServer
-from labsock._endpoint import JOIN_TIMEOUT
+from labsock._endpoints.base import JOIN_TIMEOUT
 
 from .conftest import needs_ipv6, needs_tool, tcp_echo, wait_until
 

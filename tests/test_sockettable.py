@@ -12,8 +12,8 @@ import psutil
 import pytest
 
 from labsock import UsageError
-from labsock._servers import TCPEchoServer
-from labsock._sockettable import SocketRow, SocketTable, socket_table
+from labsock._endpoints.servers import TCPEchoServer
+from labsock._endpoints.sockettable import SocketRow, SocketTable, socket_table
 
 from .conftest import needs_ipv6, needs_tool
 

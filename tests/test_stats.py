@@ -1,4 +1,4 @@
-"""Tests of the pure statistics (labsock._stats) and the probe records they read."""
+"""Tests of the pure statistics (labsock._core.stats) and the probe records they read."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import labsock._records
-import labsock._stats
-from labsock._errors import UsageError
-from labsock._records import ProbeRecord, build_records
-from labsock._stats import (
+import labsock._core.records
+import labsock._core.stats
+from labsock._core.errors import UsageError
+from labsock._core.records import ProbeRecord, build_records
+from labsock._core.stats import (
     Reordering,
     duplicates,
     first_arrival_order,
@@ -88,7 +88,7 @@ def reordering_reference(seqs: list[int]) -> tuple[list[int], int]:
 # --- doctests ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [labsock._stats, labsock._records])
+@pytest.mark.parametrize("module", [labsock._core.stats, labsock._core.records])
 def test_docstring_examples_run_as_shown(module: ModuleType) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0

@@ -12,8 +12,8 @@ import weakref
 import pytest
 
 from labsock import UsageError
-from labsock._servers import TCPEchoServer, UDPEchoServer
-from labsock._trace import Trace, TracedSocket, TraceEvent
+from labsock._endpoints.servers import TCPEchoServer, UDPEchoServer
+from labsock._endpoints.trace import Trace, TracedSocket, TraceEvent
 
 from .conftest import needs_tool
 

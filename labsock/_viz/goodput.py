@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from labsock.exercises._goodput import GoodputResult
+    from labsock._results.practice import GoodputResult
 
 __all__ = ["goodput"]
 
@@ -26,11 +26,11 @@ def goodput(result: GoodputResult) -> Figure | None:
         A cell whose last line returns None shows nothing.
 
     Example:
-        >>> from labsock.exercises import GoodputResult
+        >>> from labsock._results.practice import GoodputResult
         >>> goodput(GoodputResult(False, 60, 0, 0.001, (), None)) is None
         True
     """
-    from labsock._style import COLORS, finish_axes, legend, new_figure
+    from labsock._viz.style import COLORS, finish_axes, legend, new_figure
 
     good = [r for r in result.rows if r.goodput is not None]
     if not result.attempted or not good:

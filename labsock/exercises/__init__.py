@@ -46,13 +46,14 @@ Example:
     'not attempted yet'
 """
 
+from labsock._results.practice import GoodputResult, GoodputRow
 from labsock.exercises._checks_concurrent import check_concurrent_server
 from labsock.exercises._checks_framing import check_framing
 from labsock.exercises._checks_multicast import check_discovery
 from labsock.exercises._checks_ping import check_udp_ping
 from labsock.exercises._checks_reliable import check_reliable
 from labsock.exercises._checks_servers import check_echo_server
-from labsock.exercises._goodput import GoodputResult, GoodputRow, measure_goodput
+from labsock.exercises._goodput import measure_goodput
 from labsock.exercises._report import (
     NOT_ATTEMPTED,
     Criterion,

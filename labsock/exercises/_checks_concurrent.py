@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 
-from labsock._validate import check_count
+from labsock._core.validate import check_count
 from labsock.exercises._checks_servers import CLOSE_HINT, MESSAGE, Server, check_stop
 from labsock.exercises._clients import connect, exchange_all, read_exactly, reset
 from labsock.exercises._harness import CheckRun

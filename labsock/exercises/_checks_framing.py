@@ -17,8 +17,8 @@ import struct
 import time
 from collections.abc import Callable
 
-from labsock._framing import LengthPrefixCodec
-from labsock._validate import check_seconds
+from labsock._core.framing import LengthPrefixCodec
+from labsock._core.validate import check_seconds
 from labsock.exercises._clients import send_bytewise, tcp_pair
 from labsock.exercises._harness import CheckRun, StudentCall, describe, hang_up
 from labsock.exercises._report import Report

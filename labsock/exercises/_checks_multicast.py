@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from labsock._multicast import MulticastGroup, MulticastReceiver
-from labsock._validate import check_seconds
+from labsock._core.validate import check_seconds
+from labsock._endpoints.multicast import MulticastGroup, MulticastReceiver
 from labsock.exercises._harness import CheckRun, StudentCall, describe
 from labsock.exercises._report import Report
 

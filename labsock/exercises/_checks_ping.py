@@ -29,9 +29,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from labsock._impair import Impairment, LinkEvent
-from labsock._link import ImpairedLink
-from labsock._validate import check_count, check_seconds
+from labsock._core.impair import Impairment, LinkEvent
+from labsock._core.validate import check_count, check_seconds
+from labsock._endpoints.link import ImpairedLink
 from labsock.exercises._harness import CheckRun, StudentCall, describe
 from labsock.exercises._report import Report
 from labsock.exercises._udp_peers import Datagram, RecordingEcho

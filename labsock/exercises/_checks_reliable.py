@@ -28,9 +28,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from labsock._impair import Impairment
-from labsock._link import ImpairedLink
-from labsock._validate import check_count
+from labsock._core.impair import Impairment
+from labsock._core.validate import check_count
+from labsock._endpoints.link import ImpairedLink
 from labsock.exercises._harness import CheckRun, StudentCall, describe, hang_up
 from labsock.exercises._report import Report
 from labsock.exercises._udp_peers import RecordingEcho, udp_socket

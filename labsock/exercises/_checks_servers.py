@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from labsock._validate import check_seconds
+from labsock._core.validate import check_seconds
 from labsock.exercises._clients import (
     connect,
     read_exactly,

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from labsock._errors import UsageError
+from labsock._core.errors import UsageError
+from labsock._results.practice import NOT_ATTEMPTED
 
 __all__ = [
     "NOT_ATTEMPTED",
@@ -30,8 +31,6 @@ __all__ = [
 
 Status = Literal["passed", "failed", "skipped"]
 
-#: How a report calls an exercise whose starter code still raises NotImplementedError.
-NOT_ATTEMPTED = "not attempted yet"
 
 _MARKS = {"passed": "✓", "failed": "✗", "skipped": "–"}
 _COLORS = {"passed": "#009E73", "failed": "#D55E00", "skipped": "#999999"}
