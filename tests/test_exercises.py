@@ -119,6 +119,18 @@ def crashes_on_reset(listener: socket.socket, stop: threading.Event) -> None:
                 conn.sendall(data)
 
 
+def recv_once_small(listener: socket.socket, stop: threading.Event) -> None:
+    listener.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        with conn:
+            data = conn.recv(1024)  # the mistake: one small recv, then hang up
+            conn.sendall(data)
+
+
 # -- exercise 2: pingers ----------------------------------------------------------------
 
 
@@ -132,13 +144,19 @@ def _ping(
     check_seq: bool = True,
     percent: bool = False,
     retry: bool = True,
+    linear: bool = False,
+    from_first: bool = False,
+    millis: bool = False,
 ) -> dict[str, Any]:
     rtts: list[float] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for seq in range(count):
             sent_at: dict[int, float] = {}
             for attempt in range(retries + 1 if retry else 1):
-                sock.settimeout(timeout * 2**attempt if backoff else timeout)
+                if linear:
+                    sock.settimeout(timeout * (attempt + 1))
+                else:
+                    sock.settimeout(timeout * 2**attempt if backoff else timeout)
                 sent_at[attempt] = time.perf_counter()
                 sock.sendto(f"ping {seq} {attempt}".encode(), server)
                 try:
@@ -149,7 +167,9 @@ def _ping(
                             rtts.append(time.perf_counter() - sent_at[attempt])
                             break
                         if int(s) == seq:
-                            rtts.append(time.perf_counter() - sent_at[int(a)])
+                            start = sent_at[0] if from_first else sent_at[int(a)]
+                            rtt = time.perf_counter() - start
+                            rtts.append(rtt * 1000 if millis else rtt)
                             break
                 except TimeoutError:
                     continue
@@ -178,6 +198,20 @@ def ping_loss_percent(server: tuple[str, int], count: int, timeout: float, retri
 
 def ping_no_retry(server: tuple[str, int], count: int, timeout: float, retries: int) -> Any:
     return _ping(server, count, timeout, retries, retry=False)
+
+
+def ping_linear_backoff(server: tuple[str, int], count: int, timeout: float, retries: int) -> Any:
+    return _ping(server, count, timeout, retries, linear=True)
+
+
+def ping_rtt_from_first_attempt(
+    server: tuple[str, int], count: int, timeout: float, retries: int
+) -> Any:
+    return _ping(server, count, timeout, retries, from_first=True)
+
+
+def ping_rtt_in_ms(server: tuple[str, int], count: int, timeout: float, retries: int) -> Any:
+    return _ping(server, count, timeout, retries, millis=True)
 
 
 # -- exercise 3: framing ------------------------------------------------------------------
@@ -218,6 +252,19 @@ def recv_message_reads_too_much(sock: socket.socket) -> bytes | None:
             raise ConnectionError("closed")
         data += more
     return data[4 : 4 + struct.unpack("!I", data[:4])[0]]
+
+
+def recv_message_native_order(sock: socket.socket) -> bytes | None:
+    def exactly(n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        return buf
+
+    return exactly(struct.unpack("I", exactly(4))[0])  # the mistake: native byte order
 
 
 # -- exercise 4: discovery ------------------------------------------------------------------
@@ -334,6 +381,76 @@ def rdt_receive_delivers_duplicates(sock: socket.socket, stop: threading.Event) 
     return delivered
 
 
+def rdt_send_native_order(
+    sock: socket.socket, peer: tuple[str, int], messages: list[bytes], timeout: float
+) -> int:
+    sent = 0
+    for seq, payload in enumerate(messages):
+        while True:
+            sock.sendto(b"D" + struct.pack("I", seq) + payload, peer)  # native order: the mistake
+            sent += 1
+            sock.settimeout(timeout)
+            try:
+                if sock.recvfrom(64)[0] == b"A" + struct.pack("I", seq):
+                    break
+            except TimeoutError:
+                continue
+    return sent
+
+
+def rdt_send_never_takes_an_ack(
+    sock: socket.socket, peer: tuple[str, int], messages: list[bytes], timeout: float
+) -> int:
+    sent = 0
+    for seq, payload in enumerate(messages):
+        while True:
+            sock.sendto(b"D" + struct.pack("!I", seq) + payload, peer)
+            sent += 1
+            sock.settimeout(timeout)
+            try:
+                reply = sock.recvfrom(64)[0]
+                if reply == f"A{seq}".encode():  # the mistake: compares with text, never equal
+                    break
+            except TimeoutError:
+                continue
+    return sent
+
+
+def rdt_receive_acks_in_native_order(sock: socket.socket, stop: threading.Event) -> list[bytes]:
+    delivered: list[bytes] = []
+    expected = 0
+    sock.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            packet, sender = sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        (seq,) = struct.unpack_from("!I", packet, 1)
+        if seq == expected:
+            delivered.append(packet[5:])
+            expected += 1
+        if seq < expected:
+            sock.sendto(b"A" + struct.pack("I", seq), sender)  # native order: the mistake
+    return delivered
+
+
+def rdt_receive_reads_native_order(sock: socket.socket, stop: threading.Event) -> list[bytes]:
+    delivered: list[bytes] = []
+    expected = 0
+    sock.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            packet, sender = sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        (seq,) = struct.unpack_from("I", packet, 1)  # native order: the mistake
+        if seq == expected:
+            delivered.append(packet[5:])
+            expected += 1
+        sock.sendto(b"A" + packet[1:5], sender)  # echoes the seq bytes: the ACKs look right
+    return delivered
+
+
 # -- exercise 6: concurrent servers -----------------------------------------------------------
 
 
@@ -392,6 +509,45 @@ def threads_never_close(listener: socket.socket, stop: threading.Event) -> None:
         c.close()
 
 
+def selectors_shared_outbox(listener: socket.socket, stop: threading.Event) -> None:
+    listener.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ)
+    outbox = bytearray()  # the mistake: one buffer for every connection
+    conns: list[socket.socket] = []
+    try:
+        while not stop.is_set():
+            for key, _ in sel.select(0.1):
+                if key.fileobj is listener:
+                    conn, _ = listener.accept()
+                    conn.setblocking(False)
+                    conns.append(conn)
+                    sel.register(conn, selectors.EVENT_READ)
+                    continue
+                conn = key.fileobj  # type: ignore[assignment]
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
+                    conns.remove(conn)
+                    continue
+                outbox.extend(data)
+                # Whoever is served next gets whatever is in the shared outbox.
+                target = conns[(conns.index(conn) + 1) % len(conns)]
+                try:
+                    sent = target.send(outbox)
+                    del outbox[:sent]
+                except OSError:
+                    pass
+    finally:
+        for c in conns:
+            c.close()
+        sel.close()
+
+
 # -- the table ------------------------------------------------------------------------------
 
 Check = Callable[..., Report]
@@ -426,6 +582,13 @@ WRONG = [
         "one byte at a time",
         ("Keep calling recv() until it returns b''",),
         id="echo-recv-once",
+    ),
+    pytest.param(
+        check_echo_server,
+        (recv_once_small,),
+        "echoes 1 MiB",
+        ("called recv() once", "Keep calling recv()"),
+        id="echo-single-small-recv",
     ),
     pytest.param(
         check_echo_server,
@@ -482,6 +645,34 @@ WRONG = [
         "retransmits a probe",
         ("send the same probe again",),
         id="ping-never-retries",
+    ),
+    pytest.param(
+        check_udp_ping,
+        (ping_linear_backoff,),
+        "exponential back-off",
+        ("linear", "timeout * 2**attempt"),
+        id="ping-linear-backoff",
+    ),
+    pytest.param(
+        check_udp_ping,
+        (ping_rtt_from_first_attempt,),
+        "RTT min <= avg <= max",
+        ("first send", "sent_at[attempt]"),
+        id="ping-rtt-from-first-attempt",
+    ),
+    pytest.param(
+        check_udp_ping,
+        (ping_rtt_in_ms,),
+        "RTT min <= avg <= max",
+        ("milliseconds",),
+        id="ping-rtt-in-ms",
+    ),
+    pytest.param(
+        check_framing,
+        (S.send_message, recv_message_native_order),
+        "one byte at a time",
+        ("byte order", "'!I'"),
+        id="framing-recv-native-order",
     ),
     pytest.param(
         check_framing,
@@ -574,6 +765,41 @@ WRONG = [
         "delivers every message once",
         ("delivered twice",),
         id="rdt-receive-delivers-duplicates",
+    ),
+    pytest.param(
+        check_reliable,
+        (rdt_send_native_order, S.rdt_receive),
+        "rdt_send sends DATA packets",
+        ("byte order", "'!I'"),
+        id="rdt-send-native-order",
+    ),
+    pytest.param(
+        check_reliable,
+        (rdt_send_never_takes_an_ack, S.rdt_receive),
+        "rdt_send delivers every message",
+        ("never took a reply as its ACK", "b'A' + struct.pack('!I', seq)"),
+        id="rdt-send-never-takes-an-ack",
+    ),
+    pytest.param(
+        check_reliable,
+        (S.rdt_send, rdt_receive_acks_in_native_order),
+        "rdt_receive acknowledges every DATA packet",
+        ("byte order", "'!I'"),
+        id="rdt-receive-acks-in-native-order",
+    ),
+    pytest.param(
+        check_reliable,
+        (S.rdt_send, rdt_receive_reads_native_order),
+        "rdt_receive delivers every message once",
+        ("16777216", "'!I'"),
+        id="rdt-receive-reads-native-order",
+    ),
+    pytest.param(
+        check_concurrent_server,
+        (selectors_shared_outbox,),
+        "50 clients at once",
+        ("share one buffer", "per connection"),
+        id="concurrent-selectors-shared-outbox",
     ),
     pytest.param(
         check_concurrent_server,
