@@ -39,8 +39,7 @@ def check_concurrent_server(server_func: Server, *, clients: int = CLIENTS) -> R
         A :class:`Report` ("not attempted yet" for the starter code).
 
     Example:
-        >>> from teacher.solutions import concurrent_echo_server
-        >>> check_concurrent_server(concurrent_echo_server).passed
+        >>> check_concurrent_server(concurrent_echo_server).passed  # with your working functions
         True
     """
     check_count(clients, name="clients", minimum=5, maximum=500)

@@ -344,8 +344,7 @@ def check_framing(
         raise ``NotImplementedError``).
 
     Example:
-        >>> from teacher.solutions import send_message, recv_message
-        >>> check_framing(send_message, recv_message).passed
+        >>> check_framing(send_message, recv_message).passed  # with your working functions
         True
     """
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)

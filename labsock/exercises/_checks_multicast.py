@@ -326,8 +326,7 @@ def check_discovery(
         A :class:`Report` ("not attempted yet" for the starter code).
 
     Example:
-        >>> from teacher.solutions import multicast_sockets, discover
-        >>> check_discovery(multicast_sockets, discover).passed
+        >>> check_discovery(multicast_sockets, discover).passed  # with your working functions
         True
     """
     duration = check_seconds(duration, name="duration", allow_zero=False, maximum=60)

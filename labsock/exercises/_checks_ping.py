@@ -409,8 +409,7 @@ def check_udp_ping(
         A :class:`Report` ("not attempted yet" for the starter code).
 
     Example:
-        >>> from teacher.solutions import udp_ping
-        >>> check_udp_ping(udp_ping).passed
+        >>> check_udp_ping(udp_ping).passed  # with your working functions
         True
     """
     check_count(count, name="count", maximum=1000)

@@ -419,8 +419,7 @@ def check_reliable(rdt_send: RdtSend, rdt_receive: RdtReceive, *, count: int = 2
         raise ``NotImplementedError``).
 
     Example:
-        >>> from teacher.solutions import rdt_send, rdt_receive
-        >>> check_reliable(rdt_send, rdt_receive).passed
+        >>> check_reliable(rdt_send, rdt_receive).passed  # with your working functions
         True
     """
     check_count(count, name="count", maximum=10_000)

@@ -133,8 +133,7 @@ def check_echo_server(echo_server: Server, *, timeout: float = 2.0) -> Report:
         report that says "not attempted yet".
 
     Example:
-        >>> from teacher.solutions import echo_server
-        >>> check_echo_server(echo_server).passed
+        >>> check_echo_server(echo_server).passed  # with your working functions
         True
     """
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)
