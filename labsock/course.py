@@ -1,4 +1,4 @@
-"""``labsock-course [FOLDER]``: the course's notebooks in a folder of your own, opened in JupyterLab.
+"""``labsock-course [FOLDER]``: the course in a folder of your own, opened in JupyterLab.
 
 For a student with pip and nothing else (no git, no make: a Windows or macOS
 laptop is the common case)::

@@ -139,8 +139,18 @@ def test_pip_only_path_copies_the_notebooks_and_keeps_the_students_work(
         sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8"
     )
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
-        + ["--no-deps", "--no-index", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
         check=True,
         timeout=120,
     )
