@@ -46,8 +46,8 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 lint: setup
-	$(BIN)/ruff check labsock tests notebooks scripts benchmarks
-	$(BIN)/ruff format --check labsock tests notebooks scripts benchmarks
+	$(BIN)/ruff check labsock tests notebooks scripts benchmarks teacher
+	$(BIN)/ruff format --check labsock tests notebooks scripts benchmarks teacher
 
 typecheck: setup
 	$(BIN)/mypy

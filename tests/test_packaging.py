@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -196,3 +197,15 @@ def test_pip_only_path_copies_the_notebooks_and_keeps_the_students_work(
     assert (folder / "00_index.ipynb").exists()
     assert "kept your" in again
     assert practice.name in again
+
+
+def test_binder_image_leaves_the_teachers_folder_out(tmp_path: Path) -> None:
+    # repo2docker runs binder/postBuild from the repository's root, in the image.
+    repo = tmp_path / "repo"
+    for part in ("binder", "teacher", "notebooks"):
+        shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["bash", "binder/postBuild"], cwd=repo, check=True, timeout=60)
+    assert not (repo / "teacher").exists()
+    assert sorted(p.name for p in (repo / "notebooks").glob("*.ipynb")) == sorted(
+        p.name for p in (ROOT / "notebooks").glob("*.ipynb")
+    )
