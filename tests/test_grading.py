@@ -255,4 +255,10 @@ def test_a_class_is_released_autograded_and_given_feedback(
         for words in FEEDBACK.get(student, []):
             if words not in page:
                 problems.append(f"{student}: {words!r} not in the feedback")
+        # Every graded cell ended by itself, well within nbgrader's per-cell timeout.
+        graded = _load(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+        for c in graded["cells"]:
+            for out in c.get("outputs", []):
+                if out.get("ename") in ("CellTimeoutError", "DeadKernelError"):
+                    problems.append(f"{student}: cell {c['id']} {out['ename']}")
     assert not problems, "\n".join(problems)
