@@ -1,7 +1,8 @@
 """labsock: real sockets, real measurements, for a Jupyter course on socket programming.
 
 Every endpoint here is a real socket served by a real thread, bound to
-loopback unless you say otherwise. Quick tour::
+loopback; labsock refuses to send to, or bind, any other address
+(:class:`NotLoopback`) unless a teacher opts in with :func:`allow_network`. Quick tour::
 
     >>> import labsock
     >>> with labsock.UDPEchoServer() as server:
@@ -13,6 +14,19 @@ Plots (``labsock.plots``) and interactive panels (``labsock.widgets``) are
 imported on first use, so ``import labsock`` stays fast and pulls in neither
 matplotlib nor ipywidgets.
 """
+
+# The layout, bottom to top; a module imports only from its own layer and
+# those below it (tests/test_layers.py keeps it so):
+#   _core/         pure: errors, validation, formatting, probe format, framing,
+#                  impairment model, records, statistics, trace events/readings
+#   _results/      frozen result records
+#   _endpoints/    real sockets in threads: registry, servers, links, multicast,
+#                  traced sockets, kernel counters, the socket table
+#   _experiments/  ping, blast, compare, fan-out, sender cost, link runs
+#   _viz/          figure builders (public face: plots.py)
+#   _panels/       ipywidgets panels (public face: widgets.py)
+#   exercises/     the practice's checks; may use everything below _viz
+# This file, plots.py and widgets.py only re-export.
 
 from labsock._core.errors import (
     AddressError,
@@ -26,12 +40,14 @@ from labsock._core.errors import (
     LabsockError,
     NetworkError,
     NetworkTimeout,
+    NotLoopback,
     PayloadTypeError,
     PermissionDenied,
     UsageError,
     WorkerError,
 )
 from labsock._core.framing import LengthPrefixCodec, LineCodec
+from labsock._core.guard import allow_network, network_allowed
 from labsock._core.impair import DirectionStats, Impairment, LinkEvent, LinkStats
 from labsock._core.records import ProbeRecord
 from labsock._core.stats import Reordering, RttSummary
@@ -49,13 +65,18 @@ from labsock._endpoints.registry import close_all, live_endpoints
 from labsock._endpoints.servers import ServerStats, TCPEchoServer, UDPEchoServer
 from labsock._endpoints.sockettable import SocketRow, SocketTable, socket_table
 from labsock._endpoints.trace import Trace, TracedSocket, TraceEvent
-from labsock._experiments.blast import BlastResult, blast
-from labsock._experiments.compare import BulkTransfer, SpeedComparison, compare_speed
-from labsock._experiments.fanout import FanOutResult, MembershipEvent, fan_out
-from labsock._experiments.link_runs import LinkRun, run_through_link
+from labsock._experiments.blast import blast
+from labsock._experiments.compare import compare_speed
+from labsock._experiments.fanout import fan_out
+from labsock._experiments.link_runs import run_through_link
 from labsock._experiments.ping import ping
-from labsock._experiments.sender_cost import SenderCost, sender_cost
+from labsock._experiments.sender_cost import sender_cost
+from labsock._results.blast import BlastResult
+from labsock._results.compare import BulkTransfer, SpeedComparison
+from labsock._results.fanout import FanOutResult, MembershipEvent
+from labsock._results.link import LinkRun
 from labsock._results.ping import PingResult
+from labsock._results.sender_cost import SenderCost
 
 __all__ = [
     "MAX_UDP_PAYLOAD",
@@ -87,6 +108,7 @@ __all__ = [
     "MulticastSender",
     "NetworkError",
     "NetworkTimeout",
+    "NotLoopback",
     "PayloadTypeError",
     "PermissionDenied",
     "PingResult",
@@ -106,12 +128,14 @@ __all__ = [
     "UDPEchoServer",
     "UsageError",
     "WorkerError",
+    "allow_network",
     "blast",
     "close_all",
     "compare_speed",
     "fan_out",
     "ipv6_multicast_supported",
     "live_endpoints",
+    "network_allowed",
     "ping",
     "run_through_link",
     "sender_cost",

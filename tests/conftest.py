@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 import labsock
+from tests import loopback_audit
 
 
 def _open_fds() -> int:
@@ -44,6 +47,45 @@ def no_leaks() -> Iterator[None]:
     assert not live, f"endpoints left open by the test: {live}"
     assert not extra, f"threads leaked: {[t.name for t in extra]}"
     assert fds_now <= fds_before, f"file descriptors leaked: {fds_before} -> {fds_now}"
+
+
+# -- nothing leaves loopback: an audit hook for the whole session ------------------
+# (tests/loopback_audit.py says what it allows and why). Installed at import,
+# before any test or fixture makes a socket; kernels that nbval starts in this
+# session load it through an IPython startup file and log what they block.
+loopback_audit.install()
+_KERNEL_AUDIT: dict[str, Path] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="labsock-audit-"))
+    log = directory / "blocked.jsonl"
+    _KERNEL_AUDIT.update(directory=directory, log=log)
+    os.environ.update(loopback_audit.kernel_startup(directory / "ipython", log))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    blocked = loopback_audit.violations()
+    if "log" in _KERNEL_AUDIT:
+        blocked += loopback_audit.logged(_KERNEL_AUDIT["log"])
+        shutil.rmtree(_KERNEL_AUDIT["directory"], ignore_errors=True)
+    if blocked:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("")
+            reporter.write_sep("=", "socket calls aimed beyond loopback (blocked)", red=True)
+            for why in blocked:
+                reporter.write_line(f"  {why}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def nothing_leaves_loopback() -> Iterator[None]:
+    """Fail the test during which a socket call was aimed beyond loopback."""
+    before = len(loopback_audit.violations())
+    yield
+    new = loopback_audit.violations()[before:]
+    assert not new, f"socket calls aimed beyond loopback (blocked by the audit hook): {new}"
 
 
 def tcp_echo(address: tuple[str, int], payload: bytes) -> bytes:

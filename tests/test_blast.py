@@ -8,7 +8,8 @@ import time
 import pytest
 
 from labsock import DatagramTooLarge, UsageError, WorkerError
-from labsock._experiments.blast import MAX_TCP_BYTES, BlastResult, blast
+from labsock._experiments.blast import MAX_TCP_BYTES, blast
+from labsock._results.blast import BlastResult
 
 linux_only = pytest.mark.skipif(
     sys.platform != "linux", reason="the kernel's drop counters are read from Linux's /proc"

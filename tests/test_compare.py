@@ -17,14 +17,8 @@ import pytest
 
 from labsock import DatagramTooLarge, UsageError
 from labsock._core.validate import MAX_UDP_PAYLOAD
-from labsock._experiments.compare import (
-    DEFAULT_MAX_MESSAGES,
-    DEFAULT_SIZES,
-    BulkTransfer,
-    SpeedComparison,
-    _faster,
-    compare_speed,
-)
+from labsock._experiments.compare import DEFAULT_MAX_MESSAGES, DEFAULT_SIZES, compare_speed
+from labsock._results.compare import BulkTransfer, SpeedComparison, _faster
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def test_direct_ping_gets_every_reply_in_order(protocol: str, interval: float | 
     assert result.duplicates == 0
     assert result.rtt is not None
     assert 0 < result.rtt.min <= result.rtt.median <= result.rtt.p99 <= result.rtt.max
-    assert all(r.received is not None and r.received >= r.sent for r in result.records)
+    assert all(r.received_at is not None and r.received_at >= r.sent_at for r in result.records)
     assert (result.connect_time is not None) == (protocol == "tcp")
 
 
@@ -92,11 +92,11 @@ def test_progress_is_reported_after_each_send() -> None:
 def test_paced_ping_keeps_its_schedule() -> None:
     with UDPEchoServer() as server:
         result = labsock.ping(server.address, count=20, interval=0.01)
-    start = result.records[0].sent
+    start = result.records[0].sent_at
     # Probe i leaves no earlier than i intervals after the first; lateness is
     # the OS scheduler's business and not asserted.
     for r in result.records:
-        assert r.sent - start >= r.seq * 0.01 - 1e-6
+        assert r.sent_at - start >= r.seq * 0.01 - 1e-6
 
 
 def test_tcp_ping_reassembles_probes_split_by_the_stream() -> None:

@@ -24,7 +24,8 @@ from labsock import plots
 from labsock._core.conversation import conversation
 from labsock._core.errors import UsageError
 from labsock._endpoints.trace import Trace, TraceEvent
-from labsock._experiments.fanout import FanOutResult, MembershipEvent, fan_out, membership_plan
+from labsock._experiments.fanout import fan_out, membership_plan
+from labsock._results.fanout import FanOutResult, MembershipEvent
 from labsock._viz.fanout import LOST, OUT, RECEIVED, UNEXPECTED, cell_codes
 from labsock._viz.style import COLORS
 

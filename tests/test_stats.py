@@ -56,7 +56,11 @@ def unique_seqs(max_size: int = 40) -> st.SearchStrategy[list[int]]:
 
 def record(seq: int, sent: float, received: float | None, arrival: int | None) -> ProbeRecord:
     return ProbeRecord(
-        seq=seq, sent=sent, received=received, arrival=arrival, copies=0 if received is None else 1
+        seq=seq,
+        sent_at=sent,
+        received_at=received,
+        arrival=arrival,
+        copies=0 if received is None else 1,
     )
 
 
@@ -101,14 +105,14 @@ def test_docstring_examples_run_as_shown(module: ModuleType) -> None:
 def test_build_records_marks_unanswered_probes_lost() -> None:
     records = build_records([0.0, 1.0, 2.0], [(0, 0.5), (2, 2.25)])
     assert [r.lost for r in records] == [False, True, False]
-    assert records[1] == ProbeRecord(seq=1, sent=1.0, received=None, arrival=None, copies=0)
+    assert records[1] == ProbeRecord(seq=1, sent_at=1.0, received_at=None, arrival=None, copies=0)
     assert records[2].rtt == 0.25
 
 
 def test_build_records_keeps_the_first_copy_and_counts_duplicates() -> None:
     records = build_records([0.0, 1.0, 2.0], [(1, 1.5), (0, 1.6), (1, 1.7), (1, 1.8), (2, 2.5)])
     assert [r.copies for r in records] == [1, 3, 1]
-    assert records[1].received == 1.5
+    assert records[1].received_at == 1.5
     # The late copies of 1 do not take arrival positions: 2 is the third first copy.
     assert [r.arrival for r in records] == [1, 0, 2]
 
@@ -141,7 +145,7 @@ def test_probe_record_rejects_contradictory_fields(
     received: float | None, arrival: int | None, copies: int
 ) -> None:
     with pytest.raises(UsageError):
-        ProbeRecord(seq=0, sent=0.0, received=received, arrival=arrival, copies=copies)
+        ProbeRecord(seq=0, sent_at=0.0, received_at=received, arrival=arrival, copies=copies)
 
 
 @PROPERTY
@@ -440,3 +444,11 @@ def test_jitter_is_never_negative_and_zero_for_a_fixed_delay(
     assert result >= 0.0
     fixed = [record(i, float(i), i + delay, i) for i in range(len(sends))]
     assert jitter_rfc3550(fixed) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_probe_record_old_time_names_still_read_but_warn() -> None:
+    record = ProbeRecord(seq=0, sent_at=1.0, received_at=1.5, arrival=0, copies=1)
+    with pytest.warns(DeprecationWarning, match="sent_at"):
+        assert record.sent == 1.0
+    with pytest.warns(DeprecationWarning, match="received_at"):
+        assert record.received == 1.5

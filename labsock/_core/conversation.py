@@ -35,13 +35,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from labsock._core.trace_events import TraceEvent
+from labsock._core.formatting import describe_bytes
+from labsock._core.trace_events import (
+    RECEIVING,
+    SENDING,
+    WAITING,
+    TraceEvent,
+    connect_failure,
+    cut,
+    ends_sending,
+    error_name,
+    is_tcp_connect,
+)
 
 __all__ = ["Lane", "Message", "Note", "Story", "conversation"]
 
-_SENDING = frozenset({"send", "sendall", "sendto"})
-_RECEIVING = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
-_WAITING = _RECEIVING | {"accept"}
 #: Rows a successful TCP connect takes: SYN, SYN+ACK and ACK one under another.
 _HANDSHAKE_ROWS = 3.0
 #: Rows an accept takes: the new lifeline's head box sits in them.
@@ -109,19 +117,6 @@ class Story:
     hidden: int = 0
 
 
-def describe_bytes(n: int) -> str:
-    return "1 byte" if n == 1 else f"{n:,} bytes"
-
-
-def _cut(text: str, width: int = 42) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _error_name(error: str) -> str:
-    """``"ConnectionRefusedError: [Errno 111] ..."`` -> ``"ConnectionRefusedError"``."""
-    return error.partition(":")[0]
-
-
 class _Book:
     """Which lane owns a port: resolves the peer of a call to a lifeline."""
 
@@ -171,7 +166,7 @@ def _lanes(events: list[TraceEvent], book: _Book, created: Iterable[str]) -> lis
 
     ``created``: connections an ``accept`` returned, which may have made no call yet.
     """
-    talkers = [e.role for e in events if e.call in _SENDING or e.call.startswith("connect")]
+    talkers = [e.role for e in events if e.call in SENDING or e.call.startswith("connect")]
     roles = list(dict.fromkeys([*talkers, *(e.role for e in events)]))
     actors = list(dict.fromkeys([*(e.actor for e in events), *created]))
     listening = {e.actor for e in events if e.call == "listen"}
@@ -221,13 +216,13 @@ def _matches(events: list[TraceEvent]) -> tuple[dict[int, int], dict[int, int]]:
     for i, e in enumerate(events):
         if e.local is None or not e.ok:
             continue
-        if e.call in _SENDING and e.nbytes and e.peer is not None:
+        if e.call in SENDING and e.nbytes and e.peer is not None:
             key = (e.protocol, e.local[1], e.peer[1])
             sent[key] += e.nbytes
             sends[key].append((i, sent[key] if e.protocol == "tcp" else e.nbytes))
-        elif _ends_sending(e) and e.peer is not None:
+        elif ends_sending(e) and e.peer is not None:
             fins[(e.protocol, e.local[1], e.peer[1])].append(i)
-        elif e.call in _RECEIVING and e.nbytes is not None:
+        elif e.call in RECEIVING and e.nbytes is not None:
             if e.peer is not None:
                 key = (e.protocol, e.peer[1], e.local[1])
             else:
@@ -256,15 +251,9 @@ def _matches(events: list[TraceEvent]) -> tuple[dict[int, int], dict[int, int]]:
     return taken, eof
 
 
-def _ends_sending(e: TraceEvent) -> bool:
-    return e.protocol == "tcp" and (
-        e.call == "close" or (e.call == "shutdown" and e.args in ("SHUT_WR", "SHUT_RDWR"))
-    )
-
-
 def _note_text(e: TraceEvent) -> str:
     if e.error:
-        return _cut(f"{e.call}() failed: {_error_name(e.error)}")
+        return cut(f"{e.call}() failed: {error_name(e.error)}", 42)
     if e.call == "bind":
         port = e.local[1] if e.local else None
         asked = e.args.rpartition(":")[2]
@@ -272,20 +261,18 @@ def _note_text(e: TraceEvent) -> str:
     if e.call == "socket":
         return f"socket({e.args.partition(', ')[2] or e.args})"
     if e.call == "connect" and e.protocol == "udp":
-        return _cut(f"connect({e.args}): UDP only notes the peer")
-    return _cut(f"{e.call}({e.args})" + (f" → {e.result}" if e.result else ""))
+        return cut(f"connect({e.args}): UDP only notes the peer", 42)
+    return cut(f"{e.call}({e.args})" + (f" → {e.result}" if e.result else ""), 42)
 
 
 def _fail_kind(e: TraceEvent) -> tuple[MessageKind, str] | None:
     """A failed TCP connect: ``refused`` (the SYN met a RST) or some other failure."""
-    failed = e.error
-    if e.call == "connect_ex" and e.result not in ("", "0"):
-        failed = f"error code {e.result}"
-    if failed is None:
+    failure = connect_failure(e)
+    if failure is None:
         return None
-    if "ConnectionRefused" in failed or e.result == "111":
+    if failure.refused:
         return "refused", f"{e.call}() refused: SYN answered by RST (nothing listens)"
-    return "failed", _cut(f"{e.call}() failed: {_error_name(failed)}", 48)
+    return "failed", cut(f"{e.call}() failed: {error_name(failure.error)}", 48)
 
 
 def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
@@ -304,7 +291,7 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
     for i, e in enumerate(shown):
         y, me = ys[i], e.actor
         mine = _port(e.local)
-        if e.call in _SENDING and e.ok and e.nbytes:
+        if e.call in SENDING and e.ok and e.nbytes:
             j = taken.get(i)
             target = shown[j].actor if j is not None else book.lane(e.protocol, e.peer, mine)
             if target is None:
@@ -317,11 +304,11 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
                     target,
                     y,
                     ys[j] if j is not None else y + _STUB,
-                    _cut(f"{e.call} {e.args}", 46),
+                    cut(f"{e.call} {e.args}", 46),
                     received=j is not None or target in book.peers,
                 )
             )
-        elif e.call in _RECEIVING and e.ok:
+        elif e.call in RECEIVING and e.ok:
             n = e.nbytes or 0
             if i in eof.values():
                 text = f"{e.call} → b'' (end of stream)"
@@ -345,7 +332,7 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
                     )
                 text = f"{e.call} → {describe_bytes(n)}"
             story.notes.append(Note(me, y, text, boxed=False))
-        elif e.call in ("connect", "connect_ex") and e.protocol == "tcp":
+        elif is_tcp_connect(e):
             target = book.lane("tcp", e.peer, None)
             failure = _fail_kind(e)
             if target is None:
@@ -376,7 +363,7 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
                 story.messages.append(Message("accept", me, found.group(1), y, y, "accept()"))
             else:
                 story.notes.append(Note(me, y, _note_text(e)))
-        elif _ends_sending(e) and e.ok and e.peer is not None and me not in fin_sent:
+        elif ends_sending(e) and e.ok and e.peer is not None and me not in fin_sent:
             fin_sent.add(me)
             j = eof.get(i)
             target = shown[j].actor if j is not None else book.lane("tcp", e.peer, mine)
@@ -394,7 +381,7 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
             )
         else:
             story.notes.append(Note(me, y, _note_text(e), error=not e.ok))
-        if e.call in _WAITING and len(shown) > 1:
+        if e.call in WAITING and len(shown) > 1:
             story.waits.append((me, _row_at(shown, ys, e.time - e.duration), y))
         story.ends[me] = (max(y, story.ends.get(me, (y, False))[0]), e.call == "close" and e.ok)
     story.lanes = _lanes(shown, book, story.starts)

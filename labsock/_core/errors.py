@@ -16,6 +16,7 @@ from what the *network or the peer* did (refused, timed out, reset)::
     |   +-- AddressInUse
     |   +-- PermissionDenied
     |   +-- HostNotFound
+    |   +-- NotLoopback                  refused: it would leave this machine
     +-- NetworkError (OSError)           what the peer or the network did
     |   +-- ConnectionRefused
     |   +-- ConnectionLost
@@ -43,6 +44,7 @@ __all__ = [
     "LabsockError",
     "NetworkError",
     "NetworkTimeout",
+    "NotLoopback",
     "PayloadTypeError",
     "PermissionDenied",
     "UsageError",
@@ -88,6 +90,15 @@ class PermissionDenied(AddressError):
 
 class HostNotFound(AddressError):
     """A host name did not resolve to an address."""
+
+
+class NotLoopback(AddressError):
+    """labsock refused an address that is not this machine's loopback.
+
+    Raised before any socket exists (see ``labsock._core.guard``): the course
+    runs on shared machines, and nothing it does may leave them. A teacher on
+    a private lab network can opt in with ``labsock.allow_network(True)``.
+    """
 
 
 class NetworkError(LabsockError, OSError):
@@ -162,6 +173,15 @@ def translate_oserror(exc: OSError, *, action: str, address: object = None) -> L
             f"cannot {action} {where}: the address is already in use by another socket. "
             "Use port=0 to let the operating system pick a free port, or close the old "
             "endpoint first (labsock.close_all())."
+        )
+    if code == errno.EACCES and action.startswith(("connect", "send", "ping")):
+        # Sending or connecting needs no rights on any port: EACCES there
+        # means a broadcast address (the kernel wants SO_BROADCAST first).
+        return PermissionDenied(
+            f"permission denied to {action} {where}: it is a broadcast address, which "
+            "reaches every machine of a network, and the kernel refuses to send to it "
+            "unless the socket asks with SO_BROADCAST. The course talks to one machine: "
+            "use a server's .address, e.g. ('127.0.0.1', port)."
         )
     if code in (errno.EACCES, errno.EPERM):
         hint = (

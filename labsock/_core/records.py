@@ -11,6 +11,7 @@ their differences mean anything.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,8 +24,8 @@ __all__ = ["ProbeRecord", "build_records"]
 class ProbeRecord:
     """The fate of one probe.
 
-    ``seq`` is the sequence number (0 .. count-1) and ``sent`` its send time.
-    ``received`` is when the *first* copy of the reply arrived and ``arrival``
+    ``seq`` is the sequence number (0 .. count-1) and ``sent_at`` its send
+    time. ``received_at`` is when the *first* copy of the reply arrived and ``arrival``
     that copy's 0-based position among all first-copy arrivals; both are
     ``None`` when the reply was lost. ``copies`` counts every copy of the reply
     that arrived: 0 lost, 1 normal, more than 1 duplicated.
@@ -32,16 +33,20 @@ class ProbeRecord:
     Raises :class:`UsageError` when the fields contradict each other (a lost
     probe with an arrival time, a received one with ``copies == 0``, ...).
 
-    >>> r = ProbeRecord(seq=0, sent=1.0, received=1.25, arrival=0, copies=1)
+    (``sent_at``/``received_at`` are times; a :class:`~labsock.PingResult`'s
+    ``sent``/``received`` are counts. The old names ``sent``/``received``
+    still read these times, with a DeprecationWarning.)
+
+    >>> r = ProbeRecord(seq=0, sent_at=1.0, received_at=1.25, arrival=0, copies=1)
     >>> r.lost, r.rtt
     (False, 0.25)
-    >>> ProbeRecord(seq=1, sent=2.0, received=None, arrival=None, copies=0).rtt is None
+    >>> ProbeRecord(seq=1, sent_at=2.0, received_at=None, arrival=None, copies=0).rtt is None
     True
     """
 
     seq: int
-    sent: float
-    received: float | None
+    sent_at: float
+    received_at: float | None
     arrival: int | None
     copies: int
 
@@ -52,15 +57,15 @@ class ProbeRecord:
             raise UsageError(f"seq must be 0 or more, not {self.seq}")
         if self.copies < 0:
             raise UsageError(f"copies must be 0 or more, not {self.copies}")
-        if (self.received is None) != (self.arrival is None):
+        if (self.received_at is None) != (self.arrival is None):
             raise UsageError(
-                f"probe {self.seq}: received and arrival must both be None (lost) "
-                f"or both be set, not received={self.received!r}, arrival={self.arrival!r}"
+                f"probe {self.seq}: received_at and arrival must both be None (lost) "
+                f"or both be set, not received_at={self.received_at!r}, arrival={self.arrival!r}"
             )
-        if (self.received is None) != (self.copies == 0):
+        if (self.received_at is None) != (self.copies == 0):
             raise UsageError(
                 f"probe {self.seq}: copies must be 0 exactly when the reply was lost, "
-                f"not copies={self.copies} with received={self.received!r}"
+                f"not copies={self.copies} with received_at={self.received_at!r}"
             )
         if self.arrival is not None and self.arrival < 0:
             raise UsageError(f"probe {self.seq}: arrival must be 0 or more, not {self.arrival}")
@@ -68,14 +73,35 @@ class ProbeRecord:
     @property
     def lost(self) -> bool:
         """``True`` when no copy of the reply arrived."""
-        return self.received is None
+        return self.received_at is None
 
     @property
     def rtt(self) -> float | None:
         """Round-trip time in seconds (first reply minus send time), ``None`` if lost."""
-        if self.received is None:
+        if self.received_at is None:
             return None
-        return self.received - self.sent
+        return self.received_at - self.sent_at
+
+    @property
+    def sent(self) -> float:
+        """Deprecated: the send time; use ``sent_at`` (``PingResult.sent`` is a count)."""
+        warnings.warn(
+            "ProbeRecord.sent is now ProbeRecord.sent_at (a time; PingResult.sent is a count)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.sent_at
+
+    @property
+    def received(self) -> float | None:
+        """Deprecated: when the first reply came; use ``received_at``."""
+        warnings.warn(
+            "ProbeRecord.received is now ProbeRecord.received_at (a time; "
+            "PingResult.received is a count)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.received_at
 
 
 def build_records(
@@ -116,8 +142,8 @@ def build_records(
     return tuple(
         ProbeRecord(
             seq=seq,
-            sent=sent[seq],
-            received=first_time.get(seq),
+            sent_at=sent[seq],
+            received_at=first_time.get(seq),
             arrival=first_position.get(seq),
             copies=copies[seq],
         )

@@ -217,9 +217,9 @@ def duplicates(all_arrival_seqs: Sequence[int]) -> int:
 def _first_copies(records: Sequence[ProbeRecord]) -> list[tuple[int, int, float, float]]:
     """(arrival, seq, sent, received) of every received probe, in arrival order."""
     first = [
-        (record.arrival, record.seq, record.sent, record.received)
+        (record.arrival, record.seq, record.sent_at, record.received_at)
         for record in records
-        if record.arrival is not None and record.received is not None
+        if record.arrival is not None and record.received_at is not None
     ]
     if len({arrival for arrival, _, _, _ in first}) != len(first):
         # Two replies cannot both have arrived n-th; any order would be a guess.

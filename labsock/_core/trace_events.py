@@ -1,19 +1,43 @@
-"""One recorded socket call (:class:`TraceEvent`) and the words for its addresses and sizes.
+"""One recorded socket call (:class:`TraceEvent`), and what a call means.
 
 Pure data: the traced sockets that record events live in
-``labsock._endpoints.trace``; the readings of a trace (its table, its Mermaid
-diagram, its conversation) in ``labsock._core.trace_text`` and
-``labsock._core.conversation``.
+``labsock._endpoints.trace``. The two drawings of a trace, its Mermaid text
+(``labsock._core.trace_text``) and the story ``plots.sequence`` draws
+(``labsock._core.conversation``), lay calls out differently but read them
+through the one set of rules here: which calls send or wait, when a TCP
+call sends a FIN, and how a connect failed (refused by a RST, or otherwise).
+Change a rule here and both drawings follow.
 """
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Address", "TraceEvent", "address_of", "describe_bytes", "format_address"]
+__all__ = [
+    "RECEIVING",
+    "SENDING",
+    "WAITING",
+    "Address",
+    "ConnectFailure",
+    "TraceEvent",
+    "address_of",
+    "connect_failure",
+    "cut",
+    "ends_sending",
+    "error_name",
+    "is_tcp_connect",
+]
 
 Address = tuple[str, int]
+
+#: Calls that hand data to the kernel.
+SENDING = frozenset({"send", "sendall", "sendto"})
+#: Calls that return data the kernel received.
+RECEIVING = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
+#: Calls placed at the moment they returned: they wait for something to arrive.
+WAITING = RECEIVING | {"accept"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +98,48 @@ def address_of(value: Any) -> Address | None:
     return None
 
 
-def format_address(value: Any) -> str:
-    address = address_of(value)
-    if address is None:
-        return str(value)
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+# -- what a call means: the rules both drawings of a trace follow ---------------
 
 
-def describe_bytes(n: int) -> str:
-    return "1 byte" if n == 1 else f"{n} bytes"
+def cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, ending in "…" when cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def error_name(error: str) -> str:
+    """``"ConnectionRefusedError: [Errno 111] ..."`` -> ``"ConnectionRefusedError"``."""
+    return error.partition(":")[0]
+
+
+def is_tcp_connect(e: TraceEvent) -> bool:
+    """A TCP ``connect``/``connect_ex``: drawn as the three-way handshake, or its failure."""
+    return e.call in ("connect", "connect_ex") and e.protocol == "tcp"
+
+
+def ends_sending(e: TraceEvent) -> bool:
+    """A TCP call after which this side sends no more: the kernel sends a FIN.
+
+    (Only the first such call of a connection sends it; callers keep track.)
+    """
+    return e.protocol == "tcp" and (
+        e.call == "close" or (e.call == "shutdown" and e.args in ("SHUT_WR", "SHUT_RDWR"))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailure:
+    """How a connect failed: ``refused`` when the SYN met a RST, else ``failed``."""
+
+    refused: bool
+    error: str  # what the call raised, or "error code N" for connect_ex
+
+
+def connect_failure(e: TraceEvent) -> ConnectFailure | None:
+    """How this connect failed, or None if it connected (or is no connect)."""
+    failed = e.error
+    if e.call == "connect_ex" and e.result not in ("", "0"):
+        failed = f"error code {e.result}"
+    if failed is None:
+        return None
+    refused = "ConnectionRefused" in failed or e.result == str(errno.ECONNREFUSED)
+    return ConnectFailure(refused, failed)

@@ -15,24 +15,26 @@ Characters Mermaid would read as markup are escaped.
 
 from __future__ import annotations
 
-import errno
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from labsock._core.trace_events import Address, TraceEvent, describe_bytes, format_address
+from labsock._core.formatting import describe_bytes, format_address
+from labsock._core.trace_events import (
+    RECEIVING,
+    SENDING,
+    Address,
+    TraceEvent,
+    connect_failure,
+    cut,
+    ends_sending,
+    is_tcp_connect,
+)
 
 __all__ = ["render_mermaid", "render_table"]
 
-_SENDING = frozenset({"send", "sendall", "sendto"})
-_RECEIVING = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
-
 
 # -- the table ---------------------------------------------------------------
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def render_table(events: Iterable[TraceEvent], width: int) -> str:
@@ -43,8 +45,8 @@ def render_table(events: Iterable[TraceEvent], width: int) -> str:
             f"{e.time * 1e3:.3f}",
             e.actor,
             e.call,
-            _cut(e.args, width),
-            _cut(f"raised {e.error}" if e.error else e.result, width),
+            cut(e.args, width),
+            cut(f"raised {e.error}" if e.error else e.result, width),
         )
         for e in events
     ]
@@ -100,7 +102,7 @@ def _collapse(events: tuple[TraceEvent, ...], limit: int) -> tuple[list[_Item], 
                 and last.event.call == e.call
                 and last.event.ok
                 and e.ok
-                and (e.call in _SENDING or e.call in _RECEIVING)
+                and (e.call in SENDING or e.call in RECEIVING)
             ):
                 total = (last.nbytes or 0) + (e.nbytes or 0)
                 merged[-1] = _Item(last.event, last.repeat + 1, total)
@@ -119,7 +121,7 @@ class _Cast:
         for e in events:
             if e.local is not None and e.local[1] != 0:
                 self.book.setdefault(e.local, e.role)
-        talkers = [e.role for e in events if e.call in _SENDING or e.call == "connect"]
+        talkers = [e.role for e in events if e.call in SENDING or e.call == "connect"]
         self.roles = list(dict.fromkeys([*talkers, *(e.role for e in events)]))
         self.strangers: dict[Address, str] = {}
         self.ids: dict[str, str] = {}
@@ -180,7 +182,7 @@ def _label(item: _Item) -> str:
     prefix = _prefix(e)
     if item.repeat > 1:
         return f"{prefix}{e.call} ×{item.repeat}: {describe_bytes(item.nbytes or 0)} in all"
-    if e.call in _SENDING:
+    if e.call in SENDING:
         text = f"{e.call} {e.args}"
     elif e.args:
         text = f"{e.call}({e.args})"
@@ -188,7 +190,7 @@ def _label(item: _Item) -> str:
         text = f"{e.call}()"
     if e.error:
         return f"{prefix}{text} failed: {e.error}"
-    if e.result and e.call not in _SENDING:
+    if e.result and e.call not in SENDING:
         return f"{prefix}{text} → {e.result}"
     return prefix + text
 
@@ -196,13 +198,11 @@ def _label(item: _Item) -> str:
 def _handshake(e: TraceEvent, me: str, target: str) -> list[str]:
     """A TCP connect: the three-way handshake, or how it failed."""
     prefix = _prefix(e)
-    failed = e.error
-    if e.call == "connect_ex" and e.result != "0":
-        failed = f"error code {e.result}"
-    if failed is not None:
-        refused = "ConnectionRefused" in failed or e.result == str(errno.ECONNREFUSED)
-        rst = " (the SYN was answered by RST: nothing listens there)" if refused else ""
-        return [f"    {me}-x{target}: {_escape(f'{prefix}{e.call}() failed: {failed}{rst}')}"]
+    failure = connect_failure(e)
+    if failure is not None:
+        rst = " (the SYN was answered by RST: nothing listens there)" if failure.refused else ""
+        text = f"{prefix}{e.call}() failed: {failure.error}{rst}"
+        return [f"    {me}-x{target}: {_escape(text)}"]
     connected = f"ACK: connected, {e.result}" if e.result else "ACK: connected"
     return [
         f"    {me}->>{target}: {_escape(f'{prefix}{e.call}(): SYN')}",
@@ -217,23 +217,20 @@ def _story(item: _Item, cast: _Cast, fin_sent: set[str]) -> list[str]:
     me = cast.of_role(e.role)
     label = _label(item)
     note = [f"    Note over {me}: {_escape(label)}"]
-    if e.call in _SENDING:
+    if e.call in SENDING:
         target = cast.at(e.peer)
         if target is None:
             return note
         arrow = "->>" if e.ok else "-x"
         return [f"    {me}{arrow}{target}: {_escape(label)}"]
-    if e.call in ("connect", "connect_ex") and e.protocol == "tcp":
+    if is_tcp_connect(e):
         target = cast.at(e.peer)
         return note if target is None else _handshake(e, me, target)
     if e.call == "connect" and e.protocol == "udp" and e.ok:
         return [
             f"    Note over {me}: {_escape(label + ': UDP sends nothing, it only sets the peer')}"
         ]
-    ends_sending = e.call == "close" or (
-        e.call == "shutdown" and e.args in ("SHUT_WR", "SHUT_RDWR")
-    )
-    if ends_sending and e.protocol == "tcp" and e.ok and e.actor not in fin_sent:
+    if ends_sending(e) and e.ok and e.actor not in fin_sent:
         target = cast.at(e.peer)
         if target is not None:
             fin_sent.add(e.actor)

@@ -7,9 +7,7 @@ socket or thread exists, so a bad call never leaks anything.
 
 from __future__ import annotations
 
-import ipaddress
 import math
-import warnings
 
 from labsock._core.errors import DatagramTooLarge, PayloadTypeError, UsageError
 
@@ -24,15 +22,22 @@ __all__ = [
     "check_probability",
     "check_seconds",
     "check_size",
-    "is_loopback",
 ]
 
 #: 65,535 (IPv4 total length) - 20 (IP header) - 8 (UDP header).
 MAX_UDP_PAYLOAD = 65_507
 
+# Settings that hold a datagram back: an endless hold is a loss in disguise.
+_HELD = ("delay", "jitter")
+
 
 class LoopbackWarning(UserWarning):
-    """An endpoint was bound to an address other than loopback, on request."""
+    """Deprecated, never issued any more: kept so that old code still imports.
+
+    labsock used to warn when an endpoint was bound to an address other than
+    loopback. It now refuses such addresses with :class:`~labsock.NotLoopback`
+    (see ``labsock.allow_network`` for the teacher's opt-in).
+    """
 
 
 def check_port(port: object, *, name: str = "port") -> int:
@@ -50,31 +55,14 @@ def check_port(port: object, *, name: str = "port") -> int:
     return port
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and 'localhost'."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def check_host(host: object, *, name: str = "host") -> str:
-    """Return ``host`` if it is a non-empty str; warn when it is not loopback.
+    """Return ``host`` if it is a non-empty str, else raise ``UsageError``.
 
-    The course talks to loopback only. Naming another address is allowed (a
-    teacher may want it), but never silent.
+    Whether the host is *allowed* (loopback only) is the guard's decision,
+    made once the name is resolved: see :mod:`labsock._core.guard`.
     """
     if not isinstance(host, str) or not host:
         raise UsageError(f"{name} must be a non-empty string such as '127.0.0.1', not {host!r}")
-    if not is_loopback(host):
-        warnings.warn(
-            f"{name}={host!r} is not a loopback address: other machines may reach this "
-            "endpoint. The course uses '127.0.0.1'.",
-            LoopbackWarning,
-            stacklevel=3,
-        )
     return host
 
 
@@ -119,7 +107,14 @@ def check_seconds(
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"{name} must be a number of seconds, not {value!r}")
     seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
+    if not math.isfinite(seconds):
+        # Not "must be zero or more": inf IS more. Say what is really wrong.
+        hint = " (to lose every datagram instead, use loss=1.0)" if name in _HELD else ""
+        raise UsageError(
+            f"{name}={value!r} is not a finite number of seconds: labsock never waits "
+            f"forever. Use a number from 0 to {maximum:g}{hint}."
+        )
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         rule = "zero or more" if allow_zero else "more than zero"
         raise UsageError(f"{name}={value!r} makes no sense: it must be {rule} seconds")
     if seconds > maximum:

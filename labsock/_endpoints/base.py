@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from labsock._core.errors import ClosedError, WorkerError
+from labsock._core.formatting import format_address
 from labsock._endpoints import registry as _registry
 
 __all__ = [
@@ -34,11 +35,6 @@ _E = TypeVar("_E", bound="Endpoint")
 
 #: How long close() waits for each worker thread before giving up on it.
 JOIN_TIMEOUT = 5.0
-
-
-def format_address(address: tuple[Any, ...]) -> str:
-    host, port = address[0], address[1]
-    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 def loopback_of(address: tuple[Any, ...]) -> tuple[str, int]:

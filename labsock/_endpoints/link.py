@@ -23,10 +23,10 @@ import time
 from typing import Literal
 
 from labsock._core.errors import UsageError
+from labsock._core.guard import check_bind, check_destination, family_of
 from labsock._core.impair import Impairment, ImpairmentModel, LinkEvent, LinkStats, direction_rng
 from labsock._core.validate import check_address, check_count, check_host, check_port
 from labsock._endpoints.base import Endpoint, format_address
-from labsock._endpoints.servers import resolve
 from labsock._endpoints.tcplink import TCPRelay, check_bandwidth, check_stream_settings
 from labsock._endpoints.udplink import BACKWARD, DIRECTIONS, FORWARD, UDPRelay
 
@@ -76,6 +76,8 @@ class ImpairedLink(Endpoint):
     Raises:
         UsageError: bad settings (with what to use instead).
         AddressInUse, PermissionDenied, HostNotFound: the link cannot bind.
+        NotLoopback: ``target`` or ``host`` is not this machine's loopback
+            (refused before any socket exists; see ``labsock.allow_network``).
 
     Example:
         >>> from labsock import UDPEchoServer, ping
@@ -143,13 +145,17 @@ class ImpairedLink(Endpoint):
             for value, name in zip(settings, DIRECTIONS, strict=True)
         ]
         kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
-        resolved = resolve(target_host, target_port, kind)
+        # The loopback guard, for where the link relays to and where it
+        # listens: names resolved once, refused before any socket exists.
+        to = check_destination((target_host, target_port), what="ImpairedLink target", kind=kind)
+        local = check_bind((host, port), what="ImpairedLink", kind=kind)[0]
+        resolved = (family_of(to), to)
         self._relay: UDPRelay | TCPRelay
         if protocol == "udp":
-            self._relay = UDPRelay(self, host, port, resolved, self._models, keep_events)
+            self._relay = UDPRelay(self, local, port, resolved, self._models, keep_events)
             self._start_worker(self._relay.run, f"udp-link-{self._relay.address[1]}")
         else:
-            self._relay = TCPRelay(self, host, port, resolved, self._models, bandwidth)
+            self._relay = TCPRelay(self, local, port, resolved, self._models, bandwidth)
             self._start_worker(self._relay.run, f"tcp-link-{self._relay.address[1]}")
         self._register()
 

@@ -39,8 +39,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from labsock._core.errors import FramingError, NetworkError, UsageError, os_errors
-from labsock._core.probe import HEADER_SIZE, MAGIC, decode_probe, encode_probe
+from labsock._core.errors import NetworkError, UsageError, os_errors
+from labsock._core.guard import check_multicast
+from labsock._core.probe import (
+    MAGIC,
+    TAG_SIZE,
+    TAGGED_HEAD,
+    encode_tagged_probe,
+    read_probe,
+)
 from labsock._core.validate import check_count, check_payload, check_port, check_seconds
 from labsock._endpoints.base import Endpoint, close_socket, format_address
 from labsock._endpoints.mcaddress import (
@@ -54,59 +61,20 @@ from labsock._endpoints.mcaddress import (
 )
 
 __all__ = [
-    "TAG_SIZE",
+    "TAG_SIZE",  # from labsock._core.probe
     "Arrival",
     "MulticastGroup",
     "MulticastReceiver",
     "MulticastSender",
     "ReceiverStats",
     "draw_group",  # from labsock._endpoints.mcaddress: benchmarks/_fanout.py imports it from here
-    "encode_tagged_probe",
+    "encode_tagged_probe",  # from labsock._core.probe, where the probe layout lives
 ]
-
-#: Bytes of session tag after the 16-byte probe header.
-TAG_SIZE = 8
 
 _RECV_SIZE = 65_536
 # A receiver records (and wakes its waiters) at least every this many datagrams.
 _BATCH = 256
 _NEVER = float("inf")
-
-
-# -- the payload experiments send (pure) ------------------------------------
-def encode_tagged_probe(seq: int, sent_ns: int, tag: bytes, size: int) -> bytes:
-    """A probe (see ``labsock._core.probe``) with a session ``tag`` right after its header.
-
-    >>> p = encode_tagged_probe(3, 0, b"12345678", 32)
-    >>> len(p), p[16:24]
-    (32, b'12345678')
-    """
-    if len(tag) != TAG_SIZE:
-        raise UsageError(f"a session tag has {TAG_SIZE} bytes, not {len(tag)}")
-    if size < HEADER_SIZE + TAG_SIZE:
-        raise UsageError(f"a tagged probe needs at least {HEADER_SIZE + TAG_SIZE} bytes")
-    probe = encode_probe(seq, sent_ns, size)
-    return probe[:HEADER_SIZE] + tag + probe[HEADER_SIZE + TAG_SIZE :]
-
-
-# A tagged probe's first bytes in one unpack: magic, seq, send time (the
-# header laid out in labsock._core.probe), then the tag. Receivers read every
-# datagram with it: half the cost of decode_probe plus a slice.
-_TAGGED_HEAD = struct.Struct(f"!{len(MAGIC)}sIQ{TAG_SIZE}s")
-assert _TAGGED_HEAD.size == HEADER_SIZE + TAG_SIZE
-
-
-def _read_probe(data: bytes) -> tuple[int | None, bytes | None]:
-    """``(seq, tag)`` of a (tagged) probe; ``(seq, None)`` untagged; ``(None, None)`` else."""
-    if len(data) >= _TAGGED_HEAD.size:
-        magic, seq, _, tag = _TAGGED_HEAD.unpack_from(data)
-        return (seq, tag) if magic == MAGIC else (None, None)
-    try:
-        seq, _ = decode_probe(data)
-    except FramingError:
-        return None, None
-    tag = data[HEADER_SIZE : HEADER_SIZE + TAG_SIZE]
-    return seq, (tag if len(tag) == TAG_SIZE else None)
 
 
 # -- receivers ------------------------------------------------------------------
@@ -283,7 +251,7 @@ class MulticastReceiver(Endpoint):
         with self._cond:
             built = self._arrivals
             for data, peer, now in self._raw[len(built) :]:
-                seq, tag = _read_probe(data)
+                seq, tag = read_probe(data)
                 built.append(Arrival(seq, tag, (str(peer[0]), int(peer[1])), now, data))
             return tuple(built)
 
@@ -406,7 +374,7 @@ class MulticastReceiver(Endpoint):
         """Count probes, other datagrams, duplicates and bytes in ``payloads``."""
         seen, by_tag = self._seen, self._by_tag
         size = others = duplicates = 0
-        unpack, head = _TAGGED_HEAD.unpack_from, _TAGGED_HEAD.size
+        unpack, head = TAGGED_HEAD.unpack_from, TAGGED_HEAD.size
         # Payloads almost always come in runs of one session's probes: the
         # per-tag figures are kept for a run of one tag, then stored.
         run_tag: bytes | None = None
@@ -421,7 +389,7 @@ class MulticastReceiver(Endpoint):
                     others += 1
                     continue
             else:
-                seq, tag = _read_probe(data)
+                seq, tag = read_probe(data)
                 if seq is None:
                     others += 1
                     continue
@@ -613,7 +581,9 @@ class MulticastGroup(Endpoint):
 
     Raises:
         UsageError: for a group that is not multicast (with an explanation),
-            in 224.0.0.0/24, a TTL above 1, or a non-loopback interface.
+            or in 224.0.0.0/24.
+        NotLoopback: a TTL above 1, or an interface other than loopback
+            (``labsock.allow_network`` does not change this).
         AddressInUse: when ``port`` is held by a socket that does not share.
 
     Example:
@@ -645,13 +615,11 @@ class MulticastGroup(Endpoint):
             _reserve(group)
         check_port(port)
         ttl = check_count(ttl, name="ttl", minimum=0, maximum=255)
-        if ttl > 1:
-            raise UsageError(
-                f"ttl={ttl} would let routers forward the datagrams beyond this machine. "
-                "The course keeps multicast on loopback: use ttl=1 (or 0, this host only)."
-            )
         if interface is None:
             interface = "127.0.0.1" if family == 4 else "::1"
+        # The loopback guard: the group's interface (where receivers join and
+        # senders send) and its TTL, checked once for all of them.
+        check_multicast(interface, ttl, what="MulticastGroup")
         if family == 4:
             interface = _ipv4_interface(interface)
         else:

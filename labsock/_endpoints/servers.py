@@ -13,9 +13,10 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from labsock._core.errors import os_errors
+from labsock._core.guard import check_bind, family_of
 from labsock._core.validate import check_count, check_host, check_port
 from labsock._endpoints.base import (
     Endpoint,
@@ -28,7 +29,7 @@ from labsock._endpoints.base import (
 if TYPE_CHECKING:
     from labsock._endpoints.trace import Trace
 
-__all__ = ["ServerStats", "TCPEchoServer", "UDPEchoServer", "resolve"]
+__all__ = ["ServerStats", "TCPEchoServer", "UDPEchoServer"]
 
 _RECV_SIZE = 65_536
 _POSIX = sys.platform != "win32"
@@ -99,18 +100,13 @@ class _Tally:
         self.counts: tuple[int, ...] = (0,) * size
 
 
-def resolve(host: str, port: int, kind: socket.SocketKind) -> tuple[socket.AddressFamily, Any]:
-    """Resolve ``host`` to (family, sockaddr), translating failures for students."""
-    with os_errors("resolve", (host, port)):
-        infos = socket.getaddrinfo(host, port, type=kind)
-    family, _, _, _, sockaddr = infos[0]
-    return family, sockaddr
-
-
 def _bind(
     kind: socket.SocketKind, host: str, port: int, trace: Trace | None = None
 ) -> socket.socket:
-    family, sockaddr = resolve(host, port, kind)
+    # The loopback guard: resolved once, refused before any socket exists.
+    what = "TCPEchoServer" if kind == socket.SOCK_STREAM else "UDPEchoServer"
+    sockaddr = check_bind((host, port), what=what, kind=kind)
+    family = family_of(sockaddr)
     # A traced socket is a socket.socket subclass: the loops below run unchanged.
     sock = (
         socket.socket(family, kind) if trace is None else trace.socket(family, kind, actor="server")
@@ -174,7 +170,9 @@ class TCPEchoServer(_Server):
     only its own connection (counted in ``statistics().resets``).
 
     Args:
-        host: address to bind; loopback by default.
+        host: address to bind: loopback ('127.0.0.1', the default, or
+            '::1'); any other is refused with NotLoopback (see
+            ``labsock.allow_network``).
         port: 0 lets the operating system pick a free port (see ``.address``).
         backlog: connections the kernel queues before ``accept``.
         nodelay: disable Nagle's algorithm on accepted connections, so small
@@ -183,7 +181,8 @@ class TCPEchoServer(_Server):
             (actor ``"server"``; its connections ``"server#1"``, ...).
 
     Raises:
-        AddressInUse, PermissionDenied, HostNotFound, UsageError.
+        AddressInUse, PermissionDenied, HostNotFound, UsageError,
+        NotLoopback.
 
     Example:
         >>> import socket
@@ -334,7 +333,9 @@ class UDPEchoServer(_Server):
     kept, and nothing is retransmitted.
 
     Args:
-        host: address to bind; loopback by default.
+        host: address to bind: loopback ('127.0.0.1', the default, or
+            '::1'); any other is refused with NotLoopback (see
+            ``labsock.allow_network``).
         port: 0 lets the operating system pick a free port (see ``.address``).
         receive_buffer: ask the kernel for this ``SO_RCVBUF`` size in bytes
             (it may double or clamp it; see ``.receive_buffer``).

@@ -34,9 +34,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import UsageError, os_errors
+from labsock._core.guard import check_bind, family_of
 from labsock._core.impair import DirectionStats, Impairment, ImpairmentModel, LinkStats
 from labsock._endpoints.base import close_socket
-from labsock._endpoints.servers import resolve
 
 if TYPE_CHECKING:
     from labsock._endpoints.base import Endpoint
@@ -270,7 +270,10 @@ class TCPRelay:
         self._clients = 0
         self._unreachable = 0
         self._conns: set[_Connection] = set()
-        family, sockaddr = resolve(host, port, socket.SOCK_STREAM)
+        # ImpairedLink has checked it already; checked here too, so that
+        # a relay never binds what the loopback guard refuses.
+        sockaddr = check_bind((host, port), what="ImpairedLink", kind=socket.SOCK_STREAM)
+        family = family_of(sockaddr)
         self._listener = socket.socket(family, socket.SOCK_STREAM)
         self._waker_r, self._waker_w = socket.socketpair()
         self._selector = selectors.DefaultSelector()

@@ -30,13 +30,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from labsock._core.errors import UsageError
-from labsock._core.trace_events import (
-    Address,
-    TraceEvent,
-    address_of,
-    describe_bytes,
-    format_address,
-)
+from labsock._core.formatting import describe_bytes, format_address
+from labsock._core.guard import check_bind, check_destination, family_of
+from labsock._core.trace_events import WAITING, Address, TraceEvent, address_of
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -45,8 +41,6 @@ __all__ = ["Trace", "TraceEvent", "TracedSocket"]
 
 T = TypeVar("T")
 
-#: Calls placed at the moment they returned (they wait for something to arrive).
-_WAITING = frozenset({"accept", "recv", "recv_into", "recvfrom", "recvfrom_into"})
 #: Bytes of payload shown in a summary; the rest is collapsed to "…".
 _PREVIEW = 16
 
@@ -122,6 +116,10 @@ class TracedSocket(socket.socket):
         self._trace = trace
         self._actor = actor
         self._close_recorded = False
+        # The loopback guard's last verdict on a destination: (address as
+        # given, resolved address). A server answering one client, or a
+        # client sending to one server, is checked once, not per datagram.
+        self._cleared: tuple[Any, Any] | None = None
 
     @property
     def actor(self) -> str:
@@ -132,6 +130,26 @@ class TracedSocket(socket.socket):
     def trace(self) -> Trace:
         """The trace this socket records into."""
         return self._trace
+
+    # -- the loopback guard ---------------------------------------------
+    def _guard(self, address: Any, *, bind: bool = False) -> Any:
+        """The address to hand to the kernel, once the loopback guard agrees.
+
+        Raises ``NotLoopback`` (recorded as the call's error) for an address
+        other than loopback. Only internet sockets are checked: a Unix
+        socket's path never leaves the machine.
+        """
+        if self.family not in (socket.AF_INET, socket.AF_INET6):
+            return address
+        what = f"traced socket {self._actor!r}"
+        if bind:
+            return check_bind(address, what=what, kind=self.type, family=self.family)
+        cleared = self._cleared
+        if cleared is not None and cleared[0] == address:
+            return cleared[1]
+        sockaddr = check_destination(address, what=what, kind=self.type, family=self.family)
+        self._cleared = (address, sockaddr)
+        return sockaddr
 
     # -- recording ------------------------------------------------------
     def _protocol(self) -> str:
@@ -210,7 +228,10 @@ class TracedSocket(socket.socket):
             return (f"bound to {format_address(local)}" if local else "", None, None)
 
         self._traced(
-            "bind", format_address(address), lambda: socket.socket.bind(self, address), describe
+            "bind",
+            format_address(address),
+            lambda: socket.socket.bind(self, self._guard(address, bind=True)),
+            describe,
         )
 
     def listen(self, backlog: int | None = None, /) -> None:
@@ -235,7 +256,7 @@ class TracedSocket(socket.socket):
         self._traced(
             "connect",
             format_address(address),
-            lambda: socket.socket.connect(self, address),
+            lambda: socket.socket.connect(self, self._guard(address)),
             describe,
             peer=address_of(address),
         )
@@ -245,7 +266,7 @@ class TracedSocket(socket.socket):
         return self._traced(
             "connect_ex",
             format_address(address),
-            lambda: socket.socket.connect_ex(self, address),
+            lambda: socket.socket.connect_ex(self, self._guard(address)),
             lambda code: (str(code), None, None),
             peer=address_of(address),
         )
@@ -317,7 +338,7 @@ class TracedSocket(socket.socket):
         return self._traced(
             "sendto",
             f"{text} to {format_address(address)}",
-            lambda: socket.socket.sendto(self, data, flags, address),
+            lambda: socket.socket.sendto(self, data, flags, self._guard(address)),
             lambda sent: (f"{describe_bytes(sent)} taken", sent, None),
             peer=address_of(address),
         )
@@ -511,11 +532,15 @@ class Trace:
         """Like ``socket.create_connection``: a connected, traced TCP socket.
 
         Records ``socket`` and ``connect``. Raises what ``connect`` raises
-        (``ConnectionRefusedError`` when nothing listens, ``TimeoutError``).
+        (``ConnectionRefusedError`` when nothing listens, ``TimeoutError``),
+        and, before any socket exists, ``NotLoopback`` for an address other
+        than loopback or ``HostNotFound`` for a name that does not resolve.
         """
-        host, port = address
-        family, _, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = self.socket(family, socket.SOCK_STREAM, proto, actor=actor)
+        # The loopback guard: the name is resolved once, here.
+        sockaddr = check_destination(
+            address, what="Trace.create_connection", kind=socket.SOCK_STREAM
+        )
+        sock = self.socket(family_of(sockaddr), socket.SOCK_STREAM, actor=actor)
         try:
             if timeout is not None:
                 sock.settimeout(timeout)
@@ -547,7 +572,7 @@ class Trace:
         peer: Address | None,
         nbytes: int | None,
     ) -> None:
-        when = end if call in _WAITING else start
+        when = end if call in WAITING else start
         with self._lock:
             self._seq += 1
             self._events.append(

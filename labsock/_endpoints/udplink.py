@@ -28,10 +28,10 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import os_errors
+from labsock._core.guard import check_bind, family_of
 from labsock._core.impair import DirectionStats, ImpairmentModel, LinkEvent, LinkStats
-from labsock._core.probe import MAGIC
+from labsock._core.probe import PEEK_SIZE, probe_seq
 from labsock._endpoints.base import close_socket, receive_timeout, wake_receiver
-from labsock._endpoints.servers import resolve
 
 if TYPE_CHECKING:
     from labsock._endpoints.base import Endpoint
@@ -70,7 +70,7 @@ _BYTES_IN, _BYTES_OUT = _FIELDS.index("bytes_in"), _FIELDS.index("bytes_out")
 
 # Events keep a datagram's first bytes (probe magic + seq), decoded when asked:
 # decoding every datagram on the way would slow the relay for nothing.
-_PEEK = len(MAGIC) + 4
+_PEEK = PEEK_SIZE
 _PASS = (0.0,)  # the fate of every datagram on a perfect direction
 
 
@@ -180,7 +180,10 @@ class UDPRelay:
             deque(maxlen=keep_events) if keep_events else None
         )
 
-        family, sockaddr = resolve(host, port, socket.SOCK_DGRAM)
+        # ImpairedLink has checked it already; checked here too, so that
+        # a relay never binds what the loopback guard refuses.
+        sockaddr = check_bind((host, port), what="ImpairedLink", kind=socket.SOCK_DGRAM)
+        family = family_of(sockaddr)
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             with os_errors("bind", (host, port)):
@@ -501,7 +504,7 @@ class UDPRelay:
         # midway. The threads append as they go, so sort by arrival time.
         raw = sorted(self._events or (), key=itemgetter(0))
         return [
-            LinkEvent(t, DIRECTIONS[d], client, index, _probe_seq(peek), size, holds, express)
+            LinkEvent(t, DIRECTIONS[d], client, index, probe_seq(peek), size, holds, express)
             for t, d, client, index, peek, size, holds, express in raw
         ]
 
@@ -541,10 +544,3 @@ def _stop_flow(flow: _Flow) -> None:
         flow.upstream.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # not connected, or already closed: the thread ends on its own
-
-
-def _probe_seq(peek: bytes | bytearray) -> int | None:
-    """The sequence number of a labsock probe from its first bytes, else None."""
-    if len(peek) == _PEEK and peek.startswith(MAGIC):
-        return int.from_bytes(peek[len(MAGIC) :], "big")
-    return None

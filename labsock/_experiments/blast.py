@@ -11,24 +11,22 @@ not an estimate.
 
 from __future__ import annotations
 
-import errno
-import os
 import random
 import socket
 import struct
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Literal, NamedTuple
 
 from labsock._core.errors import UsageError, WorkerError, os_errors
+from labsock._core.guard import check_bind
 from labsock._core.validate import check_count, check_seconds, check_size
-from labsock._endpoints.base import JOIN_TIMEOUT, close_socket
-from labsock._results.ping import format_seconds
+from labsock._endpoints.base import JOIN_TIMEOUT
+from labsock._endpoints.kernel import udp_rcvbuf_errors, udp_socket_drops
+from labsock._experiments.flood import REFUSED_SEND, FloodReceiver, finish
+from labsock._results.blast import BlastResult
 
-__all__ = ["BlastResult", "blast"]
+__all__ = ["blast"]
 
 #: Largest TCP stream blast() sends (it is held in memory to check every byte).
 MAX_TCP_BYTES = 64 << 20
@@ -36,231 +34,9 @@ MAX_TCP_BYTES = 64 << 20
 _IDLE = 0.1
 _HEADER = struct.Struct("!I")
 _HOST = "127.0.0.1"
-#: What a kernel says when it will not take a datagram now (Windows: WSAENOBUFS).
-_REFUSED_SEND = {errno.ENOBUFS, errno.EAGAIN, getattr(errno, "WSAENOBUFS", errno.ENOBUFS)}
-
-
-@dataclass(frozen=True)
-class BlastResult:
-    """What one :func:`blast` measured.
-
-    Counts are datagrams over UDP and bytes over TCP (see ``unit``).
-
-    Attributes:
-        protocol, count, size, read_delay, timeout: the settings of the run.
-        requested_buffer: the ``SO_RCVBUF`` asked for the receiver.
-        effective_buffer: what the kernel granted, read back with
-            ``getsockopt`` (Linux doubles the request, then clamps it).
-        requested_send_buffer, effective_send_buffer: the same for the
-            sender's ``SO_SNDBUF`` (requested ``None``: the OS default).
-        sent: datagrams the kernel accepted from the sender (UDP), or bytes
-            handed to ``sendall`` (TCP; all of them, even if a timeout cut
-            the run short).
-        received: datagrams (UDP) or bytes (TCP) the receiver read.
-        arrivals: UDP sequence numbers in the order they arrived.
-        intact: every datagram that arrived had the size and content sent
-            (UDP); every byte that arrived is the byte sent at that place in
-            the stream (TCP; with ``lost == 0`` the whole stream is exact).
-        send_errors: UDP sends the kernel refused outright (``ENOBUFS``).
-        reads: how many receive calls the receiver made.
-        received_when_sent: what the receiver had read by the moment the
-            sender was done (its last ``send`` or ``sendall`` returned).
-        send_elapsed: seconds the sender took to hand everything over.
-        elapsed: seconds from the first send until the receiver had drained.
-        kernel_drops: Linux, UDP: datagrams the kernel dropped on this very
-            socket (the ``drops`` column of ``/proc/net/udp``); else None.
-        rcvbuf_errors: Linux, UDP: how much the system-wide ``RcvbufErrors``
-            counter of ``/proc/net/snmp`` grew during the run. Other
-            programs' drops count too, so it is at least ``kernel_drops``.
-        timed_out: the run hit ``timeout`` before the receiver drained.
-    """
-
-    protocol: str
-    count: int
-    size: int
-    read_delay: float
-    timeout: float
-    requested_buffer: int
-    effective_buffer: int
-    requested_send_buffer: int | None
-    effective_send_buffer: int
-    sent: int
-    received: int
-    arrivals: tuple[int, ...] = field(repr=False)
-    intact: bool
-    send_errors: int
-    reads: int
-    received_when_sent: int
-    send_elapsed: float
-    elapsed: float
-    kernel_drops: int | None
-    rcvbuf_errors: int | None
-    timed_out: bool
-
-    @property
-    def unit(self) -> str:
-        """``"datagrams"`` (UDP) or ``"bytes"`` (TCP): what the counts count."""
-        return "datagrams" if self.protocol == "udp" else "bytes"
-
-    @property
-    def lost(self) -> int:
-        """Sent but never read: dropped by the kernel (UDP), or cut off by the timeout."""
-        return self.sent - self.received
-
-    @property
-    def loss_rate(self) -> float:
-        """Share of what was sent that never arrived, 0.0 to 1.0."""
-        return self.lost / self.sent if self.sent else 0.0
-
-    @cached_property
-    def lost_seqs(self) -> tuple[int, ...]:
-        """UDP: the sequence numbers that never arrived (empty for TCP)."""
-        if self.protocol != "udp":
-            return ()
-        arrived = set(self.arrivals)
-        return tuple(seq for seq in range(self.count) if seq not in arrived)
-
-    @property
-    def bytes_sent(self) -> int:
-        return self.sent * self.size if self.protocol == "udp" else self.sent
-
-    @property
-    def bytes_received(self) -> int:
-        return self.received * self.size if self.protocol == "udp" else self.received
-
-    @property
-    def send_rate(self) -> float:
-        """Bytes per second the sender handed to its kernel."""
-        return self.bytes_sent / self.send_elapsed if self.send_elapsed > 0 else 0.0
-
-    @property
-    def receive_rate(self) -> float:
-        """Bytes per second that reached the receiving program, over the whole run."""
-        return self.bytes_received / self.elapsed if self.elapsed > 0 else 0.0
-
-    def summary(self) -> str:
-        """A few lines a student can read, e.g. for ``print(result)``."""
-        kernel = (
-            f"the kernel made it {self.effective_buffer:,}"
-            if self.effective_buffer != self.requested_buffer
-            else "granted as asked"
-        )
-        what = (
-            f"{self.count:,} datagrams of {self.size:,} bytes"
-            if self.protocol == "udp"
-            else f"{self.count * self.size:,} bytes ({self.count:,} × {self.size:,})"
-        )
-        lines = [
-            f"{self.protocol.upper()} blast: {what} into a receiver with a "
-            f"{self.requested_buffer:,}-byte receive buffer ({kernel}), reading "
-            f"{'one datagram' if self.protocol == 'udp' else f'up to {self.size:,} bytes'} "
-            + (
-                f"every {format_seconds(self.read_delay)}"
-                if self.read_delay
-                else "at a time, as fast as it can"
-            ),
-            f"received {self.received:,} of {self.sent:,} {self.unit}, "
-            f"lost {self.lost:,} ({self.loss_rate:.1%})",
-        ]
-        if self.protocol == "udp":
-            lines.extend(self._udp_lines())
-        else:
-            lines.extend(self._tcp_lines())
-        if self.timed_out:
-            lines.append(f"the run stopped at the {self.timeout:g} s timeout before it drained")
-        return "\n".join(lines)
-
-    def _udp_lines(self) -> list[str]:
-        lines = [
-            f"sender: done in {format_seconds(self.send_elapsed)} "
-            f"({self.send_rate / 1e6:,.1f} MB/s); the receiver had read "
-            f"{self.received_when_sent:,} datagrams by then"
-            + (". Nobody told the sender about the losses." if self.lost else "")
-        ]
-        if self.send_errors:
-            lines.append(f"the kernel refused {self.send_errors:,} sends outright (ENOBUFS)")
-        if self.kernel_drops is not None:
-            accounted = self.received + self.kernel_drops
-            check = "all accounted for" if accounted == self.sent else "NOT all accounted for"
-            lines.append(
-                f"kernel: dropped {self.kernel_drops:,} datagrams on this socket (buffer full); "
-                f"{check}: {self.received:,} received + {self.kernel_drops:,} dropped = "
-                f"{accounted:,} of {self.sent:,} sent"
-            )
-        else:
-            lines.append("(this system does not show the kernel's per-socket drop counter)")
-        if self.rcvbuf_errors is not None:
-            lines.append(
-                f"system-wide RcvbufErrors grew by {self.rcvbuf_errors:,} "
-                "(other programs' drops count there too)"
-            )
-        return lines
-
-    def _tcp_lines(self) -> list[str]:
-        if not self.intact:
-            check = "the bytes that arrived DIFFER from those sent"
-        elif self.lost:
-            check = "what arrived is exactly the start of what was sent, in order (checked)"
-        else:
-            check = "every byte arrived, in order (checked)"
-        lines = [
-            f"content: {check}",
-            f"sendall returned after {format_seconds(self.send_elapsed)}, when the reader had "
-            f"read {self.received_when_sent:,} bytes",
-        ]
-        waiting = self.sent - self.received_when_sent
-        if waiting > self.sent // 2:
-            lines.append(
-                f"the other {waiting:,} bytes waited in the kernels' buffers: sendall returns "
-                "once the data is in the sender's buffer, and flow control paced the delivery"
-            )
-        else:
-            lines.append(
-                "flow control held the sender back: the receiver's window closed whenever "
-                "its buffer was full, and sendall waited"
-            )
-        lines.append(
-            f"whole transfer: {format_seconds(self.elapsed)} "
-            f"({self.receive_rate / 1e6:,.2f} MB/s, the pace of the reader)"
-        )
-        return lines
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 # -- the kernel's counters (Linux) ---------------------------------------------
-
-
-def _udp_socket_drops(sock: socket.socket) -> int | None:
-    """The ``drops`` column of /proc/net/udp[6] for this socket, or None."""
-    if sys.platform != "linux":
-        return None
-    inode = str(os.fstat(sock.fileno()).st_ino)
-    for path in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            with open(path) as table:
-                lines = table.readlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) >= 13 and fields[9] == inode:
-                return int(fields[-1])
-    return None
-
-
-def _rcvbuf_errors() -> int | None:
-    """The system-wide UDP ``RcvbufErrors`` counter of /proc/net/snmp, or None."""
-    if sys.platform != "linux":
-        return None
-    try:
-        with open("/proc/net/snmp") as snmp:
-            udp = [line.split() for line in snmp if line.startswith("Udp:")]
-        names, values = udp[0], udp[1]
-        return int(values[names.index("RcvbufErrors")])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 # -- the run --------------------------------------------------------------------
@@ -275,22 +51,6 @@ class _Settings(NamedTuple):
     read_delay: float
     send_buffer: int | None
     timeout: float
-
-
-class _Receiver:
-    """What the receiving thread saw; written by that thread only, once it runs."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[int] = []
-        self.received = 0
-        self.reads = 0
-        self.intact = True
-        # SO_RCVBUF as granted: the TCP thread reads it from the accepted
-        # socket; the UDP run sets it before the thread starts.
-        self.effective_buffer = 0
-        self.timed_out = False
-        self.error: BaseException | None = None
-        self.last_at = 0.0  # when the last read returned
 
 
 def _set_buffer(sock: socket.socket, option: int, size: int | None) -> int:
@@ -363,32 +123,13 @@ def blast(
     read_delay = check_seconds(read_delay, name="read_delay", maximum=1.0)
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60.0)
 
+    # The loopback guard, once per call: both ends live on _HOST.
+    check_bind((_HOST, 0), what="blast")
     run = _udp if protocol == "udp" else _tcp
     return run(_Settings(count, size, receive_buffer, read_delay, send_buffer, timeout))
 
 
-def _stop(thread: threading.Thread | None, sockets: list[socket.socket | None]) -> None:
-    """Wait for the receiving thread, then close the sockets.
-
-    Normally the thread has finished by itself (the stream ended, or the
-    queue stayed empty). If it has not, shutting the sockets down wakes it
-    from accept/recv, which closing alone does not do on every OS.
-    """
-    if thread is not None:
-        thread.join(JOIN_TIMEOUT)
-        if thread.is_alive():
-            for sock in sockets:
-                if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-            thread.join(JOIN_TIMEOUT)
-    for sock in sockets:
-        close_socket(sock)
-
-
-def _check_receiver(receiver: _Receiver) -> None:
+def _check_receiver(receiver: FloodReceiver) -> None:
     if receiver.error is not None:
         raise WorkerError(
             f"the blast's receiving thread failed: {receiver.error!r}"
@@ -398,7 +139,7 @@ def _check_receiver(receiver: _Receiver) -> None:
 def _result(
     protocol: Literal["udp", "tcp"],
     settings: _Settings,
-    receiver: _Receiver,
+    receiver: FloodReceiver,
     *,
     effective_send_buffer: int,
     sent: int,
@@ -444,7 +185,7 @@ def _result(
 def _udp(settings: _Settings) -> BlastResult:
     count, size, receive_buffer, read_delay, send_buffer, timeout = settings
     filler = bytes(random.Random(size).randbytes(size - _HEADER.size))
-    receiver = _Receiver()
+    receiver = FloodReceiver()
     sender_done = threading.Event()
     deadline = time.perf_counter() + timeout
 
@@ -496,7 +237,7 @@ def _udp(settings: _Settings) -> BlastResult:
                 effective_send = _set_buffer(tx, socket.SO_SNDBUF, size + 1024)
             tx.connect(rx.getsockname())
             tx.settimeout(timeout)
-        errors_before = _rcvbuf_errors()
+        errors_before = udp_rcvbuf_errors()
         thread = threading.Thread(target=receive, args=(rx,), name="labsock-blast-rx", daemon=True)
         thread.start()
 
@@ -516,7 +257,7 @@ def _udp(settings: _Settings) -> BlastResult:
                 break
             except OSError as exc:
                 # ENOBUFS/EAGAIN: the kernel refused this one, and said so.
-                if exc.errno not in _REFUSED_SEND:
+                if exc.errno not in REFUSED_SEND:
                     with os_errors("send to", rx.getsockname()):
                         raise
                 send_errors += 1
@@ -527,11 +268,12 @@ def _udp(settings: _Settings) -> BlastResult:
         sender_done.set()
         thread.join(timeout + JOIN_TIMEOUT)
         _check_receiver(receiver)
-        drops = _udp_socket_drops(rx)
-        errors_after = _rcvbuf_errors()
+        drops = udp_socket_drops(rx)
+        errors_after = udp_rcvbuf_errors()
     finally:
         sender_done.set()
-        _stop(thread, [rx, tx])
+        # Normally the thread is done by now; on an error, wake it at once.
+        finish(thread, receiver, [rx, tx], failed=True, what="the blast's receiving thread")
 
     return _result(
         "udp",
@@ -557,7 +299,7 @@ def _tcp(settings: _Settings) -> BlastResult:
     count, size, receive_buffer, read_delay, send_buffer, timeout = settings
     total = count * size
     payload = random.Random(total).randbytes(total)
-    receiver = _Receiver()
+    receiver = FloodReceiver()
     deadline = time.perf_counter() + timeout
 
     def receive(listener: socket.socket) -> None:
@@ -638,7 +380,8 @@ def _tcp(settings: _Settings) -> BlastResult:
             with os_errors("blast", address):
                 raise failure
     finally:
-        _stop(thread, [listener, tx])
+        # Normally the thread is done by now; on an error, wake it at once.
+        finish(thread, receiver, [listener, tx], failed=True, what="the blast's receiving thread")
 
     return _result(
         "tcp",

@@ -25,34 +25,26 @@ everywhere in the course.
 
 from __future__ import annotations
 
-import errno
 import socket
 import statistics
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from labsock._core.errors import ConnectionLost, UsageError, WorkerError, os_errors
+from labsock._core.errors import ConnectionLost, UsageError, os_errors
+from labsock._core.guard import check_bind
 from labsock._core.probe import HEADER_SIZE
 from labsock._core.records import build_records
 from labsock._core.validate import MAX_UDP_PAYLOAD, check_count, check_seconds, check_size
-from labsock._endpoints.base import JOIN_TIMEOUT, close_socket
+from labsock._endpoints.base import JOIN_TIMEOUT
+from labsock._endpoints.kernel import udp_socket_drops
 from labsock._endpoints.servers import TCPEchoServer, UDPEchoServer
-from labsock._experiments.blast import _udp_socket_drops
+from labsock._experiments.flood import REFUSED_SEND, FloodReceiver, finish
 from labsock._experiments.ping import ping
-from labsock._results.ping import PingResult, format_seconds
+from labsock._results.compare import BulkTransfer, SpeedComparison
+from labsock._results.ping import PingResult
 
-if TYPE_CHECKING:
-    from labsock.plots import ThroughputPoint
-
-__all__ = [
-    "DEFAULT_SIZES",
-    "BulkTransfer",
-    "SpeedComparison",
-    "compare_speed",
-]
+__all__ = ["DEFAULT_SIZES", "compare_speed"]
 
 #: Message sizes of the bulk measurement: 64 B to 64 KiB (UDP: 65,507, its maximum).
 DEFAULT_SIZES: tuple[int, ...] = (64, 256, 1024, 4096, 16384, 65536)
@@ -69,312 +61,10 @@ POINT_TIME = 2.0
 #: A UDP receiver whose queue stayed empty this long after the sender finished is done.
 _IDLE = 0.05
 _HOST = "127.0.0.1"
-_REFUSED_SEND = {errno.ENOBUFS, errno.EAGAIN}
 # Below this ratio, "faster" would be reading noise: call it even.
-_EVEN = 1.05
-
-
-def _size_label(size: int) -> str:
-    """64 B, 1 KiB, 64 KiB; 65,507 B for a size that is no whole number of KiB."""
-    if size >= 1024 and size % 1024 == 0:
-        return f"{size // 1024} KiB"
-    return f"{size:,} B"
-
-
-def _rate(bytes_per_second: float) -> str:
-    for divisor, unit in ((1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):
-        if bytes_per_second >= divisor:
-            return f"{bytes_per_second / divisor:.3g} {unit}"
-    return f"{bytes_per_second:.3g} B/s"
-
-
-def _faster(name_a: str, a: float, name_b: str, b: float, *, higher_is_faster: bool) -> str:
-    """'UDP 1.8x faster' from two measurements of the same thing (times or rates)."""
-    if a <= 0 and b <= 0:
-        return "no comparison (nothing measured)"
-    if higher_is_faster:
-        a, b = b, a  # from here on, smaller is faster
-    if a <= 0 or b <= 0:
-        return f"{name_a if a <= 0 else name_b} only (the other measured nothing)"
-    ratio = max(a, b) / min(a, b)
-    winner = name_a if a < b else name_b
-    if ratio < _EVEN:
-        return f"about even ({winner} {ratio:.2f}x faster)"
-    return f"{winner} {ratio:.1f}x faster"
 
 
 # -- results ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BulkTransfer:
-    """One bulk measurement: a budget of bytes sent as fast as possible.
-
-    Attributes:
-        protocol: ``"tcp"`` or ``"udp"``.
-        message_size: bytes per send call (per datagram over UDP).
-        messages_sent: send calls that completed (UDP: datagrams the kernel
-            accepted).
-        messages_delivered: UDP: datagrams the receiver read. TCP: the bytes
-            read, in whole messages (a stream has no messages of its own).
-        bytes_sent, bytes_delivered: bytes handed to the kernel, and read by
-            the receiving program.
-        receive_calls: how many ``recv`` calls the receiver made: one per
-            datagram over UDP, far fewer than the messages over TCP.
-        send_errors: UDP sends the kernel refused outright (``ENOBUFS``).
-        kernel_drops: Linux, UDP: datagrams the kernel dropped on the
-            receiving socket (its buffer was full); ``None`` elsewhere.
-        receive_buffer: the receiver's ``SO_RCVBUF`` as the kernel granted it.
-        send_elapsed: seconds from the first send until the last returned.
-        elapsed: seconds from the first send until the last byte was read.
-        cut_short: the sender stopped at the time limit, before the budget.
-    """
-
-    protocol: str
-    message_size: int
-    messages_sent: int
-    messages_delivered: int
-    bytes_sent: int
-    bytes_delivered: int
-    receive_calls: int
-    send_errors: int
-    kernel_drops: int | None
-    receive_buffer: int
-    send_elapsed: float
-    elapsed: float
-    cut_short: bool
-
-    @property
-    def bytes_per_second(self) -> float:
-        """Goodput: bytes the receiving program got, per second of the whole transfer."""
-        return self.bytes_delivered / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def offered_per_second(self) -> float:
-        """Bytes per second the sender handed to its kernel."""
-        return self.bytes_sent / self.send_elapsed if self.send_elapsed > 0 else 0.0
-
-    @property
-    def lost(self) -> int:
-        """UDP: datagrams sent but never read. TCP: bytes (0 unless cut off)."""
-        if self.protocol == "udp":
-            return self.messages_sent - self.messages_delivered
-        return self.bytes_sent - self.bytes_delivered
-
-    @property
-    def loss_rate(self) -> float:
-        """Share of what was sent that never reached the receiver, 0.0 to 1.0."""
-        sent = self.messages_sent if self.protocol == "udp" else self.bytes_sent
-        return self.lost / sent if sent else 0.0
-
-    def point(self) -> ThroughputPoint:
-        """This measurement as a :class:`labsock.plots.ThroughputPoint` (delivered goodput).
-
-        Imports ``labsock.plots`` (and so matplotlib) on first use.
-        """
-        from labsock.plots import ThroughputPoint
-
-        return ThroughputPoint(self.protocol, self.message_size, self.bytes_per_second)
-
-    def summary(self) -> str:
-        """One line: size, goodput, loss."""
-        line = (
-            f"{self.protocol.upper()} {_size_label(self.message_size)} messages: "
-            f"{_rate(self.bytes_per_second)} delivered"
-        )
-        if self.protocol == "udp":
-            line += (
-                f", offered {_rate(self.offered_per_second)}; "
-                f"{self.messages_delivered:,} of {self.messages_sent:,} datagrams arrived "
-                f"(lost {self.loss_rate:.1%})"
-            )
-        else:
-            line += (
-                f"; {self.bytes_delivered:,} of {self.bytes_sent:,} bytes arrived "
-                f"in {self.receive_calls:,} reads"
-            )
-        if self.cut_short:
-            line += " [cut short at the time limit]"
-        return line
-
-    def __str__(self) -> str:
-        return self.summary()
-
-
-@dataclass(frozen=True)
-class SpeedComparison:
-    """UDP against TCP on this machine, measured three ways in one run.
-
-    Attributes:
-        udp_ping, tcp_ping: ping-pong over one UDP socket and over one open
-            TCP connection (same count and size).
-        udp_requests: one request per new UDP socket: ``connect`` (which
-            sends nothing over UDP), ``send`` one datagram, read the reply,
-            close. Each request is a record (``kind == "request"``); its
-            "round trip" is the whole request.
-        tcp_requests: one request per new TCP connection: ``connect``,
-            ``sendall``, read the reply, close. ``connect_time`` is the
-            median of the connects.
-        tcp_connect_times, tcp_echo_times, tcp_close_times: where each TCP
-            request's time went, in seconds: ``connect()`` (the handshake),
-            ``sendall`` until the whole echo was read, and ``close()``. The
-            server's ``accept`` and the thread it starts for each connection
-            run in this process too, and take the interpreter lock when they
-            wake: their cost lands in whichever phase the client is in then,
-            so the split is indicative; the sum is what counts.
-        udp_bulk, tcp_bulk: one :class:`BulkTransfer` per message size and
-            repeat, in the order measured (every size, then every size
-            again); ``udp_bulk[i]`` ran right next to ``tcp_bulk[i]``. UDP
-            sizes are capped at 65,507 bytes.
-        elapsed: seconds the whole comparison took.
-
-    Request records and ping records are both :class:`PingResult`, so every
-    plot of ``labsock.plots`` works on them, e.g.
-    ``plots.compare(c.udp_requests, c.tcp_requests)``.
-    """
-
-    udp_ping: PingResult
-    tcp_ping: PingResult
-    udp_requests: PingResult
-    tcp_requests: PingResult
-    tcp_connect_times: tuple[float, ...]
-    tcp_echo_times: tuple[float, ...]
-    tcp_close_times: tuple[float, ...]
-    udp_bulk: tuple[BulkTransfer, ...]
-    tcp_bulk: tuple[BulkTransfer, ...]
-    elapsed: float
-
-    # -- the three verdicts ----------------------------------------------------
-    @staticmethod
-    def _median(result: PingResult) -> float:
-        return result.rtt.median if result.rtt is not None else 0.0
-
-    @property
-    def per_message(self) -> str:
-        """Which protocol's round trip on an open connection was faster, and by how much."""
-        return _faster(
-            "UDP",
-            self._median(self.udp_ping),
-            "TCP",
-            self._median(self.tcp_ping),
-            higher_is_faster=False,
-        )
-
-    @property
-    def per_request(self) -> str:
-        """Which protocol's request with a new socket/connection was faster."""
-        return _faster(
-            "UDP",
-            self._median(self.udp_requests),
-            "TCP",
-            self._median(self.tcp_requests),
-            higher_is_faster=False,
-        )
-
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        """The bulk message sizes measured, smallest first (TCP's; UDP caps at 65,507)."""
-        return tuple(sorted({b.message_size for b in self.tcp_bulk}))
-
-    def bulk_at(self, size: int) -> tuple[tuple[BulkTransfer, ...], tuple[BulkTransfer, ...]]:
-        """``(udp_runs, tcp_runs)``: every repeat at the message size closest to ``size``."""
-        if not self.tcp_bulk:
-            raise UsageError("this comparison measured no bulk throughput (sizes=())")
-        nearest = min(self.sizes, key=lambda s: abs(s - size))
-        indices = [i for i, b in enumerate(self.tcp_bulk) if b.message_size == nearest]
-        return (
-            tuple(self.udp_bulk[i] for i in indices),
-            tuple(self.tcp_bulk[i] for i in indices),
-        )
-
-    @staticmethod
-    def _goodput(runs: Sequence[BulkTransfer]) -> float:
-        return statistics.median(b.bytes_per_second for b in runs)
-
-    @staticmethod
-    def _loss(runs: Sequence[BulkTransfer]) -> float:
-        sent = sum(b.messages_sent for b in runs)
-        return sum(b.lost for b in runs) / sent if sent else 0.0
-
-    def bulk_verdict(self, size: int = 1024) -> str:
-        """Which protocol delivered more (median of repeats) at the size closest to ``size``."""
-        udp, tcp = self.bulk_at(size)
-        verdict = _faster(
-            "UDP", self._goodput(udp), "TCP", self._goodput(tcp), higher_is_faster=True
-        )
-        return f"{verdict} (UDP lost {self._loss(udp):.1%})"
-
-    def throughput_points(self) -> list[ThroughputPoint]:
-        """Delivered goodput of every bulk measurement, for ``plots.throughput``.
-
-        Imports ``labsock.plots`` (and so matplotlib) on first use.
-        """
-        return [b.point() for b in (*self.tcp_bulk, *self.udp_bulk)]
-
-    def bulk_rows(self) -> list[tuple[str, str, str, str]]:
-        """Rows of (message size, TCP delivered, UDP delivered, UDP lost) for a table.
-
-        Rates are medians over the repeats; the loss counts every repeat.
-        """
-        rows = []
-        for size in self.sizes:
-            udp, tcp = self.bulk_at(size)
-            rows.append(
-                (
-                    _size_label(size),
-                    _rate(self._goodput(tcp)),
-                    _rate(self._goodput(udp)),
-                    f"{self._loss(udp):.1%}",
-                )
-            )
-        return rows
-
-    def summary(self) -> str:
-        """A few lines that say which was faster, by how much, and what it cost."""
-        udp_ping, tcp_ping = self._median(self.udp_ping), self._median(self.tcp_ping)
-        udp_req, tcp_req = self._median(self.udp_requests), self._median(self.tcp_requests)
-        lines = [
-            f"per message on an open connection: {self.per_message} "
-            f"(median round trip UDP {format_seconds(udp_ping)}, TCP {format_seconds(tcp_ping)}; "
-            f"{self.udp_ping.sent} probes each)",
-            f"per request with a new connection: {self.per_request} "
-            f"(median UDP {format_seconds(udp_req)}, TCP {format_seconds(tcp_req)}"
-            + self._tcp_phases()
-            + f"; {self.tcp_requests.sent} requests each)",
-        ]
-        if self.tcp_bulk:
-            udp, tcp = self.bulk_at(1024)
-            lines.append(
-                f"bulk throughput at {_size_label(tcp[0].message_size)} messages: "
-                f"{self.bulk_verdict(1024)}; TCP {_rate(self._goodput(tcp))}, "
-                f"UDP {_rate(self._goodput(udp))} delivered"
-            )
-            pairs = [self.bulk_at(size) for size in self.sizes]
-            tcp_wins = sum(self._goodput(t) > self._goodput(u) for u, t in pairs)
-            sent = sum(u.messages_sent for u in self.udp_bulk)
-            lost = sum(u.lost for u in self.udp_bulk)
-            lines.append(
-                f"bulk throughput, {_size_label(self.sizes[0])} to "
-                f"{_size_label(self.sizes[-1])}: TCP delivered more at "
-                f"{tcp_wins} of {len(self.sizes)} sizes; UDP lost {lost:,} of "
-                f"{sent:,} datagrams ({lost / sent if sent else 0.0:.1%})"
-            )
-        return "\n".join(lines)
-
-    def _tcp_phases(self) -> str:
-        if not self.tcp_connect_times:
-            return ""
-        connect, echo, close = (
-            format_seconds(statistics.median(times))
-            for times in (self.tcp_connect_times, self.tcp_echo_times, self.tcp_close_times)
-        )
-        return f"; medians of TCP's parts: connect() {connect}, send + echo {echo}, close() {close}"
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def __repr__(self) -> str:
-        return f"<SpeedComparison per message: {self.per_message}; per request: {self.per_request}>"
 
 
 # -- per request --------------------------------------------------------------------
@@ -509,57 +199,10 @@ def _requests(
 # -- bulk ---------------------------------------------------------------------------
 
 
-class _Receiver:
-    """What a bulk receiving thread counted; written by that thread only."""
-
-    def __init__(self) -> None:
-        self.bytes = 0
-        self.datagrams = 0
-        self.calls = 0
-        self.last_at = 0.0
-        self.buffer = 0
-        self.error: BaseException | None = None
-
-
-def _finish(
-    thread: threading.Thread,
-    receiver: _Receiver,
-    sockets: list[socket.socket],
-    *,
-    failed: bool,
-) -> None:
-    """Wait for the receiving thread, then close the sockets.
-
-    If the sender ``failed``, or the thread hangs, shutting the sockets down
-    first wakes the thread from ``accept``/``recv`` at once. A receiver's
-    error is raised only when the sender did not fail: otherwise the
-    sender's error is the one on its way, and says more.
-    """
-    try:
-        if thread.ident is None:  # setup failed before the thread started
-            return
-        if not failed:
-            thread.join(JOIN_TIMEOUT)
-        if thread.is_alive():
-            for sock in sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            thread.join(JOIN_TIMEOUT)
-    finally:
-        for sock in sockets:
-            close_socket(sock)
-    if receiver.error is not None and not failed:
-        raise WorkerError(
-            f"the bulk receiver's thread failed: {receiver.error!r}"
-        ) from receiver.error
-
-
 def _tcp_bulk(size: int, count: int, timeout: float, deadline: float) -> BulkTransfer:
     """``count`` messages of ``size`` bytes over a TCP stream, each with ``sendall``."""
     message = bytes(size)
-    receiver = _Receiver()
+    receiver = FloodReceiver()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sockets = [listener]
 
@@ -569,13 +212,15 @@ def _tcp_bulk(size: int, count: int, timeout: float, deadline: float) -> BulkTra
             listener.settimeout(timeout)
             conn, _ = listener.accept()
             with conn:
-                receiver.buffer = int(conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+                receiver.effective_buffer = int(
+                    conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+                )
                 conn.settimeout(timeout)
                 while True:
                     # Whatever has arrived, up to 1 MiB per call: the stream
                     # has no message boundaries to respect.
                     n = conn.recv_into(buf)
-                    receiver.calls += 1
+                    receiver.reads += 1
                     if n == 0:
                         return
                     receiver.bytes += n
@@ -608,9 +253,9 @@ def _tcp_bulk(size: int, count: int, timeout: float, deadline: float) -> BulkTra
             tx.shutdown(socket.SHUT_WR)
         sent_at = time.perf_counter()
     except BaseException:
-        _finish(thread, receiver, sockets, failed=True)
+        finish(thread, receiver, sockets, failed=True, what="the bulk receiver's thread")
         raise
-    _finish(thread, receiver, sockets, failed=False)
+    finish(thread, receiver, sockets, failed=False, what="the bulk receiver's thread")
     return BulkTransfer(
         protocol="tcp",
         message_size=size,
@@ -618,10 +263,10 @@ def _tcp_bulk(size: int, count: int, timeout: float, deadline: float) -> BulkTra
         messages_delivered=receiver.bytes // size,
         bytes_sent=sent * size,
         bytes_delivered=receiver.bytes,
-        receive_calls=receiver.calls,
+        receive_calls=receiver.reads,
         send_errors=0,
         kernel_drops=None,
-        receive_buffer=receiver.buffer,
+        receive_buffer=receiver.effective_buffer,
         send_elapsed=sent_at - start,
         elapsed=max(receiver.last_at, sent_at) - start,
         cut_short=cut_short,
@@ -633,7 +278,7 @@ def _udp_bulk(
 ) -> BulkTransfer:
     """``count`` datagrams of ``size`` bytes into a receiver that reads them one by one."""
     message = bytes(size)
-    receiver = _Receiver()
+    receiver = FloodReceiver()
     sender_done = threading.Event()
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sockets = [rx]
@@ -650,7 +295,7 @@ def _udp_bulk(
                     if sender_done.is_set():
                         return  # the sender is done and the queue is empty
                     continue
-                receiver.calls += 1
+                receiver.reads += 1
                 receiver.datagrams += 1
                 receiver.bytes += n
                 receiver.last_at = time.perf_counter()
@@ -663,7 +308,7 @@ def _udp_bulk(
     try:
         with os_errors("set up the bulk transfer on", (_HOST, 0)):
             rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-            receiver.buffer = int(rx.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+            receiver.effective_buffer = int(rx.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
             rx.bind((_HOST, 0))
             tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sockets.append(tx)
@@ -684,7 +329,7 @@ def _udp_bulk(
                 tx.send(message)
             except OSError as exc:
                 # ENOBUFS/EAGAIN: the kernel refused this one and said so.
-                if exc.errno not in _REFUSED_SEND:
+                if exc.errno not in REFUSED_SEND:
                     with os_errors("send to", address):
                         raise
                 send_errors += 1
@@ -693,12 +338,12 @@ def _udp_bulk(
         sent_at = time.perf_counter()
         sender_done.set()
         thread.join(timeout + JOIN_TIMEOUT)
-        drops = _udp_socket_drops(rx)
+        drops = udp_socket_drops(rx)
     except BaseException:
         sender_done.set()
-        _finish(thread, receiver, sockets, failed=True)
+        finish(thread, receiver, sockets, failed=True, what="the bulk receiver's thread")
         raise
-    _finish(thread, receiver, sockets, failed=False)
+    finish(thread, receiver, sockets, failed=False, what="the bulk receiver's thread")
     return BulkTransfer(
         protocol="udp",
         message_size=size,
@@ -706,10 +351,10 @@ def _udp_bulk(
         messages_delivered=receiver.datagrams,
         bytes_sent=sent * size,
         bytes_delivered=receiver.bytes,
-        receive_calls=receiver.calls,
+        receive_calls=receiver.reads,
         send_errors=send_errors,
         kernel_drops=drops,
-        receive_buffer=receiver.buffer,
+        receive_buffer=receiver.effective_buffer,
         send_elapsed=sent_at - start,
         elapsed=max(receiver.last_at, sent_at) - start,
         cut_short=cut_short,
@@ -801,6 +446,9 @@ def compare_speed(
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60.0)
     time_limit = check_seconds(time_limit, name="time_limit", allow_zero=False, maximum=600.0)
 
+    # The loopback guard, once per call: the bulk transfers' ends live on
+    # _HOST (the servers and ping check their own addresses).
+    check_bind((_HOST, 0), what="compare_speed")
     started = time.perf_counter()
     with UDPEchoServer() as udp_server, TCPEchoServer() as tcp_server:
         udp_ping = ping(udp_server.address, protocol="udp", count=count, size=size, timeout=timeout)

@@ -22,13 +22,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Literal
 
 from labsock._core.errors import UsageError
 from labsock._core.probe import HEADER_SIZE
 from labsock._core.validate import check_count, check_seconds, check_size
+from labsock._endpoints.kernel import udp_rcvbuf_errors
 from labsock._endpoints.multicast import (
     TAG_SIZE,
     Arrival,
@@ -37,21 +36,12 @@ from labsock._endpoints.multicast import (
     MulticastSender,
     encode_tagged_probe,
 )
-from labsock._results.ping import format_seconds
+from labsock._results.fanout import FanOutResult, MembershipEvent
 
-__all__ = ["FanOutResult", "MembershipEvent", "fan_out", "membership_plan", "tally"]
+__all__ = ["fan_out", "membership_plan", "tally"]
 
 _MAX_RECEIVERS = 32
 _MAX_COUNT = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class MembershipEvent:
-    """Receiver ``receiver`` did ``action`` ("leave" or "join") just before datagram ``seq``."""
-
-    receiver: str
-    action: Literal["leave", "join"]
-    seq: int
 
 
 def _check_schedule(
@@ -100,140 +90,6 @@ def membership_plan(
     return tuple(rows)
 
 
-@dataclass(frozen=True)
-class FanOutResult:
-    """What one :func:`fan_out` run measured.
-
-    Attributes:
-        group: the ``(group, port)`` the datagrams went to.
-        names: the receivers, in row order.
-        count, size, interval: the settings of the run.
-        matrix: ``matrix[r][seq]`` is True when receiver ``r`` got datagram ``seq``.
-        expected: ``expected[r][seq]`` is True when ``r`` was a member as
-            ``seq`` was sent (what it should get, by the membership plan).
-        events: the leaves and joins, in the order they happened.
-        sent_times: send time of each datagram (``time.perf_counter``).
-        arrivals: per receiver, ``(seq, time)`` of each of our datagrams in
-            arrival order, duplicates included.
-        cross_talk: per receiver, datagrams that were not ours (another tag,
-            or not a probe at all): another session on the same group and port.
-        receive_buffers: the ``SO_RCVBUF`` each receiver was granted.
-        kernel_drops: UDP receive-buffer overflows the kernel counted during
-            the run, on the whole machine (Linux ``/proc/net/snmp``), else None.
-        elapsed: wall time of the run, in seconds.
-    """
-
-    group: tuple[str, int]
-    names: tuple[str, ...]
-    count: int
-    size: int
-    interval: float
-    matrix: tuple[tuple[bool, ...], ...]
-    expected: tuple[tuple[bool, ...], ...]
-    events: tuple[MembershipEvent, ...]
-    sent_times: tuple[float, ...]
-    arrivals: tuple[tuple[tuple[int, float], ...], ...]
-    cross_talk: tuple[int, ...]
-    receive_buffers: tuple[int, ...]
-    kernel_drops: int | None = None
-    elapsed: float = 0.0
-
-    def _index(self, name: str) -> int:
-        try:
-            return self.names.index(name)
-        except ValueError:
-            raise UsageError(
-                f"there is no receiver {name!r}; the receivers are {self.names}"
-            ) from None
-
-    def row(self, name: str) -> tuple[bool, ...]:
-        """Which datagrams receiver ``name`` got, by sequence number."""
-        return self.matrix[self._index(name)]
-
-    def missed(self, name: str) -> tuple[int, ...]:
-        """Sequence numbers receiver ``name`` did not get (by design or lost)."""
-        return tuple(seq for seq, got in enumerate(self.row(name)) if not got)
-
-    @cached_property
-    def received(self) -> tuple[int, ...]:
-        """Per receiver: distinct datagrams received."""
-        return tuple(sum(row) for row in self.matrix)
-
-    @cached_property
-    def lost(self) -> tuple[int, ...]:
-        """Per receiver: datagrams sent while it was a member that never arrived."""
-        return tuple(
-            sum(e and not g for e, g in zip(exp, got, strict=True))
-            for exp, got in zip(self.expected, self.matrix, strict=True)
-        )
-
-    @cached_property
-    def loss_rate(self) -> tuple[float, ...]:
-        """Per receiver: ``lost`` over datagrams sent while it was a member (0.0 to 1.0)."""
-        return tuple(
-            lost / sum(exp) if sum(exp) else 0.0
-            for lost, exp in zip(self.lost, self.expected, strict=True)
-        )
-
-    @cached_property
-    def unexpected(self) -> tuple[int, ...]:
-        """Per receiver: datagrams that arrived although it was not a member (should be 0)."""
-        return tuple(
-            sum(g and not e for e, g in zip(exp, got, strict=True))
-            for exp, got in zip(self.expected, self.matrix, strict=True)
-        )
-
-    @cached_property
-    def duplicates(self) -> tuple[int, ...]:
-        """Per receiver: extra copies of datagrams that had already arrived."""
-        return tuple(len(arr) - n for arr, n in zip(self.arrivals, self.received, strict=True))
-
-    def summary(self) -> str:
-        """A few lines a student can read, e.g. for ``print(result)``."""
-        host, port = self.group
-        lines = [
-            f"fan-out to {host}:{port}: {self.count} datagrams of {self.size} bytes, "
-            f"1 sender, {len(self.names)} receivers, in {format_seconds(self.elapsed)}"
-        ]
-        for i, name in enumerate(self.names):
-            member = sum(self.expected[i])
-            line = f"  {name}: {self.received[i]} of {self.count} received"
-            moves = [e for e in self.events if e.receiver == name]
-            if moves:
-                said = ", ".join(
-                    f"{'left' if e.action == 'leave' else 'rejoined'} before #{e.seq}"
-                    for e in moves
-                )
-                line += f" ({said}: {self.count - member} missed by design)"
-            line += f", {self.lost[i]} lost"
-            if self.unexpected[i]:
-                line += f", {self.unexpected[i]} heard while out of the group"
-            if self.duplicates[i]:
-                line += f", {self.duplicates[i]} duplicates"
-            lines.append(line)
-        talk = sum(self.cross_talk)
-        lines.append(
-            "cross-talk: none (no datagram from another session)"
-            if not talk
-            else f"cross-talk: {talk} datagrams from another session on the same group and port"
-        )
-        if sum(self.lost) and self.kernel_drops:
-            lines.append(
-                f"the kernel counted {self.kernel_drops} receive-buffer overflows meanwhile: "
-                "a receiver's buffer was full (try a bigger receive_buffer or a longer interval)"
-            )
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def __repr__(self) -> str:
-        return (
-            f"<FanOutResult {len(self.names)} receivers x {self.count} datagrams "
-            f"received={self.received} lost={self.lost} cross_talk={sum(self.cross_talk)}>"
-        )
-
-
 def tally(
     heard: Iterable[Arrival], tag: bytes, count: int
 ) -> tuple[tuple[bool, ...], tuple[tuple[int, float], ...], int]:
@@ -254,16 +110,6 @@ def tally(
         else:
             foreign += 1
     return tuple(got), tuple(mine), foreign
-
-
-def _udp_rcvbuf_errors() -> int | None:
-    """The kernel's count of UDP datagrams dropped for a full receive buffer (Linux)."""
-    try:
-        with open("/proc/net/snmp", encoding="ascii") as f:
-            udp = [line.split() for line in f if line.startswith("Udp:")]
-        return int(udp[1][udp[0].index("RcvbufErrors")])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def fan_out(
@@ -336,7 +182,7 @@ def fan_out(
         events: list[MembershipEvent] = []
         sent_times: list[float] = []
         so_far = [0] * receivers  # datagrams each receiver should have by now
-        drops_before = _udp_rcvbuf_errors()
+        drops_before = udp_rcvbuf_errors()
         started = next_send = time.perf_counter()
         for seq in range(count):
             for i, action in schedule.get(seq, ()):
@@ -361,7 +207,7 @@ def fan_out(
         for i, member in enumerate(members):
             member.wait_received(so_far[i], max(0.0, deadline - time.perf_counter()), tag=tag)
         elapsed = time.perf_counter() - started
-        drops_after = _udp_rcvbuf_errors()
+        drops_after = udp_rcvbuf_errors()
         matrix, arrivals, cross_talk = [], [], []
         for member in members:
             got, mine, foreign = tally(member.received(), tag, count)

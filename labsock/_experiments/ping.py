@@ -8,16 +8,22 @@ they came), and leaves every figure to the pure statistics in ``_stats``.
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from collections.abc import Callable
 from typing import Literal
 
 from labsock._core.errors import FramingError, UsageError, os_errors
-from labsock._core.probe import HEADER_SIZE, MAGIC, ProbeStream, decode_probe, encode_probe
+from labsock._core.guard import check_destination, family_of
+from labsock._core.probe import (
+    HEADER_SIZE,
+    SEQ_OFFSET,
+    SEQ_SENT,
+    ProbeStream,
+    decode_probe,
+    encode_probe,
+)
 from labsock._core.records import build_records
 from labsock._core.validate import check_address, check_count, check_seconds, check_size
-from labsock._endpoints.servers import resolve
 from labsock._results.ping import PingResult
 
 __all__ = ["ping"]
@@ -27,8 +33,6 @@ Progress = Callable[[int, int], None]
 # The probe's sequence number and send time, right after its magic (the
 # layout of labsock._core.probe): ping builds one probe with encode_probe, then
 # writes only these two fields for each next one, in place.
-_SEQ_SENT = struct.Struct("!IQ")
-_SEQ_OFFSET = len(MAGIC)
 _U64 = (1 << 64) - 1
 
 
@@ -68,6 +72,9 @@ def ping(
             (Over UDP nobody refuses: every probe is lost, and the result
             says whether the kernel reported the port unreachable.)
         NetworkTimeout: TCP only, when the connection cannot be made in time.
+        NotLoopback: ``address`` is not this machine's loopback (or is a
+            multicast group, a broadcast address or 0.0.0.0): refused
+            before anything is sent.
 
     Example:
         >>> from labsock import UDPEchoServer
@@ -86,7 +93,9 @@ def ping(
         interval = check_seconds(interval, name="interval", maximum=60)
 
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
-    family, sockaddr = resolve(host, port, kind)
+    # The loopback guard: resolved once, refused before the socket exists.
+    sockaddr = check_destination((host, port), what="ping", kind=kind)
+    family = family_of(sockaddr)
     run = _Run(count, size, interval, timeout, progress)
     started = time.perf_counter()
     with socket.socket(family, kind) as sock:
@@ -201,7 +210,7 @@ class _Run:
         probe = self.probe
         # Built before the clock starts: the round trip is the network's and
         # the server's, not the time it takes to pack a header.
-        _SEQ_SENT.pack_into(probe, _SEQ_OFFSET, seq, time.perf_counter_ns() & _U64)
+        SEQ_SENT.pack_into(probe, SEQ_OFFSET, seq, time.perf_counter_ns() & _U64)
         now = time.perf_counter()
         sock.sendall(probe)
         self.sent.append(now)
@@ -237,7 +246,7 @@ class _Run:
     def _ping_pong(self, sock: socket.socket, receive: Callable[[socket.socket], None]) -> None:
         answered, sent, probe, progress = self.answered, self.sent, self.probe, self.progress
         count, timeout = self.count, self.timeout
-        pack, clock, clock_ns = _SEQ_SENT.pack_into, time.perf_counter, time.perf_counter_ns
+        pack, clock, clock_ns = SEQ_SENT.pack_into, time.perf_counter, time.perf_counter_ns
         # Every probe's first wait uses this one socket timeout, a hair under
         # the probe's own so that it never outlasts the deadline (the loop
         # below waits out the rest); no settimeout() system call per probe.
@@ -250,7 +259,7 @@ class _Run:
             # _send, inlined: from the clock's start to the reply, ping runs
             # nothing it can leave for later (the server is a thread of this
             # process and shares its GIL).
-            pack(probe, _SEQ_OFFSET, seq, clock_ns() & _U64)
+            pack(probe, SEQ_OFFSET, seq, clock_ns() & _U64)
             now = clock()
             sock.sendall(probe)
             sent.append(now)

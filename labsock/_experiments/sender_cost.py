@@ -12,76 +12,17 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass
-from functools import cached_property
 
-from labsock._core.stats import percentile
+from labsock._core.guard import check_bind
 from labsock._core.validate import check_count, check_size
 from labsock._endpoints.mcaddress import _bound_socket, _mreq
 from labsock._endpoints.multicast import MulticastGroup
-from labsock._results.ping import format_seconds
+from labsock._results.sender_cost import SenderCost
 
-__all__ = ["SenderCost", "sender_cost"]
+__all__ = ["sender_cost"]
 
+_HOST = "127.0.0.1"  # the unicast sinks' address
 _BUFFER = 4 << 20
-
-
-@dataclass(frozen=True)
-class SenderCost:
-    """Per-message sender time for N unicast copies and for one multicast datagram.
-
-    Attributes:
-        receivers: N, the number of receivers reached each way.
-        count, size: messages sent each way, and bytes per message.
-        unicast: seconds the sender spent on each message sent as N copies.
-        multicast: seconds the sender spent on each message sent once to the group.
-        unicast_delivered, multicast_delivered: datagrams that arrived, over
-            all receivers (``count * receivers`` each when nothing was lost).
-        group: the multicast group used.
-    """
-
-    receivers: int
-    count: int
-    size: int
-    unicast: tuple[float, ...]
-    multicast: tuple[float, ...]
-    unicast_delivered: int
-    multicast_delivered: int
-    group: str
-
-    @cached_property
-    def unicast_median(self) -> float:
-        return percentile(self.unicast, 50)
-
-    @cached_property
-    def multicast_median(self) -> float:
-        return percentile(self.multicast, 50)
-
-    @property
-    def ratio(self) -> float:
-        """How many times longer the sender works per message with unicast."""
-        return self.unicast_median / self.multicast_median
-
-    @property
-    def expected(self) -> int:
-        """Datagrams each method should deliver: one per message per receiver."""
-        return self.count * self.receivers
-
-    def summary(self) -> str:
-        return (
-            f"reaching {self.receivers} receivers with {self.count} messages "
-            f"of {self.size} bytes:\n"
-            f"  unicast:   {self.receivers} sendto() per message, "
-            f"median {format_seconds(self.unicast_median)} per message, "
-            f"delivered {self.unicast_delivered}/{self.expected}\n"
-            f"  multicast: 1 sendto() per message, "
-            f"median {format_seconds(self.multicast_median)} per message, "
-            f"delivered {self.multicast_delivered}/{self.expected}\n"
-            f"  the sender works {self.ratio:.1f}x longer per message with unicast"
-        )
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def _drain(sock: socket.socket) -> int:
@@ -111,6 +52,8 @@ def sender_cost(*, receivers: int = 4, count: int = 300, size: int = 512) -> Sen
     count = check_count(count, name="count", maximum=10_000)
     size = check_size(size, minimum=1, udp=True)
     payload = bytes(size)
+    # The loopback guard, once per call: the unicast sinks' address.
+    local = check_bind((_HOST, 0), what="sender_cost")
     unicast_times: list[float] = []
     multicast_times: list[float] = []
     sinks: list[socket.socket] = []
@@ -120,7 +63,7 @@ def sender_cost(*, receivers: int = 4, count: int = 300, size: int = 512) -> Sen
             sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sinks.append(sink)
             sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _BUFFER)
-            sink.bind(("127.0.0.1", 0))
+            sink.bind(local)
         targets = [s.getsockname() for s in sinks]
         with (
             MulticastGroup() as group,

@@ -6,12 +6,12 @@ Private plumbing for ``labsock.widgets``; imports ipywidgets.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import ipywidgets as w
 
 from labsock._core.errors import LabsockError
+from labsock._core.formatting import html_table
 from labsock._endpoints import registry as _registry
 
 __all__ = ["PERCENT", "Panel", "close_tree", "html_table", "png"]
@@ -19,18 +19,6 @@ __all__ = ["PERCENT", "Panel", "close_tree", "html_table", "png"]
 PERCENT: dict[str, Any] = {"readout_format": ".0%", "min": 0.0, "max": 1.0, "step": 0.01}
 
 R = TypeVar("R")
-
-
-def html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A small HTML table, every cell escaped."""
-    head = "".join(f"<th style='padding:2px 10px'>{html.escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td style='padding:2px 10px'>{html.escape(str(c))}</td>" for c in row)
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 class Panel(Generic[R]):
@@ -80,6 +68,6 @@ def close_tree(widget: Any) -> None:
 
 def png(fig: Any) -> bytes:
     """A figure as PNG bytes for an ``ipywidgets.Image``."""
-    from labsock import plots
+    from labsock._viz import figures as plots
 
     return plots.to_png(fig)

@@ -7,9 +7,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from labsock import plots
-from labsock._experiments.link_runs import LinkRun, run_through_link
+from labsock._experiments.link_runs import run_through_link
 from labsock._panels.base import PERCENT, Panel, html_table, png
+from labsock._results.link import LinkRun
+from labsock._viz import figures as plots
 
 __all__ = ["LinkLab"]
 

@@ -26,6 +26,7 @@ from labsock._core.errors import ClosedError, LabsockError, UsageError
 from labsock._core.validate import check_count, check_seconds
 from labsock._endpoints import registry as _registry
 from labsock._endpoints.base import Endpoint
+from labsock._endpoints.kernel import udp_rcvbuf_errors
 from labsock._endpoints.multicast import (
     TAG_SIZE,
     Arrival,
@@ -33,8 +34,9 @@ from labsock._endpoints.multicast import (
     MulticastReceiver,
     encode_tagged_probe,
 )
-from labsock._experiments.fanout import FanOutResult, MembershipEvent, _udp_rcvbuf_errors, tally
+from labsock._experiments.fanout import tally
 from labsock._panels.base import Panel, close_tree, html_table, png
+from labsock._results.fanout import FanOutResult, MembershipEvent
 
 __all__ = ["MulticastLab"]
 
@@ -293,7 +295,7 @@ class MulticastLab(Panel[FanOutResult]):
             row.receiver is not None and row.receiver.joined and not row.receiver.closed
             for row in rows
         ]
-        drops_before = _udp_rcvbuf_errors()
+        drops_before = udp_rcvbuf_errors()
         started = next_send = time.perf_counter()
         for seq in range(first, first + count):
             delay = next_send - time.perf_counter()
@@ -311,7 +313,7 @@ class MulticastLab(Panel[FanOutResult]):
                 left = max(0.0, deadline - time.perf_counter())
                 row.receiver.wait_received(sum(row.expected), left, tag=self._tag)
         self._elapsed += time.perf_counter() - started
-        drops_after = _udp_rcvbuf_errors()
+        drops_after = udp_rcvbuf_errors()
         if drops_before is None or drops_after is None or self._kernel_drops is None:
             self._kernel_drops = None
         else:
@@ -482,7 +484,7 @@ class MulticastLab(Panel[FanOutResult]):
             self.chooser.value = members[-1]
         self.table.value = self._table()
         if draw and self.last is not None and self.last.names and self.last.count:
-            from labsock import plots
+            from labsock._viz import figures as plots
 
             self.figure.value = png(plots.fan_out(self.last))
         if message is not None:

@@ -760,7 +760,7 @@ class SocketStepper(Panel[Trace]):
             time.sleep(0.01)
 
     def _redraw(self) -> None:
-        from labsock import plots
+        from labsock._viz import figures as plots
 
         rows, self._passing = self._settle() if self.protocol == "tcp" else (self._rows(), [])
         cells = [

@@ -12,18 +12,10 @@ from functools import cached_property
 from typing import Literal
 
 from labsock._core import stats as _stats
+from labsock._core.formatting import format_seconds
 from labsock._core.records import ProbeRecord
 
 __all__ = ["PingResult", "format_seconds"]
-
-
-def format_seconds(seconds: float) -> str:
-    """A duration with a unit a student reads at a glance: 23.4 µs, 1.20 ms, 2.00 s."""
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
-    if seconds < 1.0:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
 
 
 @dataclass(frozen=True)

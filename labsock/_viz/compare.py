@@ -30,12 +30,14 @@ from matplotlib.ticker import (
 from matplotlib.transforms import blended_transform_factory
 
 from labsock._core.errors import UsageError
-from labsock._experiments.sender_cost import SenderCost
+from labsock._core.formatting import format_rate
+from labsock._results.compare import ThroughputPoint
 from labsock._results.ping import PingResult
+from labsock._results.sender_cost import SenderCost
 from labsock._viz import style as _style
 from labsock._viz.style import COLORS, plural
 
-__all__ = ["ThroughputPoint", "compare", "sender_cost", "throughput"]
+__all__ = ["compare", "sender_cost", "throughput"]
 
 
 # -- TCP against UDP ----------------------------------------------------------------
@@ -244,37 +246,6 @@ def compare(udp_result: PingResult, tcp_result: PingResult) -> Figure:
     return fig
 
 
-# -- throughput ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ThroughputPoint:
-    """One measurement: ``protocol`` moved ``bytes_per_second`` in ``message_size``-byte messages.
-
-    Raises :class:`UsageError` for an empty protocol, a size under 1 or a
-    negative or non-finite rate.
-
-    >>> ThroughputPoint("tcp", 65536, 3.4e9).message_size
-    65536
-    """
-
-    protocol: str
-    message_size: int
-    bytes_per_second: float
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.protocol, str) or not self.protocol:
-            raise UsageError(f"protocol must be a name such as 'tcp', not {self.protocol!r}")
-        size = self.message_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise UsageError(f"message_size must be a whole number of bytes >= 1, not {size!r}")
-        rate = self.bytes_per_second
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, (int, float))
-            or not (math.isfinite(rate) and rate >= 0)
-        ):
-            raise UsageError(f"bytes_per_second must be a finite number >= 0, not {rate!r}")
-
-
 def _points(points: Iterable[ThroughputPoint | tuple[str, int, float]]) -> list[ThroughputPoint]:
     out = []
     for point in points:
@@ -303,12 +274,6 @@ def _size_ticks(sizes: Iterable[int]) -> list[int]:
     if len(ticks) > 12:  # a dense sweep: every other tick still reads as a scale
         ticks = ticks[::2]
     return ticks
-
-
-def _rate(rate: float) -> str:
-    """A measured rate, about three figures, in the unit that suits it: 243 MB/s, 2.93 GB/s."""
-    divisor, unit = _style.rate_unit([rate])
-    return f"{_style.three_figures(rate / divisor)} {unit}"
 
 
 def _rate_tick(rate: float, _pos: object = None) -> str:
@@ -384,7 +349,7 @@ def _draw_throughput(ax: Axes, points: Sequence[ThroughputPoint]) -> Axes:
             color=colour,
             label=f"{protocol.upper()}: "
             + (
-                f"best {_rate(medians[best])} at {_style.size_label(sizes[best])}"
+                f"best {format_rate(medians[best])} at {_style.size_label(sizes[best])}"
                 if medians[best] > 0
                 else "nothing delivered"
             ),

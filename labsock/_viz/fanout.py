@@ -26,7 +26,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from labsock._core.errors import UsageError
-from labsock._experiments.fanout import FanOutResult, MembershipEvent
+from labsock._results.fanout import FanOutResult, MembershipEvent
 from labsock._viz import style as _style
 from labsock._viz.style import COLORS, plural
 

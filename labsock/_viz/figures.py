@@ -43,9 +43,10 @@ from matplotlib.ticker import PercentFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from labsock._core.errors import UsageError
+from labsock._results.compare import ThroughputPoint
 from labsock._results.ping import PingResult
 from labsock._viz import style as _style
-from labsock._viz.compare import ThroughputPoint, compare, sender_cost, throughput
+from labsock._viz.compare import compare, sender_cost, throughput
 from labsock._viz.fanout import fan_out
 from labsock._viz.sequence import sequence
 from labsock._viz.style import COLORS, RASTERIZE_ABOVE, RttView, plural, to_png

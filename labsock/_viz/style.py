@@ -16,7 +16,6 @@ in one thread never restyle another's.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,8 +32,9 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from labsock._core.errors import UsageError
+from labsock._core.formatting import format_seconds, format_size, rate_unit, three_figures
 from labsock._core.stats import percentile
-from labsock._results.ping import PingResult, format_seconds
+from labsock._results.ping import PingResult
 
 __all__ = [
     "COLORS",
@@ -313,16 +313,6 @@ class RttView:
         return f"{three_figures(value)} {self.unit}"
 
 
-def three_figures(value: float) -> str:
-    """``value`` with about three significant figures: 1234, 24.1, 3.05."""
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:.0f}"
-    if magnitude >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
 def time_unit(seconds: float) -> tuple[float, str]:
     """``(scale, unit)`` that shows ``seconds`` as a number from 1 to 999."""
     if seconds < 1e-3:
@@ -362,28 +352,9 @@ def rtt_view(rtts: Sequence[float]) -> RttView:
     )
 
 
-def rate_unit(bytes_per_second: Sequence[float]) -> tuple[float, str]:
-    """``(divisor, unit)`` for throughputs in bytes/s, decimal units (1 MB/s = 10**6 B/s)."""
-    top = max(bytes_per_second, default=0.0)
-    for divisor, unit in ((1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):
-        if top >= divisor:
-            return divisor, unit
-    return 1.0, "B/s"
-
-
 def size_label(size: float, _pos: Any = None) -> str:
-    """A message size for a tick: 64 B, 1 KiB, 4 MiB, and 65,507 B for a size between units.
-
-    Binary units, as buffer sizes are; a size that is no whole number of
-    KiB or MiB (UDP's 65,507-byte maximum) is written out in bytes rather
-    than rounded to "64.0 KiB", which would look like 65,536.
-    """
-    for factor, unit in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if size >= factor and math.isclose(size / factor, round(size / factor)):
-            return f"{round(size / factor)} {unit}"
-    if size >= 1 << 20:
-        return f"{size / (1 << 20):.1f} MiB"
-    return f"{size:,.0f} B"
+    """A message size for a tick (matplotlib passes a position too): 64 B, 1 KiB, 65,507 B."""
+    return format_size(size)
 
 
 def text_width(text: str, size: float) -> float:

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from labsock._core.guard import check_destination
 from labsock._core.impair import Impairment
 from labsock._core.validate import check_count
 from labsock._endpoints.link import ImpairedLink
@@ -371,6 +372,7 @@ class _SendOutcome:
 def _reference_send(run: CheckRun, peer: tuple[str, int], messages: list[bytes]) -> _SendOutcome:
     """The check's stop-and-wait sender, in this thread; gives up after _MAX_TRIES sends."""
     outcome = _SendOutcome()
+    peer = check_destination(peer, what="the check's sender")  # the loopback guard, once
     sock = udp_socket(run)
     end = time.perf_counter() + _LIMIT
     for seq, payload in enumerate(messages):
