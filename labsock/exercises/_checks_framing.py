@@ -247,7 +247,12 @@ class _Framing:
         a, b = self.pair()
         a.sendall(_frame(b"") + _frame(b"after"))
         got, hint = self.receive_all(b, [b"", b"after"])
-        if got[:1] not in ([], [b""]):
+        if not got and hint is not None and "raised" in hint:
+            hint = (
+                "a length of 0 is a message with no bytes: return b'' (the peer has not "
+                f"closed, there is nothing to read). Instead, {hint}"
+            )
+        elif got[:1] not in ([], [b""]):
             hint = (
                 "a length of 0 is a message with no bytes: return b''. None means the "
                 "stream ended, and it has not"
@@ -280,6 +285,12 @@ class _Framing:
         if hint is None:
             call = self.call("recv_message", b)
             second, hint = call.result, self.failure("recv_message", call)
+            if call.error is not None and isinstance(call.error, ConnectionError):
+                hint = (
+                    "the peer closed cleanly between two messages, the normal end of a "
+                    "conversation: return None. Raise ConnectionError only when it closes in "
+                    f"the middle of a message. ({hint})"
+                )
             if id(call) in self.forced:
                 second = "(no return)"
                 hint = (

@@ -112,6 +112,10 @@ class _ReferenceReceiver:
             return None
         if seq != self.expected and swapped(seq) <= self.expected + 1 and seq > 0xFFFF:
             self.byte_swapped = True
+        elif seq >= 1 << 16:
+            # Far beyond any message count: not a big-endian seq (text, say).
+            self.malformed.append(packet)
+            return None
         if seq == self.expected:
             self.delivered.append(packet[1 + _SEQ.size :])
             self.expected += 1

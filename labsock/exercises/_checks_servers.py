@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from labsock._core.validate import check_seconds
@@ -82,6 +83,10 @@ def _echo_once(
 
 def check_stop(run: CheckRun, server: ServerUnderTest, name: str) -> StopOutcome:
     """The criterion ``name``: the server returns soon after stop; returns how it ended."""
+    # A server that just finished with the last client needs a moment to get
+    # back to accept(): stop is set while it waits there, as it would be in use.
+    if server.alive() and server.stuck_reason is None:
+        time.sleep(0.3)
     # A server known to be stuck with a client cannot notice stop: end it soon.
     outcome = server.stop_and_wait(STOP_GRACE if server.stuck_reason is None else 0.3)
     if outcome == "stopped":
@@ -147,6 +152,8 @@ def check_echo_server(echo_server: Server, *, timeout: float = 2.0) -> Report:
             "serves a second client after the first one left",
             timeout,
             after="after the first client",
+            extra_hint="your server did not answer a second client: after the first client "
+            "left, go back to accept() for the next one (accept() belongs inside the loop)",
         )
         _bytewise_client(run, server, timeout)
         _large_client(run, server, timeout)
@@ -272,6 +279,16 @@ def _resetting_client(run: CheckRun, server: ServerUnderTest, timeout: float) ->
         read_exactly(client, len(b"half a mess"), timeout, server.alive)
     finally:
         reset(client)
+    if not server.alive() and server.call.error is None and not server.end_reported:
+        server.end_reported = True
+        run.check(
+            name,
+            False,
+            "your server returned when a client reset its connection: catch OSError "
+            "(ConnectionResetError) around that one client's recv()/sendall() only, close "
+            "that connection and go back to accept()",
+        )
+        return
     _echo_once(
         run,
         server,
