@@ -23,6 +23,10 @@ __all__ = ["CLIENTS", "check_concurrent_server"]
 
 CLIENTS = 50
 _STALL = 1.0
+# Each phase waits at most this long (a correct server needs a fraction of a
+# second): the five phases, stop and the thread check together stay far below
+# nbgrader's 30 s per cell, whatever the server does.
+_PHASE = 4.0
 
 
 def check_concurrent_server(server_func: Server, *, clients: int = CLIENTS) -> Report:
@@ -90,7 +94,7 @@ class _Crowd:
         for s, m in zip(self.socks, messages, strict=True):
             s.sendall(m)
         got = exchange_all(
-            self.socks, messages, stall=_STALL, timeout=10.0, alive=self.server.alive
+            self.socks, messages, stall=_STALL, timeout=_PHASE, alive=self.server.alive
         )
         served = got.complete(messages)
         wrong = [i for i in range(self.n) if bytes(got.received[i]) != messages[i]]
@@ -132,7 +136,7 @@ class _Crowd:
                 s.sendall(m[r : r + 1])
             time.sleep(0.002)
         got = exchange_all(
-            self.socks, messages, stall=_STALL, timeout=10.0, alive=self.server.alive
+            self.socks, messages, stall=_STALL, timeout=_PHASE, alive=self.server.alive
         )
         wrong = [i for i in range(self.n) if bytes(got.received[i]) != messages[i]]
         hint = (
@@ -157,7 +161,7 @@ class _Crowd:
             self.socks[:vanish],
             [b"half a mess"] * vanish,
             stall=_STALL,
-            timeout=5.0,
+            timeout=_PHASE,
             alive=self.server.alive,
         )
         for s in self.socks[:vanish]:
@@ -171,7 +175,7 @@ class _Crowd:
             s.setblocking(True)
             s.sendall(b"B")
         still = exchange_all(
-            self.socks, survivors, stall=_STALL, timeout=5.0, alive=self.server.alive
+            self.socks, survivors, stall=_STALL, timeout=_PHASE, alive=self.server.alive
         )
         ok = got == MESSAGE and still.complete(survivors) == len(self.socks)
         hint = (
@@ -203,7 +207,7 @@ class _Crowd:
             self.socks,
             [b""] * len(self.socks),
             stall=_STALL,
-            timeout=5.0,
+            timeout=_PHASE,
             until_eof=True,
             alive=self.server.alive,
         )
