@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from labsock import plots
+from labsock import UsageError, plots
 from labsock.exercises import (
     NOT_ATTEMPTED,
     Criterion,
@@ -931,6 +931,22 @@ def test_report_renders_as_text_html_and_json() -> None:
     assert [c["status"] for c in data["criteria"]] == ["passed", "failed", "skipped"]
     assert data["criteria"][1]["hint"] == "try <this>"
     assert data["notes"] == ["one socket left open"]
+
+
+def test_points_share_the_maximum_among_criteria_and_forgive_a_lucky_skip() -> None:
+    ok, bad = Criterion("a", "passed"), Criterion("b", "failed", "fix b")
+    skip = Criterion("c", "skipped", "not checked this time")
+    assert float(Report("r", "R", True, (ok, bad, skip)).points(6)) == 2
+    # Nothing failed: a skip was the run's doing, not the student's.
+    lucky = Report("r", "R", True, (ok, skip))
+    assert lucky.passed
+    assert float(lucky.points(6)) == 6
+    assert repr(lucky.points(6)) == "6"  # what nbgrader reads as the cell's points
+    assert float(Report("r", "R", False).points(6)) == 0
+    assert "not attempted yet" in str(Report("r", "R", False).points(6))
+    ok_report = Report("r", "R", True, (ok,))
+    with pytest.raises(UsageError):
+        ok_report.points(0)
 
 
 def test_export_results_writes_one_entry_per_exercise_and_criterion(tmp_path: Path) -> None:

@@ -97,12 +97,24 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        """True when the exercise was attempted and every criterion passed."""
-        return self.attempted and bool(self.criteria) and all(c.passed for c in self.criteria)
+        """True when the exercise was attempted and no criterion failed.
+
+        A criterion is skipped either because one it builds on failed (then
+        that one fails the report), or because this run could not judge it
+        (no probe happened to need a second retry, say): that is not the
+        student's fault, and does not fail the report.
+        """
+        return (
+            self.attempted
+            and any(c.passed for c in self.criteria)
+            and not any(c.status == "failed" for c in self.criteria)
+        )
 
     @property
     def failed(self) -> tuple[Criterion, ...]:
-        """The criteria that did not pass (failed or skipped)."""
+        """The criteria that did not pass (failed or skipped); none when the report passed."""
+        if self.passed:
+            return ()
         return tuple(c for c in self.criteria if not c.passed)
 
     def criterion(self, name: str) -> Criterion:
@@ -207,7 +219,8 @@ class Report:
             raise UsageError(f"points(maximum) needs a positive number, not {maximum!r}")
         good = sum(c.passed for c in self.criteria) if self.attempted else 0
         total = len(self.criteria)
-        earned = maximum * good / total if total else 0.0
+        # Skips without any failure were this run's luck, not the student's doing.
+        earned = maximum if self.passed else maximum * good / total if total else 0.0
         return Score(self, round(earned, 2), maximum)
 
 
