@@ -133,8 +133,8 @@ def check_echo_server(echo_server: Server, *, timeout: float = 2.0) -> Report:
         timeout: seconds to wait for each echo.
 
     Returns:
-        A :class:`Report`; ``report.passed`` is True when no criterion failed
-        held. Starter code that still raises ``NotImplementedError`` gives a
+        A :class:`Report`; ``report.passed`` is True when no criterion
+        failed. Starter code that still raises ``NotImplementedError`` gives a
         report that says "not attempted yet".
 
     Example:
