@@ -72,7 +72,7 @@ site: setup
 # JupyterLab in chromium (screenshots in artifacts/screenshots/); a class of 8
 # students on this host, every lesson, with memory per kernel (JSON report).
 binder-check: setup
-	$(BIN)/python -m pytest tests/test_binder.py
+	$(BIN)/python -m pytest tests/course/test_binder.py
 
 browser-check: setup system-deps
 	$(BIN)/python -m pytest tests/browser

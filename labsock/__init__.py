@@ -22,7 +22,7 @@ matplotlib nor ipywidgets.
 #   _results/      frozen result records
 #   _endpoints/    real sockets in threads: registry, servers, links, multicast,
 #                  traced sockets, kernel counters, the socket table
-#   _experiments/  ping, blast, compare, fan-out, sender cost, link runs
+#   _experiments/  ping, blast, compare, fan-out, sender cost, link runs, head of line
 #   _viz/          figure builders (public face: plots.py)
 #   _panels/       ipywidgets panels (public face: widgets.py)
 #   exercises/     the practice's checks; may use everything below _viz
@@ -48,6 +48,7 @@ from labsock._core.errors import (
 )
 from labsock._core.framing import LengthPrefixCodec, LineCodec
 from labsock._core.guard import allow_network, network_allowed
+from labsock._core.i18n import language, set_language
 from labsock._core.impair import DirectionStats, Impairment, LinkEvent, LinkStats
 from labsock._core.records import ProbeRecord
 from labsock._core.stats import Reordering, RttSummary
@@ -64,22 +65,26 @@ from labsock._endpoints.multicast import (
 from labsock._endpoints.registry import close_all, live_endpoints
 from labsock._endpoints.servers import ServerStats, TCPEchoServer, UDPEchoServer
 from labsock._endpoints.sockettable import SocketRow, SocketTable, socket_table
+from labsock._endpoints.tcpinfo import TCP_INFO_NOTE, TcpInfo, tcp_info
 from labsock._endpoints.trace import Trace, TracedSocket, TraceEvent
 from labsock._experiments.blast import blast
 from labsock._experiments.compare import compare_speed
 from labsock._experiments.fanout import fan_out
+from labsock._experiments.head_of_line import head_of_line
 from labsock._experiments.link_runs import run_through_link
 from labsock._experiments.ping import ping
 from labsock._experiments.sender_cost import sender_cost
 from labsock._results.blast import BlastResult
 from labsock._results.compare import BulkTransfer, SpeedComparison
 from labsock._results.fanout import FanOutResult, MembershipEvent
+from labsock._results.head_of_line import HeadOfLineResult
 from labsock._results.link import LinkRun
 from labsock._results.ping import PingResult
 from labsock._results.sender_cost import SenderCost
 
 __all__ = [
     "MAX_UDP_PAYLOAD",
+    "TCP_INFO_NOTE",
     "AddressError",
     "AddressInUse",
     "Arrival",
@@ -92,6 +97,7 @@ __all__ = [
     "DirectionStats",
     "FanOutResult",
     "FramingError",
+    "HeadOfLineResult",
     "HostNotFound",
     "ImpairedLink",
     "Impairment",
@@ -122,6 +128,7 @@ __all__ = [
     "SocketTable",
     "SpeedComparison",
     "TCPEchoServer",
+    "TcpInfo",
     "Trace",
     "TraceEvent",
     "TracedSocket",
@@ -133,13 +140,17 @@ __all__ = [
     "close_all",
     "compare_speed",
     "fan_out",
+    "head_of_line",
     "ipv6_multicast_supported",
+    "language",
     "live_endpoints",
     "network_allowed",
     "ping",
     "run_through_link",
     "sender_cost",
+    "set_language",
     "socket_table",
+    "tcp_info",
 ]
 __version__ = "0.1.0"
 

@@ -10,11 +10,15 @@ Four steps, and the build fails at the first that goes wrong:
    (``scripts/execute_notebooks.py``): a cell that raises fails the build;
 2. stage the site's sources in ``<build>/site-src``: the pages of ``docs/``
    and the executed notebooks (the course map ``00_index`` is the home page),
-   with links between notebooks (``02_tcp.ipynb``) pointed at their pages
-   (``02_tcp.html``), Mermaid diagrams handed to the theme's Mermaid, and
-   each interactive panel replaced by a static snapshot of what it showed
-   (its figure, its tables, its controls' values): a static site has no
-   kernel to run a panel;
+   with links between notebooks (``02_tcp.ipynb``) and to ``docs/`` pages
+   pointed at their pages (``02_tcp.html``), Mermaid diagrams handed to the
+   theme's Mermaid, each interactive panel replaced by a static snapshot of
+   what it showed (its figure, its tables, its controls' values): a static
+   site has no kernel to run a panel; and the closing checks of each lesson
+   (cells tagged ``checks``) left out: they test the run, a reader has no
+   use for them. Mermaid itself ships with the site (``javascripts/``,
+   fetched once with ``npm pack`` and kept in ``build/vendor``), so a site
+   served offline still draws its diagrams;
 3. ``mkdocs build --strict`` with ``docs/mkdocs.yml`` (MkDocs, Material theme,
    mkdocs-jupyter): any warning, a broken link between pages among them, fails;
 4. check every link and anchor inside the built site (``<a href>``,
@@ -34,7 +38,10 @@ import json
 import logging
 import re
 import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -47,6 +54,13 @@ CONFIG = DOCS / "mkdocs.yml"
 HOME = "00_index"  # the course map notebook, the site's home page
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+#: Cells with this tag (each lesson's closing checks) stay out of the site.
+CHECKS_TAG = "checks"
+#: The Mermaid the theme expects (Material for MkDocs draws with Mermaid 11),
+#: pinned; the site ships it instead of loading it from a CDN.
+MERMAID = "mermaid@11.17.2"
+MERMAID_JS = "javascripts/mermaid.min.js"
+VENDOR = ROOT / "build" / "vendor"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from execute_notebooks import execute  # noqa: E402
@@ -64,8 +78,62 @@ def notebook_title(nb: dict[str, Any], fallback: str) -> str:
 
 
 def page_links(text: str) -> str:
-    """Markdown links to sibling notebooks (``x.ipynb``, ``x.ipynb#part``) -> their pages."""
+    """Links to sibling notebooks (``x.ipynb#part``) and ``../docs/x.md`` -> their pages."""
+    text = re.sub(r"\]\(\.\./docs/([\w.-]+)\.md(#[^)]*)?\)", r"](\1.html\2)", text)
     return re.sub(r"\]\(([\w.-]+)\.ipynb(#[^)]*)?\)", r"](\1.html\2)", text)
+
+
+def without_checks(nb: dict[str, Any]) -> int:
+    """Drop the cells tagged ``checks`` (a lesson's closing asserts); how many were dropped."""
+    kept = [c for c in nb["cells"] if CHECKS_TAG not in c.get("metadata", {}).get("tags", [])]
+    dropped = len(nb["cells"]) - len(kept)
+    nb["cells"] = kept
+    return dropped
+
+
+def vendor_mermaid(target: Path, vendor: Path = VENDOR) -> Path:
+    """Put ``mermaid.min.js`` (and its licence) at ``target``/javascripts; return the script.
+
+    Fetched once with ``npm pack`` (the ordinary npm client, no install, no
+    dependencies: the file is a self-contained bundle) into ``vendor``.
+    Raises SystemExit saying what to do when npm is missing or fails.
+    """
+    name = MERMAID.replace("@", "-")
+    cached, licence = vendor / f"{name}.min.js", vendor / f"{name}.LICENSE"
+    if not cached.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SystemExit(
+                "site: the site ships Mermaid, fetched with npm, and npm is missing "
+                "(Debian: apt-get install npm)"
+            )
+        vendor.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=vendor) as tmp:
+            done = subprocess.run(
+                [npm, "pack", MERMAID, "--pack-destination", tmp, "--silent"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            packed = sorted(Path(tmp).glob("*.tgz"))
+            if done.returncode != 0 or not packed:
+                raise SystemExit(f"site: npm pack {MERMAID} failed:\n{done.stderr[-2000:]}")
+            with tarfile.open(packed[0]) as archive:
+                for member, path in (
+                    ("package/dist/mermaid.min.js", cached),
+                    ("package/LICENSE", licence),
+                ):
+                    source = archive.extractfile(member)
+                    if source is None:
+                        raise SystemExit(f"site: {packed[0].name} has no {member}")
+                    path.write_bytes(source.read())
+    script = target / MERMAID_JS
+    script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached, script)
+    if licence.is_file():
+        shutil.copyfile(licence, script.with_name("mermaid.LICENSE.txt"))
+    return script
 
 
 class _Snapshot:
@@ -189,6 +257,7 @@ def stage(executed: Path, source: Path) -> list[tuple[str, str]]:
     for path in sorted(executed.glob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
         page = "index" if path.stem == HOME else path.stem
+        without_checks(nb)
         for cell in nb["cells"]:
             if cell["cell_type"] == "markdown":
                 text = page_links("".join(cell["source"])).replace(f"]({HOME}.html", "](index.html")
@@ -200,6 +269,7 @@ def stage(executed: Path, source: Path) -> list[tuple[str, str]]:
         static_panels(nb)
         (source / f"{page}.ipynb").write_text(json.dumps(nb, indent=1), encoding="utf-8")
         lessons.append((f"{page}.ipynb", notebook_title(nb, path.stem)))
+    vendor_mermaid(source)
     if not (source / "index.ipynb").exists():  # no course map yet: a plain list of lessons
         rows = "\n".join(f"- [{title}]({page})" for page, title in lessons)
         (source / "index.md").write_text(f"# labsock lessons\n\n{rows}\n", encoding="utf-8")

@@ -8,6 +8,8 @@ set -euo pipefail
 need=()
 command -v socat >/dev/null || need+=(socat)
 command -v nc >/dev/null || need+=(netcat-openbsd)
+# npm fetches the Mermaid the course website ships (scripts/build_site.py).
+command -v npm >/dev/null || need+=(npm)
 browser=()
 if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
     # A font too, so that pages render text on a minimal system.

@@ -8,7 +8,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,72 +88,6 @@ def nothing_leaves_loopback() -> Iterator[None]:
     assert not new, f"socket calls aimed beyond loopback (blocked by the audit hook): {new}"
 
 
-def tcp_echo(address: tuple[str, int], payload: bytes) -> bytes:
-    """Send ``payload`` to a TCP echo while reading concurrently, then half-close.
-
-    Reading while sending avoids the deadlock of a big payload filling both
-    directions' buffers; the half-close tells the echo we are done.
-    """
-    with socket.create_connection(address, timeout=10.0) as client:
-        errors: list[BaseException] = []
-
-        def send() -> None:
-            try:
-                client.sendall(payload)
-                client.shutdown(socket.SHUT_WR)
-            except BaseException as exc:  # surfaced below
-                errors.append(exc)
-
-        sender = threading.Thread(target=send)
-        sender.start()
-        chunks = []
-        while True:
-            chunk = client.recv(1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        sender.join(10.0)
-        assert not errors
-        return b"".join(chunks)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` runs out; return its last value.
-
-    For counters a server thread updates just after the client saw the
-    effect (the echo arrives before the server counts it as sent).
-    """
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
-    return True
-
-
-def _can_bind_ipv6() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-HAS_IPV6 = _can_bind_ipv6()
-needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="this host cannot bind ::1")
-
-
-def needs_tool(name: str) -> pytest.MarkDecorator:
-    """Skip (with the reason) when an outside program such as socat is missing."""
-    return pytest.mark.skipif(
-        shutil.which(name) is None,
-        reason=f"{name} is not installed (make test installs it with apt-get where it can)",
-    )
-
-
 @pytest.fixture(scope="session")
 def fonts_loaded() -> None:
     """Draw once before leak checks count file descriptors.
@@ -175,3 +109,34 @@ def fonts_loaded() -> None:
     with trace.socket(socket.AF_INET, socket.SOCK_DGRAM, actor="client") as s:
         s.bind(("127.0.0.1", 0))
     plots.to_png(plots.sequence(trace))
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The course website, built once per session by ``scripts/build_site.py`` (minutes).
+
+    The build folder: ``site/`` is the site, ``executed/`` the executed
+    notebooks. Shared by the site test and the browser's offline test, so
+    the notebooks are executed for the site only once.
+    """
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("npm") is None and not list((root / "build" / "vendor").glob("mermaid-*.js")):
+        pytest.skip(
+            "npm is not installed: the site ships Mermaid, fetched with npm pack "
+            "(make test installs the Debian package 'npm' where apt-get and root rights are)"
+        )
+    build = tmp_path_factory.mktemp("site-build")
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts" / "build_site.py"), "--build-dir", str(build)],
+        capture_output=True,
+        text=True,
+        timeout=850,
+        check=False,
+        cwd=root,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"the site did not build:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+    return build

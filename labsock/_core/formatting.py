@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "PRINT_WIDTH",
     "describe_bytes",
     "format_address",
     "format_rate",
     "format_seconds",
+    "format_share",
     "format_size",
     "html_table",
     "rate_unit",
     "three_figures",
+    "wrap_lines",
 ]
 
 
@@ -102,3 +106,47 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def format_share(part: int, whole: int) -> str:
+    """``part / whole`` as a percentage that never rounds a loss away: 0.046 %, not 0.0 %.
+
+    >>> format_share(25, 54_528), format_share(3, 200), format_share(0, 10)
+    ('0.046%', '1.5%', '0.0%')
+    """
+    if whole <= 0 or part <= 0:
+        return "0.0%"
+    share = part / whole * 100
+    if share >= 0.1:
+        return f"{share:.1f}%"
+    return f"{share:.2g}%"
+
+
+#: Characters per printed line: JupyterLab wraps longer output lines anywhere,
+#: even inside a number ("200.0 µs" split over two lines).
+PRINT_WIDTH = 88
+
+
+def wrap_lines(lines: list[str], width: int = PRINT_WIDTH) -> str:
+    """``lines`` joined, each longer one wrapped at spaces, its continuation indented.
+
+    >>> print(wrap_lines(["one two three four", "five"], width=10))
+    one two
+      three
+      four
+    five
+    """
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        out.extend(
+            textwrap.wrap(
+                line,
+                width=width,
+                subsequent_indent=indent + "  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            or [""]
+        )
+    return "\n".join(out)

@@ -69,6 +69,7 @@ class LinkLab(Panel[LinkRun]):
         self.progress = w.IntProgress(value=0, min=0, max=count, description="sent")
         self.figure = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.table = w.HTML()
+        self._udp_values: list[float] | None = None  # set aside while TCP greys them out
         self.protocol.observe(lambda _c: self._protocol_changed(), names="value")
         self._protocol_changed()
         controls = w.HBox(
@@ -85,10 +86,22 @@ class LinkLab(Panel[LinkRun]):
 
     def _protocol_changed(self) -> None:
         # A relay above TCP can only delay: the kernel repairs loss and order
-        # below the socket. Grey out what cannot apply, and say why.
+        # below the socket. Grey out what cannot apply, and say why. A greyed
+        # slider reads 0, what a TCP run uses: one still reading "loss 10 %"
+        # next to a run that lost nothing would contradict it. The UDP values
+        # come back when the student switches back to UDP.
         tcp = self.protocol.value == "tcp"
-        for control in (self.loss, self.jitter, self.reorder, self.duplicate):
+        stream_only = (self.loss, self.jitter, self.reorder, self.duplicate)
+        if tcp:
+            self._udp_values = [control.value for control in stream_only]
+        for i, control in enumerate(stream_only):
             control.disabled = tcp
+            if tcp:
+                control.value = 0.0
+            elif self._udp_values is not None:
+                control.value = self._udp_values[i]
+        if not tcp:
+            self._udp_values = None
         self._say(_TCP_NOTE if tcp else "")
 
     def settings(self) -> dict[str, Any]:

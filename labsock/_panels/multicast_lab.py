@@ -6,7 +6,9 @@ sequence-numbered datagrams (the numbering goes on from burst to burst) and
 waits, bounded, until every member has them. The lab keeps the history of
 every burst and every membership change, so its view, the fan-out matrix of
 everything sent so far, shows who left when and what they missed because of
-it.
+it. The sending, the waiting and the history are the fan-out experiment's
+own loop: a :class:`~labsock._experiments.fanout.FanOutSession` the lab keeps
+alive between bursts; the lab holds the widgets and says what happened.
 
 Private plumbing for ``labsock.widgets``; imports ipywidgets.
 """
@@ -14,11 +16,7 @@ Private plumbing for ``labsock.widgets``; imports ipywidgets.
 from __future__ import annotations
 
 import html
-import secrets
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
 
 import ipywidgets as w
 
@@ -26,17 +24,10 @@ from labsock._core.errors import ClosedError, LabsockError, UsageError
 from labsock._core.validate import check_count, check_seconds
 from labsock._endpoints import registry as _registry
 from labsock._endpoints.base import Endpoint
-from labsock._endpoints.kernel import udp_rcvbuf_errors
-from labsock._endpoints.multicast import (
-    TAG_SIZE,
-    Arrival,
-    MulticastGroup,
-    MulticastReceiver,
-    encode_tagged_probe,
-)
-from labsock._experiments.fanout import tally
+from labsock._endpoints.multicast import MulticastGroup, MulticastReceiver
+from labsock._experiments.fanout import FanOutSession
 from labsock._panels.base import Panel, close_tree, html_table, png
-from labsock._results.fanout import FanOutResult, MembershipEvent
+from labsock._results.fanout import FanOutResult, move_words
 
 __all__ = ["MulticastLab"]
 
@@ -51,27 +42,6 @@ SIZE = 64
 #: Seconds to wait for datagrams still on their way, after a burst or before a leave.
 SETTLE_TIMEOUT = 1.0
 _RECEIVE_BUFFER = 1 << 20
-
-
-@dataclass
-class _Row:
-    """One receiver's history: whether it was a member for each datagram sent."""
-
-    name: str
-    receiver: MulticastReceiver | None
-    buffer: int
-    expected: list[bool] = field(default_factory=list)
-    # What it had heard when it was removed; None while it lives.
-    final: tuple[Arrival, ...] | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self.receiver is not None
-
-    def arrivals(self) -> tuple[Arrival, ...]:
-        if self.final is not None:
-            return self.final
-        return self.receiver.received() if self.receiver is not None else ()
 
 
 class MulticastLab(Panel[FanOutResult]):
@@ -116,19 +86,15 @@ class MulticastLab(Panel[FanOutResult]):
         burst = check_count(burst, name="burst", maximum=MAX_BURST)
         self.interval = check_seconds(interval, name="interval", maximum=0.1)
         super().__init__()
-        self._tag = secrets.token_bytes(TAG_SIZE)
-        self._rows: dict[str, _Row] = {}
-        self._events: list[MembershipEvent] = []
-        self._sent_times: list[float] = []
         self._bursts = 0
-        self._elapsed = 0.0
-        self._kernel_drops: int | None = 0
         # The group is the lab's one endpoint, tagged with the cell now
         # running: running that cell again closes it, receivers and all.
         self.group = MulticastGroup()
         try:
-            self._sender = self.group.sender()
-            self._own(self._sender)
+            self.session = FanOutSession(
+                self.group, size=SIZE, interval=self.interval, timeout=SETTLE_TIMEOUT
+            )
+            self._own(self.session.sender)
             for _ in range(receivers):
                 self.add_receiver()
         except BaseException:
@@ -170,19 +136,16 @@ class MulticastLab(Panel[FanOutResult]):
     @property
     def members(self) -> tuple[str, ...]:
         """The receivers alive now (joined or not), oldest first."""
-        self._sync()
-        return tuple(name for name, row in self._rows.items() if row.alive)
+        return self.session.members
 
     @property
     def sent(self) -> int:
         """Datagrams sent so far, over all bursts."""
-        return len(self._sent_times)
+        return self.session.sent
 
     def receiver(self, name: str) -> MulticastReceiver:
         """The live receiver called ``name``; ``UsageError`` if there is none."""
-        receiver = self._live(name).receiver
-        assert receiver is not None
-        return receiver
+        return self._live(name)
 
     # -- membership ---------------------------------------------------------
     def add_receiver(self) -> str:
@@ -196,11 +159,14 @@ class MulticastLab(Panel[FanOutResult]):
             raise UsageError(f"the lab already has {MAX_RECEIVERS} receivers: remove one first")
         receiver = self.group.receiver(receive_buffer=_RECEIVE_BUFFER, keep=2 * MAX_HISTORY)
         self._own(receiver)
-        row = _Row(receiver.name, receiver, receiver.receive_buffer, [False] * self.sent)
-        self._rows[receiver.name] = row
+        self.session.add(receiver)  # a join, when datagrams were sent before
         if self.sent:
-            self._event(receiver.name, "join")
-        self._refresh(f"{receiver.name} joined the group")
+            # Its first join: it was never out, it was not there yet.
+            self._refresh(
+                f"{receiver.name} joined the group: it hears what is sent from #{self.sent} on"
+            )
+        else:
+            self._refresh(f"{receiver.name} joined the group")
         return receiver.name
 
     def remove_receiver(self, name: str | None = None) -> None:
@@ -214,18 +180,8 @@ class MulticastLab(Panel[FanOutResult]):
             if not self.members:
                 raise UsageError("there is no receiver to remove: add one first")
             name = self.members[-1]
-        row = self._live(name)
-        receiver = row.receiver
-        assert receiver is not None
-        self._settle(row)
-        row.final, row.receiver = receiver.received(), None
-        receiver.close()
-        if any(row.expected):
-            self._event(name, "leave")
-        else:
-            # It never was a member for any datagram: nothing to keep.
-            del self._rows[name]
-            self._events = [e for e in self._events if e.receiver != name]
+        self._live(name)
+        self.session.remove(name)
         self._refresh(f"{name} was removed: its socket is closed")
 
     def leave(self, name: str) -> None:
@@ -235,27 +191,19 @@ class MulticastLab(Panel[FanOutResult]):
         boundary is exact. Leaving while out does nothing.
         """
         self._check_open()
-        row = self._live(name)
-        receiver = row.receiver
-        assert receiver is not None
-        if not receiver.joined:
+        self._live(name)
+        if not self.session.leave(name):
             self._refresh(f"{name} is already out of the group")
             return
-        self._settle(row)
-        receiver.leave()
-        self._event(name, "leave")
         self._refresh(f"{name} left the group: IP_DROP_MEMBERSHIP on 127.0.0.1")
 
     def rejoin(self, name: str) -> None:
         """Receiver ``name`` joins the group again: it hears what is sent from now on."""
         self._check_open()
-        receiver = self._live(name).receiver
-        assert receiver is not None
-        if receiver.joined:
+        self._live(name)
+        if not self.session.join(name):
             self._refresh(f"{name} is already a member")
             return
-        receiver.join()
-        self._event(name, "join")
         self._refresh(f"{name} joined again: IP_ADD_MEMBERSHIP on 127.0.0.1")
 
     # -- bursts ---------------------------------------------------------------
@@ -279,7 +227,7 @@ class MulticastLab(Panel[FanOutResult]):
             )
         self.run_button.disabled = True
         try:
-            self._burst(first, count)
+            self.session.send(count)
         finally:
             self.run_button.disabled = False
         self._bursts += 1
@@ -289,65 +237,9 @@ class MulticastLab(Panel[FanOutResult]):
         self._say(self._burst_story(result, first, count))
         return result
 
-    def _burst(self, first: int, count: int) -> None:
-        rows = list(self._rows.values())
-        members = [
-            row.receiver is not None and row.receiver.joined and not row.receiver.closed
-            for row in rows
-        ]
-        drops_before = udp_rcvbuf_errors()
-        started = next_send = time.perf_counter()
-        for seq in range(first, first + count):
-            delay = next_send - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            now = time.perf_counter()
-            self._sender.send(encode_tagged_probe(seq, int(now * 1e9), self._tag, SIZE))
-            self._sent_times.append(now)
-            next_send = max(next_send + self.interval, now)
-        for row, member in zip(rows, members, strict=True):
-            row.expected.extend([member] * count)
-        deadline = time.perf_counter() + SETTLE_TIMEOUT
-        for row, member in zip(rows, members, strict=True):
-            if member and row.receiver is not None:
-                left = max(0.0, deadline - time.perf_counter())
-                row.receiver.wait_received(sum(row.expected), left, tag=self._tag)
-        self._elapsed += time.perf_counter() - started
-        drops_after = udp_rcvbuf_errors()
-        if drops_before is None or drops_after is None or self._kernel_drops is None:
-            self._kernel_drops = None
-        else:
-            self._kernel_drops += drops_after - drops_before
-
     def result(self) -> FanOutResult:
         """The fan-out result of every burst so far (receivers ever added, in order)."""
-        self._sync()
-        count = self.sent
-        names = tuple(self._rows)
-        matrix, arrivals, cross_talk = [], [], []
-        for row in self._rows.values():
-            got, mine, foreign = tally(row.arrivals(), self._tag, count)
-            matrix.append(got)
-            arrivals.append(mine)
-            cross_talk.append(foreign)
-        host, port = self.group.group, self.group.port
-        return FanOutResult(
-            group=(host, port),
-            names=names,
-            count=count,
-            size=SIZE,
-            interval=self.interval,
-            matrix=tuple(matrix),
-            expected=tuple(tuple(row.expected) for row in self._rows.values()),
-            # A change after the last burst has no datagram to stand before yet.
-            events=tuple(e for e in self._events if e.seq < count),
-            sent_times=tuple(self._sent_times),
-            arrivals=tuple(arrivals),
-            cross_talk=tuple(cross_talk),
-            receive_buffers=tuple(row.buffer for row in self._rows.values()),
-            kernel_drops=self._kernel_drops,
-            elapsed=self._elapsed,
-        )
+        return self.session.result()
 
     # -- the end ------------------------------------------------------------------
     @property
@@ -378,38 +270,14 @@ class MulticastLab(Panel[FanOutResult]):
                 "labsock.close_all() was called): run the cell that made it to start a new one"
             )
 
-    def _sync(self) -> None:
-        # A receiver closed behind the lab's back (say, by close_all()) is a removal.
-        for row in self._rows.values():
-            if row.receiver is not None and row.receiver.closed:
-                row.final, row.receiver = row.receiver.received(), None
-                if self.sent and not self.group.closed:
-                    self._event(row.name, "leave")
-
-    def _live(self, name: object) -> _Row:
-        row = self._rows.get(name) if isinstance(name, str) else None
-        if row is None or row.receiver is None or row.receiver.closed:
+    def _live(self, name: object) -> MulticastReceiver:
+        """The live receiver called ``name``; else ``UsageError``, in the lab's words."""
+        receiver = self.session.receiver(name) if isinstance(name, str) else None
+        if receiver is None:
             raise UsageError(
                 f"there is no receiver {name!r} in this lab; the receivers are {self.members}"
             )
-        return row
-
-    def _settle(self, row: _Row) -> None:
-        # Let everything sent to it land before it leaves: a datagram still in
-        # the kernel's backlog when it leaves would be dropped and blur the edge.
-        if row.receiver is not None and row.receiver.joined:
-            row.receiver.wait_received(sum(row.expected), SETTLE_TIMEOUT, tag=self._tag)
-
-    def _event(self, name: str, action: Literal["leave", "join"]) -> None:
-        seq = self.sent
-        undo = "join" if action == "leave" else "leave"
-        pending = [e for e in self._events if e.receiver == name and e.seq == seq]
-        if pending and pending[-1].action == undo:
-            # Left and came back (or the reverse) with no datagram between:
-            # nothing happened as far as any datagram is concerned.
-            self._events.remove(pending[-1])
-            return
-        self._events.append(MembershipEvent(name, action, seq))
+        return receiver
 
     def _chosen(self) -> str:
         name = self.chooser.value
@@ -433,11 +301,14 @@ class MulticastLab(Panel[FanOutResult]):
             f"burst {self._bursts}: datagrams #{first} to #{first + count - 1} "
             f"sent to {host}:{port}"
         ]
+        # The membership changes just before this burst, in the figure's words.
+        words = zip(result.events, move_words(result.events), strict=True)
+        parts.extend(f"{e.receiver} {said}" for e, said in words if e.seq == first)
         lost_any = False
         for i, name in enumerate(result.names):
             expected, got = result.expected[i][first:], result.matrix[i][first:]
             if not any(expected):
-                if self._rows[name].alive:
+                if self.session.receiver(name) is not None:
                     parts.append(f"{name} was out of the group and missed them by design")
                 continue
             lost = sum(e and not g for e, g in zip(expected, got, strict=True))
@@ -452,8 +323,7 @@ class MulticastLab(Panel[FanOutResult]):
         result = self.result()
         rows = []
         for i, name in enumerate(result.names):
-            row = self._rows[name]
-            receiver = row.receiver
+            receiver = self.session.receiver(name)
             now = "removed" if receiver is None else "yes" if receiver.joined else "no (left)"
             rows.append(
                 (

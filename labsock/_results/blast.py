@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from labsock._core.formatting import format_seconds
+from labsock._core.formatting import format_seconds, wrap_lines
 
 __all__ = ["BlastResult"]
 
@@ -138,7 +138,7 @@ class BlastResult:
             lines.extend(self._tcp_lines())
         if self.timed_out:
             lines.append(f"the run stopped at the {self.timeout:g} s timeout before it drained")
-        return "\n".join(lines)
+        return wrap_lines(lines)
 
     def _udp_lines(self) -> list[str]:
         lines = [

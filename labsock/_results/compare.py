@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from labsock._core.errors import UsageError
-from labsock._core.formatting import format_rate, format_seconds, format_size
+from labsock._core.formatting import (
+    format_rate,
+    format_seconds,
+    format_share,
+    format_size,
+    wrap_lines,
+)
 from labsock._results.ping import PingResult
 
 __all__ = ["BulkTransfer", "SpeedComparison", "ThroughputPoint"]
@@ -254,13 +260,18 @@ class SpeedComparison:
         sent = sum(b.messages_sent for b in runs)
         return sum(b.lost for b in runs) / sent if sent else 0.0
 
+    @staticmethod
+    def _lost_share(runs: Sequence[BulkTransfer]) -> str:
+        # Not rounded away: 25 lost of 54,528 is 0.046 %, not "0.0 %".
+        return format_share(sum(b.lost for b in runs), sum(b.messages_sent for b in runs))
+
     def bulk_verdict(self, size: int = 1024) -> str:
         """Which protocol delivered more (median of repeats) at the size closest to ``size``."""
         udp, tcp = self.bulk_at(size)
         verdict = _faster(
             "UDP", self._goodput(udp), "TCP", self._goodput(tcp), higher_is_faster=True
         )
-        return f"{verdict} (UDP lost {self._loss(udp):.1%})"
+        return f"{verdict} (UDP lost {self._lost_share(udp)})"
 
     def throughput_points(self) -> list[ThroughputPoint]:
         """Delivered goodput of every bulk measurement, for ``plots.throughput``."""
@@ -279,7 +290,7 @@ class SpeedComparison:
                     format_size(size),
                     format_rate(self._goodput(tcp)),
                     format_rate(self._goodput(udp)),
-                    f"{self._loss(udp):.1%}",
+                    self._lost_share(udp),
                 )
             )
         return rows
@@ -312,9 +323,10 @@ class SpeedComparison:
                 f"bulk throughput, {format_size(self.sizes[0])} to "
                 f"{format_size(self.sizes[-1])}: TCP delivered more at "
                 f"{tcp_wins} of {len(self.sizes)} sizes; UDP lost {lost:,} of "
-                f"{sent:,} datagrams ({lost / sent if sent else 0.0:.1%})"
+                f"{sent:,} datagrams, all sizes together ({format_share(lost, sent)}; "
+                "the share differs from size to size)"
             )
-        return "\n".join(lines)
+        return wrap_lines(lines)
 
     def _tcp_phases(self) -> str:
         if not self.tcp_connect_times:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
 from labsock._core.errors import UsageError
-from labsock._core.formatting import format_seconds
+from labsock._core.formatting import format_seconds, wrap_lines
 
-__all__ = ["FanOutResult", "MembershipEvent"]
+__all__ = ["FanOutResult", "MembershipEvent", "joined_late", "move_words"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,43 @@ class MembershipEvent:
     receiver: str
     action: Literal["leave", "join"]
     seq: int
+
+
+def move_words(events: Iterable[MembershipEvent]) -> list[str]:
+    """Each event in words: ``"left before #30"``, ``"rejoined before #70"``.
+
+    A join is a *rejoin* only after a leave of the same receiver; a
+    receiver's first join (one added to a group after datagrams were sent)
+    is ``"joined before #60"``.
+
+    >>> move_words([MembershipEvent("r4", "join", 60), MembershipEvent("r4", "leave", 80),
+    ...             MembershipEvent("r4", "join", 90)])
+    ['joined before #60', 'left before #80', 'rejoined before #90']
+    """
+    left: set[str] = set()
+    words = []
+    for event in events:
+        if event.action == "leave":
+            left.add(event.receiver)
+            words.append(f"left before #{event.seq}")
+        else:
+            again = "rejoined" if event.receiver in left else "joined"
+            words.append(f"{again} before #{event.seq}")
+    return words
+
+
+def joined_late(expected: Iterable[bool]) -> int:
+    """How many datagrams were sent before a receiver's first membership (all, if never).
+
+    >>> joined_late([False, False, True, False])
+    2
+    """
+    late = 0
+    for member in expected:
+        if member:
+            return late
+        late += 1
+    return late
 
 
 @dataclass(frozen=True)
@@ -121,11 +159,13 @@ class FanOutResult:
             line = f"  {name}: {self.received[i]} of {self.count} received"
             moves = [e for e in self.events if e.receiver == name]
             if moves:
-                said = ", ".join(
-                    f"{'left' if e.action == 'leave' else 'rejoined'} before #{e.seq}"
-                    for e in moves
-                )
-                line += f" ({said}: {self.count - member} missed by design)"
+                said = ", ".join(move_words(moves))
+                # Sent before its first join: not missed, it was not there yet.
+                before = joined_late(self.expected[i])
+                why = [f"{before} sent before it joined"] if before else []
+                if self.count - member - before:
+                    why.append(f"{self.count - member - before} missed by design")
+                line += f" ({said}: {', '.join(why)})"
             line += f", {self.lost[i]} lost"
             if self.unexpected[i]:
                 line += f", {self.unexpected[i]} heard while out of the group"
@@ -143,7 +183,7 @@ class FanOutResult:
                 f"the kernel counted {self.kernel_drops} receive-buffer overflows meanwhile: "
                 "a receiver's buffer was full (try a bigger receive_buffer or a longer interval)"
             )
-        return "\n".join(lines)
+        return wrap_lines(lines)
 
     def __str__(self) -> str:
         return self.summary()

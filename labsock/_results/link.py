@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labsock._core.formatting import wrap_lines
 from labsock._core.impair import Impairment, LinkStats
 from labsock._results.ping import PingResult
 
@@ -51,7 +52,8 @@ class LinkRun:
 
     def summary(self) -> str:
         """Two or three lines: the settings, then what the client measured."""
-        return f"{self.protocol.upper()} link ({self.settings}), seed {self.seed}\n{self.ping}"
+        head = f"{self.protocol.upper()} link ({self.settings}), seed {self.seed}"
+        return f"{wrap_lines([head])}\n{self.ping}"
 
     def _repr_html_(self) -> str:
         rows = "".join(

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Literal
 
 from labsock._core import stats as _stats
-from labsock._core.formatting import format_seconds
+from labsock._core.formatting import format_seconds, wrap_lines
 from labsock._core.records import ProbeRecord
 
 __all__ = ["PingResult", "format_seconds"]
@@ -161,7 +161,7 @@ class PingResult:
                 )
             else:
                 lines.append("no reply at all: is an echo server running at that address?")
-        return "\n".join(lines)
+        return wrap_lines(lines)
 
     def __str__(self) -> str:
         return self.summary()

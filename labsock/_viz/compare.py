@@ -108,6 +108,10 @@ def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
         _style.no_data(ax, f"no replies in either run: every {words.noun} was lost")
         _style.finish_axes(ax, xlabel=words.axis, ylabel=ylabel)
         return ax
+    # A log axis: loopback tails are long (medians of 20 µs, a straggler at
+    # 2 ms), and on a linear axis long enough for the straggler both medians
+    # share one pixel column. On a log axis every decade gets the same room,
+    # so the medians stand apart and every value, the slowest too, is shown.
     view = _style.rtt_view(rtts)
     medians: list[tuple[float, str, str]] = []
     for result, (name, colour) in zip(results, _series(results), strict=True):
@@ -155,11 +159,17 @@ def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
             color=COLORS["text"],
             gid="median-difference",
         )
-    _style.mark_beyond(ax, view, 100.0)
-    ax.set_xlim(view.lo, view.hi)
+    low, high = min(rtts) * view.scale, max(rtts) * view.scale
+    ax.set_xscale("log")
+    ax.set_xlim(low / 1.25, max(high * 1.25, low * 4))
+    if math.log10(ax.get_xlim()[1] / ax.get_xlim()[0]) < 2.5:  # few decades: 1-2-5 ticks
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:,.4g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(0, 103)
     ax.yaxis.set_major_formatter(PercentFormatter(100))
-    _style.finish_axes(ax, xlabel=view.label(words.axis), ylabel=ylabel)
+    xlabel = f"{view.label(words.axis)[:-1]}, log scale)"
+    _style.finish_axes(ax, xlabel=xlabel, ylabel=ylabel)
     _style.legend(ax, loc="lower right")
     return ax
 
@@ -173,7 +183,11 @@ def _draw_costs(ax: Axes, results: Sequence[PingResult]) -> Axes:
             bar = _measured([result]).bar
             bars.append((f"{name}\n{bar}", result.rtt.median, colour, ""))
         if result.connect_time is not None:
-            bars.append((f"{name}\nconnect()", result.connect_time, colour, "//"))
+            # A ping opens one connection (its connect() is timed once, cold);
+            # a request run times one per request (the bar is their median).
+            # Two different numbers: say which one each bar is.
+            which = "median" if result.kind == "request" else "once"
+            bars.append((f"{name}\nconnect()\n({which})", result.connect_time, colour, "//"))
     scale, unit = _style.time_unit(max(seconds for _, seconds, _, _ in bars))
     heights = [seconds * scale for _, seconds, _, _ in bars]
     container = ax.bar(

@@ -26,7 +26,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from labsock._core.errors import UsageError
-from labsock._results.fanout import FanOutResult, MembershipEvent
+from labsock._results.fanout import FanOutResult, MembershipEvent, joined_late, move_words
 from labsock._viz import style as _style
 from labsock._viz.style import COLORS, plural
 
@@ -60,8 +60,15 @@ def cell_codes(result: FanOutResult) -> np.ndarray:
 
 def _row_note(result: FanOutResult, row: int) -> tuple[str, str]:
     """What to write right of a row, and its colour: the misses explained."""
-    out = result.count - sum(result.expected[row])
+    # Datagrams sent before a receiver first joined were never missed: it
+    # was not there yet. Only the ones sent after a leave were "while out".
+    before = joined_late(result.expected[row])
+    out = result.count - sum(result.expected[row]) - before
     parts = []
+    if before == result.count:
+        parts.append("never a member")
+    elif before:
+        parts.append(f"{before:,} sent before it joined")
     if out:
         parts.append(f"{out:,} sent while it was out")
     lost = result.lost[row]
@@ -74,6 +81,17 @@ def _row_note(result: FanOutResult, row: int) -> tuple[str, str]:
     if not parts:
         return "got every one", COLORS["text"]
     return ", ".join(parts), COLORS["lost"] if lost else COLORS["text"]
+
+
+def _out_label(result: FanOutResult) -> str:
+    """The legend's words for grey cells: not joined yet, had left, or both."""
+    late = any(joined_late(row) for row in result.expected)
+    left = any(e.action == "leave" for e in result.events)
+    if late and left:
+        return "not a member (not joined yet, or had left)"
+    if late:
+        return "not a member (not joined yet)"
+    return _KINDS[OUT][0]
 
 
 def _points_per_unit(ax: Axes) -> float:
@@ -113,6 +131,8 @@ def _mark_moves(ax: Axes, result: FanOutResult) -> None:
     there is room. Needs the axes' final size (lay the figure out first).
     """
     last = result.count - 0.5
+    # "joined" for a receiver's first join, "rejoined" only after a leave.
+    words = dict(zip(result.events, move_words(result.events), strict=True))
     for leave, join in _moves(result):
         for event in (leave, join):
             if event is None:
@@ -131,11 +151,7 @@ def _mark_moves(ax: Axes, result: FanOutResult) -> None:
         start = -0.5 if leave is None else leave.seq - 0.5
         stop = last if join is None else join.seq - 0.5
         row = result.names.index((leave or join).receiver)  # type: ignore[union-attr]
-        said = [
-            f"{'left' if e.action == 'leave' else 'rejoined'} before #{e.seq}"
-            for e in (leave, join)
-            if e is not None
-        ]
+        said = [words[e] for e in (leave, join) if e is not None]
         widths = [_text_width(text, ax) for text in said]
         if stop - start >= sum(widths) + 1:  # inside the grey span
             if leave is not None:
@@ -208,10 +224,12 @@ def fan_out(result: FanOutResult, *, ax: Axes | None = None) -> Figure:
 
     Blue cells arrived; vermillion cells were sent while the receiver was a
     member and never arrived (real loss); grey cells were sent while the
-    receiver had left the group, so it was never meant to get them; orange
-    (rare) arrived although it was not a member. A black bar marks each
-    leave and rejoin on its row, labelled with the datagram it came just
-    before. Each row is labelled ``r1: 97/100`` (received of sent), and the
+    receiver was not a member (it had not joined yet, or had left the
+    group), so it was never meant to get them; orange (rare) arrived
+    although it was not a member. A black bar marks each join, leave and
+    rejoin on its row, labelled with the datagram it came just before (a
+    receiver's first join is "joined", a join after a leave "rejoined").
+    Each row is labelled ``r1: 97/100`` (received of sent), and the
     text at the right of a row explains its misses. Reads well from 1 to 32
     receivers and from 1 to a few thousand datagrams.
 
@@ -282,12 +300,14 @@ def fan_out(result: FanOutResult, *, ax: Axes | None = None) -> Figure:
         spine.set_visible(False)
     present = set(np.unique(codes).tolist())
     handles = [
-        Patch(facecolor=colour, label=label)
+        Patch(facecolor=colour, label=_out_label(result) if code == OUT else label)
         for code, (label, colour) in enumerate(_KINDS)
         if code in present or code in (RECEIVED, LOST)
     ]
     if result.events:
-        handles.append(Patch(facecolor="black", label="left / rejoined the group"))
+        said = {word.split(" before")[0] for word in move_words(result.events)}
+        moves = " / ".join(w for w in ("joined", "left", "rejoined") if w in said)
+        handles.append(Patch(facecolor="black", label=f"{moves} the group"))
     ax.legend(
         handles=handles,
         loc="lower left",

@@ -48,6 +48,7 @@ from labsock._results.ping import PingResult
 from labsock._viz import style as _style
 from labsock._viz.compare import compare, sender_cost, throughput
 from labsock._viz.fanout import fan_out
+from labsock._viz.head_of_line import head_of_line
 from labsock._viz.sequence import sequence
 from labsock._viz.style import COLORS, RASTERIZE_ABOVE, RttView, plural, to_png
 
@@ -56,6 +57,7 @@ __all__ = [
     "compare",
     "dashboard",
     "fan_out",
+    "head_of_line",
     "latency",
     "loss",
     "ordering",
@@ -149,7 +151,7 @@ def _draw_histogram(ax: Axes, result: PingResult) -> Axes:
     view = _style.rtt_view(result.rtts)
     values = np.asarray(result.rtts) * view.scale
     shown = values[values <= view.cut]
-    ax.hist(
+    counts, edges, _bars = ax.hist(
         shown,
         bins=_bin_edges(shown, view),
         color=COLORS["reply"],
@@ -164,8 +166,28 @@ def _draw_histogram(ax: Axes, result: PingResult) -> Axes:
     ax.set_xlim(view.lo, view.hi)
     _style.whole_numbers(ax.yaxis)
     _style.finish_axes(ax, xlabel=view.label(), ylabel="replies", title="round trips")
-    _style.legend(ax)
+    _style.legend(ax, loc=_clear_corner(ax, np.asarray(counts), np.asarray(edges), view))
     return ax
+
+
+def _clear_corner(
+    ax: Axes, counts: np.ndarray, edges: np.ndarray, view: RttView
+) -> _style.LegendLoc:
+    """The top corner for the legend, above the lower half of the bars; raise the top to fit.
+
+    With no jitter every reply lands in one or two tall bars; a legend in a
+    fixed corner sat on them. The legend goes over the half of the axis
+    whose bars are lower, and the axis grows tall enough (the legend takes
+    about the top third) that it covers no bar.
+    """
+    middle = (view.lo + view.hi) / 2
+    centres = (edges[:-1] + edges[1:]) / 2
+    left = float(counts[centres < middle].max(initial=0))
+    right = float(counts[centres >= middle].max(initial=0))
+    tallest = max(left, right, 1.0)
+    under = min(left, right)
+    ax.set_ylim(0, max(tallest * 1.05, under / 0.62))
+    return "upper left" if left < right else "upper right"
 
 
 def _draw_cdf(ax: Axes, result: PingResult) -> Axes:

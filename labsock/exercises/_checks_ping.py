@@ -45,7 +45,7 @@ _PROBE = re.compile(rb"ping (\d+) (\d+)")
 
 # The lossy run: replies lost at 40 %, seeded. With this seed and a correct
 # pinger, several probes need a second retry and one is lost altogether, so
-# every criterion has something to judge (see tests/test_exercises.py).
+# every criterion has something to judge (see tests/exercises/test_exercises.py).
 LOSSY_SEED = 7
 LOSSY = Impairment(loss=0.4)
 # The late run: every datagram waits 10 to 60 ms each way, so replies come
