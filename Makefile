@@ -7,14 +7,15 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.installed-lab
 # Keep Jupyter's runtime files (kernel connection files, lab workspaces) inside
 # the project, so parallel checkouts and CI runs never share them.
 export JUPYTER_RUNTIME_DIR ?= $(CURDIR)/.jupyter-runtime
 
-.PHONY: lab test setup system-deps lint typecheck unit notebooks bench clean \
+.PHONY: lab lab-setup test setup system-deps lint typecheck unit notebooks bench clean \
         site binder-check browser-check classroom
 
-lab: setup
+lab: lab-setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # One pytest run for tests and notebooks, so its closing line counts them all.
@@ -27,6 +28,16 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(LAB_STAMP)
+
+# A student's set-up: the course and JupyterLab only (the "lab" extra), none of
+# the test toolchain. (`make test` adds that to the same .venv.)
+lab-setup: $(LAB_STAMP)
+
+$(LAB_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[lab]'
 	@touch $@
 
 # Outside programs the tests use as clients we did not write (socat, netcat).
@@ -35,8 +46,8 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 lint: setup
-	$(BIN)/ruff check labsock tests notebooks scripts benchmarks
-	$(BIN)/ruff format --check labsock tests notebooks scripts benchmarks
+	$(BIN)/ruff check labsock tests notebooks scripts benchmarks teacher
+	$(BIN)/ruff format --check labsock tests notebooks scripts benchmarks teacher
 
 typecheck: setup
 	$(BIN)/mypy

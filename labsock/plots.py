@@ -31,12 +31,14 @@ from labsock._viz.figures import (
     throughput,
     to_png,
 )
+from labsock._viz.goodput import goodput
 
 __all__ = [
     "ThroughputPoint",
     "compare",
     "dashboard",
     "fan_out",
+    "goodput",
     "head_of_line",
     "latency",
     "loss",

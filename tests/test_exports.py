@@ -1,8 +1,8 @@
 """Every public name is exported once, on purpose (modelled on trio's ``test_exports``).
 
 The public surface of labsock is its faces: ``labsock``, ``labsock.plots``,
-``labsock.widgets``, ``labsock.exercises``, ``labsock.cpp`` (and
-``labsock.solutions``, the teachers' reference code). For each face:
+``labsock.widgets``, ``labsock.exercises``, ``labsock.cpp`` (the reference
+solutions live in ``teacher/``, outside the package). For each face:
 
 * ``__all__`` lists every public name once, each importable, none private;
 * ``dir()`` shows exactly those public names (plus, for ``labsock``, its
@@ -25,14 +25,7 @@ from collections import Counter
 
 import pytest
 
-FACES = (
-    "labsock",
-    "labsock.plots",
-    "labsock.widgets",
-    "labsock.exercises",
-    "labsock.solutions",
-    "labsock.cpp",
-)
+FACES = ("labsock", "labsock.plots", "labsock.widgets", "labsock.exercises", "labsock.cpp")
 
 #: Faces that ``import labsock`` does not import, reached as attributes on first use.
 LAZY_FACES = {"cpp", "exercises", "plots", "widgets"}

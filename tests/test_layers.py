@@ -4,7 +4,7 @@ The layers, lowest first (each may import its own layer and the ones below)::
 
     _core <- _results <- _endpoints <- _experiments <- _viz <- _panels
 
-``exercises`` and ``solutions`` are student-facing code: they may use the four
+``exercises`` is student-facing code: it may use the four
 lowest layers (and themselves), never ``_viz`` or ``_panels`` (a check returns
 results; a figure of them is ``labsock.plots``' job). The public faces
 (``labsock/__init__.py``, ``plots.py``, ``widgets.py`` and any other public
@@ -34,17 +34,13 @@ PACKAGE = ROOT / "labsock"
 #: The layers, lowest first.
 LAYERS = ("_core", "_results", "_endpoints", "_experiments", "_viz", "_panels")
 #: Student-facing packages: may use layers up to and including _experiments.
-STUDENT_FACING = ("exercises", "solutions")
+STUDENT_FACING = ("exercises",)
 HIGHEST_FOR_STUDENT_CODE = LAYERS.index("_experiments")
 
 #: Upward imports that exist on main today and are being fixed (issue 13).
 #: Each is an expected failure below; any import not listed here fails at once.
 #: (module file, imported module) -- remove an entry when its import is gone.
-KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("labsock/exercises/_goodput.py", "labsock._viz.style"),  # a figure inside a check
-    }
-)
+KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -275,7 +271,7 @@ def test_the_checker_finds_every_kind_of_import() -> None:
     # A top-level `from X import module`, a face by name, and a lazy import in a function.
     assert ("labsock/_endpoints/base.py", "labsock._endpoints.registry") in imports
     assert ("labsock/__init__.py", "labsock._endpoints.servers") in imports
-    assert any(p == "labsock/solutions/_fill.py" and t == "labsock.solutions" for p, t in imports)
+    assert ("labsock/_viz/goodput.py", "labsock._viz.style") in imports  # inside a function
 
 
 def test_faces_count_as_the_highest_layer_they_import() -> None:
@@ -301,7 +297,6 @@ def test_faces_count_as_the_highest_layer_they_import() -> None:
         ("labsock.exercises._goodput", "labsock._experiments.ping", True),
         ("labsock.exercises._goodput", "labsock._viz.style", False),
         ("labsock.exercises._goodput", "labsock.widgets", False),
-        ("labsock.solutions._ping", "labsock.exercises", False),
         ("labsock.plots", "labsock._viz.figures", True),
     ],
 )

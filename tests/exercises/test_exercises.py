@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from labsock import solutions
+from labsock import UsageError, plots
 from labsock.exercises import (
     NOT_ATTEMPTED,
     Criterion,
@@ -36,6 +36,7 @@ from labsock.exercises import (
     summarize,
 )
 from labsock.exercises._harness import CheckRun
+from teacher import solutions
 
 # -- exercise 1: echo servers with one mistake each -------------------------------------
 
@@ -118,6 +119,18 @@ def crashes_on_reset(listener: socket.socket, stop: threading.Event) -> None:
                 conn.sendall(data)
 
 
+def recv_once_small(listener: socket.socket, stop: threading.Event) -> None:
+    listener.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        with conn:
+            data = conn.recv(1024)  # the mistake: one small recv, then hang up
+            conn.sendall(data)
+
+
 # -- exercise 2: pingers ----------------------------------------------------------------
 
 
@@ -131,13 +144,19 @@ def _ping(
     check_seq: bool = True,
     percent: bool = False,
     retry: bool = True,
+    linear: bool = False,
+    from_first: bool = False,
+    millis: bool = False,
 ) -> dict[str, Any]:
     rtts: list[float] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for seq in range(count):
             sent_at: dict[int, float] = {}
             for attempt in range(retries + 1 if retry else 1):
-                sock.settimeout(timeout * 2**attempt if backoff else timeout)
+                if linear:
+                    sock.settimeout(timeout * (attempt + 1))
+                else:
+                    sock.settimeout(timeout * 2**attempt if backoff else timeout)
                 sent_at[attempt] = time.perf_counter()
                 sock.sendto(f"ping {seq} {attempt}".encode(), server)
                 try:
@@ -148,7 +167,9 @@ def _ping(
                             rtts.append(time.perf_counter() - sent_at[attempt])
                             break
                         if int(s) == seq:
-                            rtts.append(time.perf_counter() - sent_at[int(a)])
+                            start = sent_at[0] if from_first else sent_at[int(a)]
+                            rtt = time.perf_counter() - start
+                            rtts.append(rtt * 1000 if millis else rtt)
                             break
                 except TimeoutError:
                     continue
@@ -177,6 +198,20 @@ def ping_loss_percent(server: tuple[str, int], count: int, timeout: float, retri
 
 def ping_no_retry(server: tuple[str, int], count: int, timeout: float, retries: int) -> Any:
     return _ping(server, count, timeout, retries, retry=False)
+
+
+def ping_linear_backoff(server: tuple[str, int], count: int, timeout: float, retries: int) -> Any:
+    return _ping(server, count, timeout, retries, linear=True)
+
+
+def ping_rtt_from_first_attempt(
+    server: tuple[str, int], count: int, timeout: float, retries: int
+) -> Any:
+    return _ping(server, count, timeout, retries, from_first=True)
+
+
+def ping_rtt_in_ms(server: tuple[str, int], count: int, timeout: float, retries: int) -> Any:
+    return _ping(server, count, timeout, retries, millis=True)
 
 
 # -- exercise 3: framing ------------------------------------------------------------------
@@ -217,6 +252,19 @@ def recv_message_reads_too_much(sock: socket.socket) -> bytes | None:
             raise ConnectionError("closed")
         data += more
     return data[4 : 4 + struct.unpack("!I", data[:4])[0]]
+
+
+def recv_message_native_order(sock: socket.socket) -> bytes | None:
+    def exactly(n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        return buf
+
+    return exactly(struct.unpack("I", exactly(4))[0])  # the mistake: native byte order
 
 
 # -- exercise 4: discovery ------------------------------------------------------------------
@@ -333,6 +381,76 @@ def rdt_receive_delivers_duplicates(sock: socket.socket, stop: threading.Event) 
     return delivered
 
 
+def rdt_send_native_order(
+    sock: socket.socket, peer: tuple[str, int], messages: list[bytes], timeout: float
+) -> int:
+    sent = 0
+    for seq, payload in enumerate(messages):
+        while True:
+            sock.sendto(b"D" + struct.pack("I", seq) + payload, peer)  # native order: the mistake
+            sent += 1
+            sock.settimeout(timeout)
+            try:
+                if sock.recvfrom(64)[0] == b"A" + struct.pack("I", seq):
+                    break
+            except TimeoutError:
+                continue
+    return sent
+
+
+def rdt_send_never_takes_an_ack(
+    sock: socket.socket, peer: tuple[str, int], messages: list[bytes], timeout: float
+) -> int:
+    sent = 0
+    for seq, payload in enumerate(messages):
+        while True:
+            sock.sendto(b"D" + struct.pack("!I", seq) + payload, peer)
+            sent += 1
+            sock.settimeout(timeout)
+            try:
+                reply = sock.recvfrom(64)[0]
+                if reply == f"A{seq}".encode():  # the mistake: compares with text, never equal
+                    break
+            except TimeoutError:
+                continue
+    return sent
+
+
+def rdt_receive_acks_in_native_order(sock: socket.socket, stop: threading.Event) -> list[bytes]:
+    delivered: list[bytes] = []
+    expected = 0
+    sock.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            packet, sender = sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        (seq,) = struct.unpack_from("!I", packet, 1)
+        if seq == expected:
+            delivered.append(packet[5:])
+            expected += 1
+        if seq < expected:
+            sock.sendto(b"A" + struct.pack("I", seq), sender)  # native order: the mistake
+    return delivered
+
+
+def rdt_receive_reads_native_order(sock: socket.socket, stop: threading.Event) -> list[bytes]:
+    delivered: list[bytes] = []
+    expected = 0
+    sock.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            packet, sender = sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        (seq,) = struct.unpack_from("I", packet, 1)  # native order: the mistake
+        if seq == expected:
+            delivered.append(packet[5:])
+            expected += 1
+        sock.sendto(b"A" + packet[1:5], sender)  # echoes the seq bytes: the ACKs look right
+    return delivered
+
+
 # -- exercise 6: concurrent servers -----------------------------------------------------------
 
 
@@ -391,6 +509,45 @@ def threads_never_close(listener: socket.socket, stop: threading.Event) -> None:
         c.close()
 
 
+def selectors_shared_outbox(listener: socket.socket, stop: threading.Event) -> None:
+    listener.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ)
+    outbox = bytearray()  # the mistake: one buffer for every connection
+    conns: list[socket.socket] = []
+    try:
+        while not stop.is_set():
+            for key, _ in sel.select(0.1):
+                if key.fileobj is listener:
+                    conn, _ = listener.accept()
+                    conn.setblocking(False)
+                    conns.append(conn)
+                    sel.register(conn, selectors.EVENT_READ)
+                    continue
+                conn = key.fileobj  # type: ignore[assignment]
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
+                    conns.remove(conn)
+                    continue
+                outbox.extend(data)
+                # Whoever is served next gets whatever is in the shared outbox.
+                target = conns[(conns.index(conn) + 1) % len(conns)]
+                try:
+                    sent = target.send(outbox)
+                    del outbox[:sent]
+                except OSError:
+                    pass
+    finally:
+        for c in conns:
+            c.close()
+        sel.close()
+
+
 # -- the table ------------------------------------------------------------------------------
 
 Check = Callable[..., Report]
@@ -425,6 +582,13 @@ WRONG = [
         "one byte at a time",
         ("Keep calling recv() until it returns b''",),
         id="echo-recv-once",
+    ),
+    pytest.param(
+        check_echo_server,
+        (recv_once_small,),
+        "echoes 1 MiB",
+        ("called recv() once", "Keep calling recv()"),
+        id="echo-single-small-recv",
     ),
     pytest.param(
         check_echo_server,
@@ -481,6 +645,34 @@ WRONG = [
         "retransmits a probe",
         ("send the same probe again",),
         id="ping-never-retries",
+    ),
+    pytest.param(
+        check_udp_ping,
+        (ping_linear_backoff,),
+        "exponential back-off",
+        ("linear", "timeout * 2**attempt"),
+        id="ping-linear-backoff",
+    ),
+    pytest.param(
+        check_udp_ping,
+        (ping_rtt_from_first_attempt,),
+        "RTT min <= avg <= max",
+        ("first send", "sent_at[attempt]"),
+        id="ping-rtt-from-first-attempt",
+    ),
+    pytest.param(
+        check_udp_ping,
+        (ping_rtt_in_ms,),
+        "RTT min <= avg <= max",
+        ("milliseconds",),
+        id="ping-rtt-in-ms",
+    ),
+    pytest.param(
+        check_framing,
+        (S.send_message, recv_message_native_order),
+        "one byte at a time",
+        ("byte order", "'!I'"),
+        id="framing-recv-native-order",
     ),
     pytest.param(
         check_framing,
@@ -573,6 +765,41 @@ WRONG = [
         "delivers every message once",
         ("delivered twice",),
         id="rdt-receive-delivers-duplicates",
+    ),
+    pytest.param(
+        check_reliable,
+        (rdt_send_native_order, S.rdt_receive),
+        "rdt_send sends DATA packets",
+        ("byte order", "'!I'"),
+        id="rdt-send-native-order",
+    ),
+    pytest.param(
+        check_reliable,
+        (rdt_send_never_takes_an_ack, S.rdt_receive),
+        "rdt_send delivers every message",
+        ("never took a reply as its ACK", "b'A' + struct.pack('!I', seq)"),
+        id="rdt-send-never-takes-an-ack",
+    ),
+    pytest.param(
+        check_reliable,
+        (S.rdt_send, rdt_receive_acks_in_native_order),
+        "rdt_receive acknowledges every DATA packet",
+        ("byte order", "'!I'"),
+        id="rdt-receive-acks-in-native-order",
+    ),
+    pytest.param(
+        check_reliable,
+        (S.rdt_send, rdt_receive_reads_native_order),
+        "rdt_receive delivers every message once",
+        ("16777216", "'!I'"),
+        id="rdt-receive-reads-native-order",
+    ),
+    pytest.param(
+        check_concurrent_server,
+        (selectors_shared_outbox,),
+        "50 clients at once",
+        ("share one buffer", "per connection"),
+        id="concurrent-selectors-shared-outbox",
     ),
     pytest.param(
         check_concurrent_server,
@@ -706,6 +933,22 @@ def test_report_renders_as_text_html_and_json() -> None:
     assert data["notes"] == ["one socket left open"]
 
 
+def test_points_share_the_maximum_among_criteria_and_forgive_a_lucky_skip() -> None:
+    ok, bad = Criterion("a", "passed"), Criterion("b", "failed", "fix b")
+    skip = Criterion("c", "skipped", "not checked this time")
+    assert float(Report("r", "R", True, (ok, bad, skip)).points(6)) == 2
+    # Nothing failed: a skip was the run's doing, not the student's.
+    lucky = Report("r", "R", True, (ok, skip))
+    assert lucky.passed
+    assert float(lucky.points(6)) == 6
+    assert repr(lucky.points(6)) == "6"  # what nbgrader reads as the cell's points
+    assert float(Report("r", "R", False).points(6)) == 0
+    assert "not attempted yet" in str(Report("r", "R", False).points(6))
+    ok_report = Report("r", "R", True, (ok,))
+    with pytest.raises(UsageError):
+        ok_report.points(0)
+
+
 def test_export_results_writes_one_entry_per_exercise_and_criterion(tmp_path: Path) -> None:
     done = Report("a", "Exercise A", True, (Criterion("x", "passed"), Criterion("y", "passed")))
     todo = Report("b", "Exercise B", False)
@@ -758,7 +1001,13 @@ def test_a_crashing_thread_of_the_students_is_reported_not_printed() -> None:
 
 def test_goodput_of_stop_and_wait_falls_with_loss_and_stays_below_tcp() -> None:
     result = measure_goodput(
-        solutions.rdt_send, solutions.rdt_receive, losses=(0.0, 0.3), messages=20
+        # A retransmission timeout far above a loopback round trip, so that a busy
+        # machine causes no spurious retransmission in the lossless run.
+        solutions.rdt_send,
+        solutions.rdt_receive,
+        losses=(0.0, 0.3),
+        messages=20,
+        timeout=0.1,
     )
     assert result.attempted
     clean, lossy = result.rows
@@ -771,7 +1020,8 @@ def test_goodput_of_stop_and_wait_falls_with_loss_and_stays_below_tcp() -> None:
     # (about 40 times here); the bound is generous on purpose.
     assert result.tcp > 3 * clean.goodput
     assert "kB/s" in str(result)
-    fig = result.figure()
+    fig = plots.goodput(result)
+    assert fig is not None
     assert fig.axes[0].get_yscale() == "log"
 
 
@@ -781,6 +1031,7 @@ def test_goodput_says_not_attempted_for_starter_code() -> None:
     assert result.rows == ()
     assert NOT_ATTEMPTED in str(result)
     assert NOT_ATTEMPTED in result._repr_html_()
+    assert plots.goodput(result) is None  # nothing to draw: nothing drawn
 
 
 def test_docstring_examples_of_the_fast_helpers_hold() -> None:
