@@ -13,10 +13,13 @@ LAB_STAMP := $(VENV)/.installed-lab
 export JUPYTER_RUNTIME_DIR ?= $(CURDIR)/.jupyter-runtime
 
 .PHONY: lab lab-setup test setup system-deps lint typecheck unit notebooks bench clean \
-        site binder-check browser-check classroom
+        site binder-check browser-check classroom translations
 
+# EDITION=pt_BR opens the Portuguese edition (notebooks/pt_BR/). JupyterLab is
+# rooted at the repository so the lessons' links to docs/ open too.
+EDITION ?=
 lab: lab-setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(BIN)/jupyter lab --notebook-dir=. $(if $(EDITION),notebooks/$(EDITION),notebooks)/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # One pytest run for tests and notebooks, so its closing line counts them all.
 test: setup system-deps lint typecheck
@@ -57,6 +60,15 @@ unit: setup
 
 notebooks: setup
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks
+
+# The Portuguese edition from the English notebooks and the catalogs in
+# notebooks/locale: refresh the catalogs (changed cells become stale), build
+# notebooks/pt_BR/, and print how much is translated and current. make test
+# fails when a catalog is incomplete or a built notebook is out of date.
+translations: setup
+	$(BIN)/python scripts/i18n_notebooks.py update
+	$(BIN)/python scripts/i18n_notebooks.py build
+	$(BIN)/python scripts/i18n_notebooks.py report
 
 # labsock against bare sockets and the loopback limit: one table, a few minutes
 # (see benchmarks/README.md). BENCH_ARGS=--quick for a smoke run in seconds.
