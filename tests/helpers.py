@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -20,17 +21,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: How long a test waits for something a background thread does; far above need.
+T = TypeVar("T")
+
 WAIT = 10.0
 
 
 def wait_until(
-    predicate: Callable[[], object],
+    predicate: Callable[[], T],
     what: str | Callable[[], str],
     timeout: float = WAIT,
     *,
     every: float = 0.002,
-) -> None:
-    """Poll ``predicate`` until it holds; fail the test saying ``what`` did not happen.
+) -> T:
+    """Poll ``predicate`` until it holds and return its value; fail saying ``what`` did not happen.
 
     ``what`` names the awaited state ("3 clients connected"); pass a function
     to describe it at the moment of failure (with the state actually seen).
@@ -46,7 +49,10 @@ def wait_until(
             with ``what`` and the timeout in the message.
     """
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() > deadline:
             said = what() if callable(what) else what
             raise AssertionError(f"waited for: {said} (not true after {timeout:g} s)")

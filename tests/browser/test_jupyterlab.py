@@ -80,7 +80,9 @@ def test_every_figure_is_shown_as_an_image(lab: LabDriver, name: str) -> None:
     run = lab.run(name)
     _clean(run)
     figures = run.count_outputs("image/png")
-    if "plots." in str(notebook_source(name)["cells"]):
+    # The practice draws its figure only once exercise 6 is solved (a student's
+    # unsolved notebook shows no empty plot), so as released it has none.
+    if "plots." in str(notebook_source(name)["cells"]) and not name.endswith("_practice.ipynb"):
         assert figures > 0, f"{name} draws plots, but no cell output holds a PNG figure"
     assert run.rendered["outputImages"] >= figures, (
         f"{name}: {figures} figures sent by the kernel, "

@@ -67,7 +67,8 @@ def test_the_site_builds_every_lesson_with_figures_diagrams_and_working_links(
         page = (site / f"{name}.html").read_text(encoding="utf-8")
         source = notebook.read_text(encoding="utf-8")
         assert "Traceback" not in page, f"{name}.html shows a traceback"
-        if "plots." in source:
+        # The practice draws its figure only once exercise 6 is solved.
+        if "plots." in source and not name.endswith("_practice"):
             assert "<img" in page, f"{name}.html shows none of the lesson's figures"
             assert "data:image/png;base64," in page
         assert "Checks that this lesson" not in page, f"{name}.html shows the closing checks"

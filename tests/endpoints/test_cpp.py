@@ -51,9 +51,14 @@ def built() -> dict[str, cpp.Executable]:
 
 @pytest.fixture(autouse=True)
 def no_children() -> Iterator[None]:
-    """No child process outlives a test: every program was killed and reaped."""
+    """No child process outlives a test: every program was killed and reaped.
+
+    Children that were there before the test (a browser session another test
+    module keeps for the whole run) are not this test's.
+    """
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     yield
-    children = psutil.Process().children(recursive=True)
+    children = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert not children, f"child processes left running: {children}"
 
 
