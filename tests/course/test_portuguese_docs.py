@@ -1,0 +1,62 @@
+"""The Portuguese README (LEIAME.md) and pages stay linked and point at what exists.
+
+Each README links the other at its top; every Binder badge opens a notebook
+that exists, one per edition; the lessons LEIAME.md names are the titles of the
+Portuguese notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+BINDER = re.compile(r"https://mybinder\.org/v2/gh/OWNER/REPO/HEAD\?urlpath=lab/tree/([^)\s]+)")
+
+
+def _binder_targets(path: Path) -> set[str]:
+    return set(BINDER.findall(path.read_text(encoding="utf-8")))
+
+
+def _title(notebook: Path) -> str:
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "markdown":
+            return "".join(cell["source"]).splitlines()[0].removeprefix("# ").strip()
+    raise AssertionError(f"{notebook.name} has no Markdown cell")
+
+
+def test_each_readme_links_the_other_at_its_top() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:5]
+    leiame = (ROOT / "LEIAME.md").read_text(encoding="utf-8").splitlines()[:5]
+    assert any("(LEIAME.md)" in line for line in readme), readme
+    assert any("(README.md)" in line for line in leiame), leiame
+
+
+def test_both_readmes_have_a_binder_badge_per_edition_and_each_opens_a_notebook() -> None:
+    wanted = {"notebooks/00_index.ipynb", "notebooks/pt_BR/00_index.ipynb"}
+    for readme in ("README.md", "LEIAME.md"):
+        targets = _binder_targets(ROOT / readme)
+        assert targets == wanted, (readme, targets)
+    for target in wanted:
+        assert (ROOT / target).is_file(), target
+
+
+def test_leiame_names_the_lessons_as_the_portuguese_notebooks_title_them() -> None:
+    leiame = (ROOT / "LEIAME.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\d\d_\w+)` \| ([^|]+) \|", leiame, flags=re.MULTILINE))
+    notebooks = sorted((ROOT / "notebooks" / "pt_BR").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(rows) == [path.stem for path in notebooks]
+    for path in notebooks:
+        title = _title(path)
+        if title == _title(ROOT / "notebooks" / path.name):
+            continue  # not translated yet: LEIAME.md uses the course map's name
+        assert rows[path.stem].strip() == title, path.name
+
+
+def test_the_readmes_local_links_point_at_files_that_exist() -> None:
+    for readme in ("README.md", "LEIAME.md"):
+        text = (ROOT / readme).read_text(encoding="utf-8")
+        for link in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", text):
+            assert (ROOT / link).exists(), (readme, link)
