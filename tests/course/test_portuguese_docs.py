@@ -60,3 +60,24 @@ def test_the_readmes_local_links_point_at_files_that_exist() -> None:
         text = (ROOT / readme).read_text(encoding="utf-8")
         for link in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", text):
             assert (ROOT / link).exists(), (readme, link)
+
+
+def test_the_teaching_guide_and_its_portuguese_set_up_link_each_other_at_the_top() -> None:
+    docs = ROOT / "docs"
+    english = (docs / "teaching-guide.md").read_text(encoding="utf-8").splitlines()[:5]
+    portuguese = (docs / "guia-do-professor.md").read_text(encoding="utf-8").splitlines()[:5]
+    assert any("(guia-do-professor.md)" in line for line in english), english
+    assert any("(teaching-guide.md)" in line for line in portuguese), portuguese
+    # The set-up sections are all there, with their commands unchanged.
+    guide = (docs / "guia-do-professor.md").read_text(encoding="utf-8")
+    for command in (
+        "labsock.allow_network(True)",
+        "LABSOCK_ALLOW_NETWORK=1",
+        "git-pull?repo=https%3A%2F%2Fgithub.com%2FOWNER%2FREPO",
+        "notebooks%2Fpt_BR%2F00_index.ipynb",
+        "nbgrader generate_assignment practice",
+        "nbgrader autograde practice",
+        "singleuser.memory.guarantee: 512M",
+        "python scripts/classroom.py students",
+    ):
+        assert command in guide, command
