@@ -81,3 +81,39 @@ def test_the_teaching_guide_and_its_portuguese_set_up_link_each_other_at_the_top
         "python scripts/classroom.py students",
     ):
         assert command in guide, command
+
+
+def _glossary_rows(name: str) -> list[tuple[str, str]]:
+    """The (first, second) columns of every table row of ``docs/name``, headers left out."""
+    rows = re.findall(
+        r"^\| ([^|]+) \| ([^|]+) \|", (ROOT / "docs" / name).read_text(encoding="utf-8"), re.M
+    )
+    return [(a.strip(), b.strip()) for a, b in rows if not set(a) <= {"-", " "}]
+
+
+def _words(text: str) -> str:
+    return " ".join(text.replace("*", "").split()).lower()
+
+
+def test_the_two_glossaries_hold_the_same_terms_each_language_first() -> None:
+    english = [row for row in _glossary_rows("glossary.md") if row[0] != "English (this course)"]
+    portuguese = [(en, pt) for pt, en in _glossary_rows("glossario.md") if pt != "português"]
+    assert len(english) > 60
+    assert english == portuguese
+
+
+def test_the_terms_the_course_adds_are_the_words_of_its_portuguese_catalogs() -> None:
+    import polib
+
+    text = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    added = text.split("## Terms the course adds", 1)[1]
+    terms = re.findall(r"^\| [^|]+ \| ([^|]+) \|", added, re.M)[2:]
+    catalogs = " ".join(
+        _words(entry.msgstr)
+        for path in sorted((ROOT / "notebooks" / "locale" / "pt_BR").glob("*.po"))
+        for entry in polib.pofile(str(path))
+        if entry.msgstr and not entry.fuzzy
+    )
+    for term in terms:
+        for part in term.split(" / "):
+            assert _words(part) in catalogs, f"{part!r} is in no Portuguese catalog"
