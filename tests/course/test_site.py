@@ -264,6 +264,12 @@ def test_every_page_has_the_language_switch_and_the_portuguese_pages_link_back(
         assert _switch(page) == {"en": site / "index.html", "pt": site / "pt" / "index.html"}, (
             page.relative_to(site)
         )
+        # The logo leads to the home page's file, not to a folder (a listing from disk).
+        logo = re.search(
+            r'<a href="([^"]+)"[^>]*class="md-header__button md-logo"', page.read_text("utf-8")
+        )
+        assert logo is not None, page.relative_to(site)
+        assert (page.parent / logo[1]).resolve() == site / "index.html", page.relative_to(site)
     home = (site / "index.html").read_text(encoding="utf-8")
     assert 'href="pt/index.html"' in home
     for page in portuguese:
