@@ -1,5 +1,8 @@
 """The course website draws every Mermaid diagram in Chromium with the network cut.
 
+The Portuguese pages (``pt/``) included; and its language switch, clicked on
+pages opened from disk, goes from one language's home to the other's.
+
 A class intranet or a laptop without internet serves the site as plain
 files: Mermaid must come with it, not from a CDN. The site is built once per
 session (``built_site`` in ``tests/conftest.py``), opened from disk, and
@@ -55,10 +58,11 @@ def test_every_diagram_of_the_offline_site_is_drawn_as_svg_without_emoji(
     site = built_site / "site"
     pages = {
         page: page.read_text(encoding="utf-8").count('<pre class="mermaid">')
-        for page in sorted(site.glob("*.html"))
+        for page in sorted(site.rglob("*.html"))  # the Portuguese pages (pt/) too
     }
     with_diagrams = {page: n for page, n in pages.items() if n}
     assert with_diagrams, "no page of the site has a Mermaid diagram"
+    assert any(page.parent.name == "pt" for page in with_diagrams), "no Portuguese diagram"
     blocked: list[str] = []
     tab = browser_context.new_page()
     try:
@@ -89,3 +93,25 @@ def test_every_diagram_of_the_offline_site_is_drawn_as_svg_without_emoji(
         tab.close()
     # The theme took the shipped Mermaid: nothing was fetched from outside for it.
     assert not [url for url in blocked if "mermaid" in url], blocked
+
+
+def test_the_language_switch_of_the_site_opened_from_disk_goes_both_ways(
+    built_site: Path, browser_context: Any
+) -> None:
+    site = built_site / "site"
+    blocked: list[str] = []
+    tab = browser_context.new_page()
+    try:
+        _offline(tab, blocked)
+        for start, lang, arrival in (
+            (site / "pt" / "02_tcp.html", "en", site / "index.html"),
+            (site / "glossary.html", "pt", site / "pt" / "index.html"),
+        ):
+            tab.goto(start.as_uri())
+            tab.hover(".md-header__option .md-select button")  # the switch opens on hover
+            tab.locator(f"a.md-select__link[hreflang={lang}]").click(timeout=10_000)
+            tab.wait_for_url(arrival.as_uri(), timeout=10_000)
+            assert tab.locator("article h1").first.is_visible(), arrival
+    finally:
+        tab.close()
+    assert not blocked, blocked

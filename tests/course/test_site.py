@@ -23,6 +23,7 @@ import pytest
 from tests.helpers import ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
+PORTUGUESE = NOTEBOOKS / "pt_BR"
 
 
 def _build_site_module() -> ModuleType:
@@ -48,6 +49,17 @@ def _mermaid_blocks(executed: Path) -> int:
     return blocks
 
 
+def _figures(executed: Path) -> int:
+    """PNG figures among the outputs of an executed notebook, its closing checks left out."""
+    cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in cells
+        if "checks" not in cell["metadata"].get("tags", [])
+        for output in cell.get("outputs", [])
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_site_builds_every_lesson_with_figures_diagrams_and_working_links(
@@ -57,26 +69,36 @@ def test_the_site_builds_every_lesson_with_figures_diagrams_and_working_links(
     site = tmp_path / "site"
     # Mermaid ships with the site: no page loads a script from anywhere else.
     assert (site / site_builder.MERMAID_JS).stat().st_size > 100_000
-    for page in site.glob("*.html"):
+    for page in site.rglob("*.html"):
         scripts = re.findall(r'<script[^>]+src="([^"]+)"', page.read_text(encoding="utf-8"))
         assert all(not re.match(r"(https?:)?//", src) for src in scripts), (page.name, scripts)
     assert (site / "teaching-guide.html").is_file()
     assert (site / "search" / "search_index.json").is_file()
-    for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
-        name = "index" if notebook.stem == site_builder.HOME else notebook.stem
+    for name in ("guia-do-professor", "glossario"):
+        assert (site / "pt" / f"{name}.html").is_file(), name
+    assert (site / "glossary.html").is_file()
+    editions = [(notebook, "") for notebook in sorted(NOTEBOOKS.glob("*.ipynb"))]
+    editions += [(notebook, "pt/") for notebook in sorted(PORTUGUESE.glob("*.ipynb"))]
+    assert len(editions) == 2 * len(list(NOTEBOOKS.glob("*.ipynb")))
+    for notebook, section in editions:
+        name = section + ("index" if notebook.stem == site_builder.HOME else notebook.stem)
         page = (site / f"{name}.html").read_text(encoding="utf-8")
         source = notebook.read_text(encoding="utf-8")
         assert "Traceback" not in page, f"{name}.html shows a traceback"
-        # The practice draws its figure only once exercise 6 is solved.
-        if "plots." in source and not name.endswith("_practice"):
+        executed = tmp_path / "executed" / notebook.relative_to(NOTEBOOKS)
+        # Every figure the run drew is on the page (the practice's plot of
+        # student work draws nothing until the student has written it).
+        figures = _figures(executed)
+        if "plots." in source and figures:
             assert "<img" in page, f"{name}.html shows none of the lesson's figures"
-            assert "data:image/png;base64," in page
+        assert page.count("data:image/png;base64,") >= figures, name
         assert "Checks that this lesson" not in page, f"{name}.html shows the closing checks"
+        assert "Verificações: as afirmações" not in page, f"{name}.html shows the closing checks"
+        assert "set_language(" not in page, f"{name}.html shows the language setup cell"
         if "widgets." in source:
             assert "labsock-panel" in page, f"{name}.html has no snapshot of its panel"
             assert "Error displaying widget" not in page
         # Every diagram is handed to the theme's Mermaid; none is left to be hidden.
-        executed = tmp_path / "executed" / notebook.name
         assert page.count('<pre class="mermaid">') == _mermaid_blocks(executed), name
         assert 'class="jp-Mermaid"' not in page
 
@@ -216,3 +238,112 @@ def test_every_lesson_tags_its_closing_checks_folds_them_and_ends_with_words() -
         last = cells[-1]
         assert last["cell_type"] == "markdown", f"{path.name} ends with code, not a recap"
         assert "checks" not in last["metadata"].get("tags", []), path.name
+
+
+def _switch(page: Path) -> dict[str, Path]:
+    """The language switch's links on a built page, by language, as files."""
+    links = re.findall(
+        r'<a href="([^"]+)" hreflang="(\w+)" class="md-select__link">',
+        page.read_text(encoding="utf-8"),
+    )
+    return {lang: (page.parent / href).resolve() for href, lang in links}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_every_page_has_the_language_switch_and_the_portuguese_pages_link_back(
+    built_site: Path,
+) -> None:
+    site = (built_site / "site").resolve()
+    pages = sorted(site.rglob("*.html"))
+    portuguese = [page for page in pages if page.parent == site / "pt"]
+    assert len(portuguese) == len(list(PORTUGUESE.glob("*.ipynb"))) + 2  # + guide, glossary
+    for page in pages:
+        if page.name == "404.html":
+            continue  # its links start at the site's root: no switch to check from disk
+        assert _switch(page) == {"en": site / "index.html", "pt": site / "pt" / "index.html"}, (
+            page.relative_to(site)
+        )
+        # The logo leads to the home page's file, not to a folder (a listing from disk).
+        logo = re.search(
+            r'<a href="([^"]+)"[^>]*class="md-header__button md-logo"', page.read_text("utf-8")
+        )
+        assert logo is not None, page.relative_to(site)
+        assert (page.parent / logo[1]).resolve() == site / "index.html", page.relative_to(site)
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="pt/index.html"' in home
+    for page in portuguese:
+        text = page.read_text(encoding="utf-8")
+        # The navigation's English section links back to the English pages.
+        assert 'href="../index.html"' in text, page.name
+        assert 'href="../teaching-guide.html"' in text, page.name
+        assert "Português" in text, page.name
+    # The Portuguese course map sends a hub's teacher to the Portuguese guide.
+    assert 'href="guia-do-professor.html"' in (site / "pt" / "index.html").read_text("utf-8")
+
+
+def test_portuguese_lessons_link_to_the_portuguese_pages_or_one_folder_up() -> None:
+    text = (
+        "o [guia](../../docs/teaching-guide.md), a [seção](../../docs/teaching-guide.md#binder),"
+        " as [notas](../../docs/other.md) e a [lição 2](02_tcp.ipynb#2-um)"
+    )
+    assert site_builder.pt_page_links(text) == (
+        "o [guia](guia-do-professor.html), a [seção](../teaching-guide.html#binder),"
+        " as [notas](../other.html) e a [lição 2](02_tcp.html#2-um)"
+    )
+
+
+def test_links_between_docs_pages_follow_the_portuguese_pages_into_pt() -> None:
+    english = "the [guia](guia-do-professor.md), the [guide](teaching-guide.md#binder)"
+    assert site_builder.section_links(english, portuguese=False) == (
+        "the [guia](pt/guia-do-professor.md), the [guide](teaching-guide.md#binder)"
+    )
+    portuguese = "o [guide](teaching-guide.md#binder), o [glossário](glossario.md)"
+    assert site_builder.section_links(portuguese, portuguese=True) == (
+        "o [guide](../teaching-guide.md#binder), o [glossário](glossario.md)"
+    )
+
+
+def _notebook(*cells: tuple[str, str, list[str]]) -> dict[str, Any]:
+    return {
+        "metadata": {},
+        "cells": [
+            {"cell_type": kind, "metadata": {"tags": tags}, "source": [source], "outputs": []}
+            for kind, source, tags in cells
+        ],
+    }
+
+
+def test_staging_puts_the_portuguese_edition_in_pt_with_a_nav_section_per_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executed = tmp_path / "executed"
+    (executed / "pt_BR").mkdir(parents=True)
+    for folder, title in ((executed, "Map"), (executed / "pt_BR", "Mapa")):
+        setup = ("code", 'labsock.set_language("pt_BR")', ["i18n"])
+        page = _notebook(setup, ("markdown", f"# {title}\n\n[1](01_sockets.ipynb)", []))
+        (folder / "00_index.ipynb").write_text(json.dumps(page), encoding="utf-8")
+        lesson = _notebook(("markdown", "# 1", []), ("code", "assert True", ["checks"]))
+        (folder / "01_sockets.ipynb").write_text(json.dumps(lesson), encoding="utf-8")
+    monkeypatch.setattr(site_builder, "vendor_mermaid", lambda target: target)
+    source = tmp_path / "site-src"
+    lessons = site_builder.stage(executed, source)
+    assert [page for page, _ in lessons] == [
+        "index.ipynb",
+        "01_sockets.ipynb",
+        "pt/index.ipynb",
+        "pt/01_sockets.ipynb",
+    ]
+    home = json.loads((source / "pt" / "index.ipynb").read_text(encoding="utf-8"))
+    assert ["".join(c["source"]) for c in home["cells"]] == ["# Mapa\n\n[1](01_sockets.html)"]
+    assert (source / "pt" / "guia-do-professor.md").is_file()
+    assert not (source / "guia-do-professor.md").exists()
+    english, portuguese = site_builder.navigation(source)
+    assert english["English"][:2] == ["index.ipynb", "01_sockets.ipynb"]
+    assert "teaching-guide.md" in english["English"]
+    assert portuguese["Português"][:2] == ["pt/index.ipynb", "pt/01_sockets.ipynb"]
+    assert "pt/guia-do-professor.md" in portuguese["Português"]
+    staged = {
+        str(p.relative_to(source)) for p in source.rglob("*.*") if p.suffix in (".md", ".ipynb")
+    }
+    assert staged == set(english["English"]) | set(portuguese["Português"])
