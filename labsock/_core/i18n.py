@@ -25,7 +25,7 @@ import gettext as _gettext
 import os
 from pathlib import Path
 
-__all__ = ["LOCALE_DIR", "gettext", "language", "ngettext", "set_language"]
+__all__ = ["LOCALE_DIR", "N_", "gettext", "language", "ngettext", "set_language"]
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "labsock"
@@ -92,6 +92,16 @@ def gettext(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for ``n``, in the current language."""
     return _translations.ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """``message`` itself: marks a message defined at import time for extraction.
+
+    A table of words built when a module is imported cannot call
+    :func:`gettext` (the language is chosen later); it marks them with ``N_``
+    and the code that shows one calls ``gettext`` on it then.
+    """
+    return message
 
 
 _load(_from_environment())
