@@ -12,6 +12,10 @@ A message is marked in the code by a call with string literals::
     ngettext("{n:,} probe", "{n:,} probes", n)  # plural forms
     N_("lost")                                  # marked only: translated later by _()
 
+``_(variable)`` is allowed: it translates a message marked with ``N_`` where
+it was written (a table of words built at import time, before the language
+is chosen). ``N_`` and ``ngettext`` need string literals.
+
 Commands (``python scripts/i18n_messages.py COMMAND``)::
 
     extract  write labsock/locale/labsock.pot from the calls in labsock/
@@ -87,7 +91,10 @@ def extract(package: Path = PACKAGE) -> list[Message]:
             if len(literals) < MARKERS[name] or not all(
                 isinstance(a, ast.Constant) and isinstance(a.value, str) for a in literals
             ):
-                problems.append(f"{relative}:{node.lineno}: {name}() needs string literals")
+                # _(words.title) translates a message marked with N_ where it
+                # is defined; N_ and ngettext are where messages come from.
+                if name not in ("_", "gettext"):
+                    problems.append(f"{relative}:{node.lineno}: {name}() needs string literals")
                 continue
             texts = [a.value for a in literals if isinstance(a, ast.Constant)]
             key = (texts[0], texts[1] if name == "ngettext" else None)

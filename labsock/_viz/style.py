@@ -391,6 +391,11 @@ def probes(count: int) -> str:
     return ngettext("{n:,} probe", "{n:,} probes", count).format(n=count)
 
 
+def requests(count: int) -> str:
+    """``1 request``, ``2 requests``, in the current language."""
+    return ngettext("{n:,} request", "{n:,} requests", count).format(n=count)
+
+
 def duplicates(count: int) -> str:
     """``1 duplicate``, ``2 duplicates``, in the current language."""
     return ngettext("{n:,} duplicate", "{n:,} duplicates", count).format(n=count)
