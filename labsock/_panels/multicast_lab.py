@@ -21,6 +21,7 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from labsock._core.errors import ClosedError, LabsockError, UsageError
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_count, check_seconds
 from labsock._endpoints import registry as _registry
 from labsock._endpoints.base import Endpoint
@@ -95,20 +96,20 @@ class MulticastLab(Panel[FanOutResult]):
                 self.group, size=SIZE, interval=self.interval, timeout=SETTLE_TIMEOUT
             )
             self._own(self.session.sender)
-            for _ in range(receivers):
+            for _i in range(receivers):
                 self.add_receiver()
         except BaseException:
             self.group.close()
             raise
 
-        self.run_button.description = "send burst"
+        self.run_button.description = _("send burst")
         self.run_button.icon = "paper-plane"
-        self.burst = w.IntSlider(value=burst, min=1, max=MAX_BURST, description="burst")
-        self.chooser = w.Dropdown(description="receiver")
-        self.add_button = w.Button(description="add receiver", icon="plus")
-        self.remove_button = w.Button(description="remove receiver", icon="minus")
-        self.leave_button = w.Button(description="leave", icon="sign-out")
-        self.rejoin_button = w.Button(description="rejoin", icon="sign-in")
+        self.burst = w.IntSlider(value=burst, min=1, max=MAX_BURST, description=_("burst"))
+        self.chooser = w.Dropdown(description=_("receiver"))
+        self.add_button = w.Button(description=_("add receiver"), icon="plus")
+        self.remove_button = w.Button(description=_("remove receiver"), icon="minus")
+        self.leave_button = w.Button(description=_("leave"), icon="sign-out")
+        self.rejoin_button = w.Button(description=_("rejoin"), icon="sign-in")
         self.add_button.on_click(lambda _b: self._guard(self.add_receiver))
         self.remove_button.on_click(lambda _b: self._guard(self._remove_chosen))
         self.leave_button.on_click(lambda _b: self._guard(lambda: self.leave(self._chosen())))
@@ -128,8 +129,10 @@ class MulticastLab(Panel[FanOutResult]):
         self._refresh()
         host, port = self.group.address
         self._say(
-            f"group {host}:{port} on the loopback interface, {len(self.members)} receivers: "
-            "press <b>send burst</b>"
+            _(
+                "group {host}:{port} on the loopback interface, {n} receivers: "
+                "press <b>send burst</b>"
+            ).format(host=host, port=port, n=len(self.members))
         )
 
     # -- what the lab holds -------------------------------------------------
@@ -163,10 +166,12 @@ class MulticastLab(Panel[FanOutResult]):
         if self.sent:
             # Its first join: it was never out, it was not there yet.
             self._refresh(
-                f"{receiver.name} joined the group: it hears what is sent from #{self.sent} on"
+                _("{name} joined the group: it hears what is sent from #{seq} on").format(
+                    name=receiver.name, seq=self.sent
+                )
             )
         else:
-            self._refresh(f"{receiver.name} joined the group")
+            self._refresh(_("{name} joined the group").format(name=receiver.name))
         return receiver.name
 
     def remove_receiver(self, name: str | None = None) -> None:
@@ -182,7 +187,7 @@ class MulticastLab(Panel[FanOutResult]):
             name = self.members[-1]
         self._live(name)
         self.session.remove(name)
-        self._refresh(f"{name} was removed: its socket is closed")
+        self._refresh(_("{name} was removed: its socket is closed").format(name=name))
 
     def leave(self, name: str) -> None:
         """Receiver ``name`` leaves the group: it misses what is sent until it rejoins.
@@ -193,18 +198,18 @@ class MulticastLab(Panel[FanOutResult]):
         self._check_open()
         self._live(name)
         if not self.session.leave(name):
-            self._refresh(f"{name} is already out of the group")
+            self._refresh(_("{name} is already out of the group").format(name=name))
             return
-        self._refresh(f"{name} left the group: IP_DROP_MEMBERSHIP on 127.0.0.1")
+        self._refresh(_("{name} left the group: IP_DROP_MEMBERSHIP on 127.0.0.1").format(name=name))
 
     def rejoin(self, name: str) -> None:
         """Receiver ``name`` joins the group again: it hears what is sent from now on."""
         self._check_open()
         self._live(name)
         if not self.session.join(name):
-            self._refresh(f"{name} is already a member")
+            self._refresh(_("{name} is already a member").format(name=name))
             return
-        self._refresh(f"{name} joined again: IP_ADD_MEMBERSHIP on 127.0.0.1")
+        self._refresh(_("{name} joined again: IP_ADD_MEMBERSHIP on 127.0.0.1").format(name=name))
 
     # -- bursts ---------------------------------------------------------------
     def run(self) -> FanOutResult:
@@ -293,13 +298,14 @@ class MulticastLab(Panel[FanOutResult]):
         try:
             action()
         except LabsockError as exc:
-            self._say(f"<b>Could not do that:</b> {html.escape(str(exc))}", error=True)
+            self._say(f"<b>{_('Could not do that:')}</b> {html.escape(str(exc))}", error=True)
 
     def _burst_story(self, result: FanOutResult, first: int, count: int) -> str:
         host, port = result.group
         parts = [
-            f"burst {self._bursts}: datagrams #{first} to #{first + count - 1} "
-            f"sent to {host}:{port}"
+            _("burst {n}: datagrams #{first} to #{last} sent to {host}:{port}").format(
+                n=self._bursts, first=first, last=first + count - 1, host=host, port=port
+            )
         ]
         # The membership changes just before this burst, in the figure's words.
         words = zip(result.events, move_words(result.events), strict=True)
@@ -309,14 +315,18 @@ class MulticastLab(Panel[FanOutResult]):
             expected, got = result.expected[i][first:], result.matrix[i][first:]
             if not any(expected):
                 if self.session.receiver(name) is not None:
-                    parts.append(f"{name} was out of the group and missed them by design")
+                    parts.append(
+                        _("{name} was out of the group and missed them by design").format(name=name)
+                    )
                 continue
             lost = sum(e and not g for e, g in zip(expected, got, strict=True))
             if lost:
                 lost_any = True
-                parts.append(f"{name} missed {lost} while a member (real loss)")
+                parts.append(
+                    _("{name} missed {n} while a member (real loss)").format(name=name, n=lost)
+                )
         if not lost_any:
-            parts.append("every member got every one")
+            parts.append(_("every member got every one"))
         return html.escape("; ".join(parts))
 
     def _table(self) -> str:
@@ -324,7 +334,13 @@ class MulticastLab(Panel[FanOutResult]):
         rows = []
         for i, name in enumerate(result.names):
             receiver = self.session.receiver(name)
-            now = "removed" if receiver is None else "yes" if receiver.joined else "no (left)"
+            now = (
+                _("removed")
+                if receiver is None
+                else _("yes")
+                if receiver.joined
+                else _("no (left)")
+            )
             rows.append(
                 (
                     name,
@@ -335,13 +351,13 @@ class MulticastLab(Panel[FanOutResult]):
                 )
             )
         if not rows:
-            return "<p>No receivers: press <b>add receiver</b>.</p>"
+            return "<p>{}</p>".format(_("No receivers: press <b>add receiver</b>."))
         header = [
-            "receiver",
-            "joined now?",
-            "received",
-            "sent while a member",
-            "missed while a member",
+            _("receiver"),
+            _("joined now?"),
+            _("received"),
+            _("sent while a member"),
+            _("missed while a member"),
         ]
         return html_table(header, rows)
 

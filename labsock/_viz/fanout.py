@@ -28,7 +28,13 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 from labsock._core.errors import UsageError
 from labsock._core.i18n import N_, ngettext
 from labsock._core.i18n import gettext as _
-from labsock._results.fanout import FanOutResult, MembershipEvent, joined_late, move_words
+from labsock._results.fanout import (
+    FanOutResult,
+    MembershipEvent,
+    joined_late,
+    move_kinds,
+    move_words,
+)
 from labsock._viz import style as _style
 from labsock._viz.style import COLORS
 
@@ -311,7 +317,7 @@ def fan_out(result: FanOutResult, *, ax: Axes | None = None) -> Figure:
         if code in present or code in (RECEIVED, LOST)
     ]
     if result.events:
-        said = {word.split(" before")[0] for word in move_words(result.events)}
+        said = set(move_kinds(result.events))
         moves = " / ".join(_(w) for w in (N_("joined"), N_("left"), N_("rejoined")) if w in said)
         handles.append(Patch(facecolor="black", label=_("{moves} the group").format(moves=moves)))
     ax.legend(

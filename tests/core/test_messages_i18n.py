@@ -18,6 +18,7 @@ from matplotlib.text import Text
 import labsock
 from labsock._core.records import build_records
 from labsock._panels.link_lab import LinkLab
+from labsock._panels.stepper import SocketStepper
 from labsock._results.ping import PingResult
 from labsock._viz import figures
 
@@ -165,3 +166,16 @@ def test_a_panel_speaks_portuguese_then_english_again() -> None:
         assert (lab.run_button.description, lab.delay.description) == ("Run", "delay (ms)")
     finally:
         lab.close()
+
+
+@pytest.mark.usefixtures("portuguese")
+def test_the_stepper_explains_in_portuguese() -> None:
+    stepper = SocketStepper("tcp")
+    try:
+        assert stepper.run_button.description == "conversa inteira"
+        refused = stepper.step("client", "connect", draw=False)
+        assert refused.message == "ainda não há socket client: pressione client.socket antes"
+        made = stepper.step("server", "socket", draw=False)
+        assert made.message.startswith("um novo socket TCP (descritor de arquivo ")
+    finally:
+        stepper.close()
