@@ -205,7 +205,7 @@ _PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
 
 
 def _placeholders(text: str) -> list[str]:
-    """The formatting placeholders of ``text``, sorted: ``{n:,}``, ``%s``.
+    """The formatting placeholders of ``text``, each once, sorted: ``{n:,}``, ``%s``.
 
     ``{{``/``}}`` and ``%%`` are literal braces and percent signs, not placeholders.
     """
@@ -223,7 +223,7 @@ def _placeholders(text: str) -> list[str]:
     except ValueError:
         found.append("<unbalanced braces>")
     found += [p for p in _PRINTF.findall(text) if p != "%%"]
-    return sorted(found)
+    return sorted(set(found))  # a translation may name one twice, or in another order
 
 
 def placeholder_problems(po: polib.POFile) -> list[str]:

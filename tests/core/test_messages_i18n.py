@@ -6,6 +6,8 @@ The catalog is ``labsock/locale/pt_BR/LC_MESSAGES/labsock.po`` (compiled to
 
 from __future__ import annotations
 
+import ast
+import errno
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 import labsock
+from labsock._core import errors
+from labsock._core.errors import translate_oserror
 from labsock._core.records import build_records
 from labsock._panels.link_lab import LinkLab
 from labsock._panels.stepper import SocketStepper
@@ -179,3 +183,32 @@ def test_the_stepper_explains_in_portuguese() -> None:
         assert made.message.startswith("um novo socket TCP (descritor de arquivo ")
     finally:
         stepper.close()
+
+
+@pytest.mark.usefixtures("portuguese")
+def test_an_error_speaks_portuguese_with_its_action_translated() -> None:
+    err = translate_oserror(
+        OSError(errno.EADDRINUSE, "Address in use"), action="bind", address=("127.0.0.1", 80)
+    )
+    assert str(err).startswith(
+        "não foi possível fazer bind em 127.0.0.1:80: o endereço já está em uso"
+    )
+    assert "use port=0" in str(
+        translate_oserror(
+            PermissionError(errno.EACCES, "denied"), action="bind", address=("127.0.0.1", 80)
+        )
+    )
+
+
+def test_every_action_labsock_names_is_marked_for_translation() -> None:
+    actions = set()
+    for path in tool.PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in (
+                "os_errors",
+                "translate_oserror",
+            ):
+                given = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "action")]
+                actions |= {a.value for a in given if isinstance(a, ast.Constant)}
+    assert actions, "found no os_errors(...) call: has the boundary moved?"
+    assert actions <= set(errors._ACTIONS), sorted(actions - set(errors._ACTIONS))
