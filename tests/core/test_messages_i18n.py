@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import i18n_messages as tool  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("fonts_loaded")  # figures drawn: fonts open once
+
 PO = tool.LOCALE / "pt_BR" / "LC_MESSAGES" / "labsock.po"
 
 
@@ -172,7 +174,21 @@ def test_a_panel_speaks_portuguese_then_english_again() -> None:
         lab.close()
 
 
-@pytest.mark.usefixtures("portuguese")
+@pytest.fixture(scope="module")
+def sequence_fonts(fonts_loaded: None) -> None:
+    """Draw one sequence diagram before the leak check counts descriptors.
+
+    Its bold and oblique fonts stay open for the life of the process once drawn
+    (as tests/panels/test_panels.py's ``panel_fonts`` explains).
+    """
+    stepper = SocketStepper()
+    try:
+        stepper.run()
+    finally:
+        stepper.close()
+
+
+@pytest.mark.usefixtures("sequence_fonts", "portuguese")
 def test_the_stepper_explains_in_portuguese() -> None:
     stepper = SocketStepper("tcp")
     try:
@@ -181,6 +197,11 @@ def test_the_stepper_explains_in_portuguese() -> None:
         assert refused.message == "ainda não há socket client: pressione client.socket antes"
         made = stepper.step("server", "socket", draw=False)
         assert made.message.startswith("um novo socket TCP (descritor de arquivo ")
+        stepper.step("server", "bind", draw=False)
+        stepper.step("server", "listen", draw=False)
+        text = words(figures.sequence(stepper.trace))
+        assert "O que realmente aconteceu: 3 chamadas de socket por server" in text
+        assert "(socket em modo passivo)" in text
     finally:
         stepper.close()
 
