@@ -86,7 +86,8 @@ def language() -> str:
 
 def gettext(message: str) -> str:
     """``message`` in the current language (itself in English)."""
-    return _translations.gettext(message)
+    # gettext("") is a catalog's header, never a message: keep "" as it is.
+    return _translations.gettext(message) if message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

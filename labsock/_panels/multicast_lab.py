@@ -159,7 +159,9 @@ class MulticastLab(Panel[FanOutResult]):
         """
         self._check_open()
         if len(self.members) >= MAX_RECEIVERS:
-            raise UsageError(f"the lab already has {MAX_RECEIVERS} receivers: remove one first")
+            raise UsageError(
+                _("the lab already has {n} receivers: remove one first").format(n=MAX_RECEIVERS)
+            )
         receiver = self.group.receiver(receive_buffer=_RECEIVE_BUFFER, keep=2 * MAX_HISTORY)
         self._own(receiver)
         self.session.add(receiver)  # a join, when datagrams were sent before
@@ -183,7 +185,7 @@ class MulticastLab(Panel[FanOutResult]):
         self._check_open()
         if name is None:
             if not self.members:
-                raise UsageError("there is no receiver to remove: add one first")
+                raise UsageError(_("there is no receiver to remove: add one first"))
             name = self.members[-1]
         self._live(name)
         self.session.remove(name)
@@ -227,8 +229,10 @@ class MulticastLab(Panel[FanOutResult]):
         first = self.sent
         if first + count > MAX_HISTORY:
             raise UsageError(
-                f"the lab has sent {first} datagrams and keeps at most {MAX_HISTORY}: "
-                "run the cell that made it again to start a fresh lab"
+                _(
+                    "the lab has sent {sent} datagrams and keeps at most {most}: "
+                    "run the cell that made it again to start a fresh lab"
+                ).format(sent=first, most=MAX_HISTORY)
             )
         self.run_button.disabled = True
         try:
@@ -271,8 +275,10 @@ class MulticastLab(Panel[FanOutResult]):
     def _check_open(self) -> None:
         if self.group.closed:
             raise ClosedError(
-                "this multicast lab is closed (its cell ran again, or close() or "
-                "labsock.close_all() was called): run the cell that made it to start a new one"
+                _(
+                    "this multicast lab is closed (its cell ran again, or close() or "
+                    "labsock.close_all() was called): run the cell that made it to start a new one"
+                )
             )
 
     def _live(self, name: object) -> MulticastReceiver:
@@ -280,14 +286,16 @@ class MulticastLab(Panel[FanOutResult]):
         receiver = self.session.receiver(name) if isinstance(name, str) else None
         if receiver is None:
             raise UsageError(
-                f"there is no receiver {name!r} in this lab; the receivers are {self.members}"
+                _("there is no receiver {name} in this lab; the receivers are {members}").format(
+                    name=repr(name), members=self.members
+                )
             )
         return receiver
 
     def _chosen(self) -> str:
         name = self.chooser.value
         if not isinstance(name, str):
-            raise UsageError("choose a receiver first (add one if there is none)")
+            raise UsageError(_("choose a receiver first (add one if there is none)"))
         return name
 
     def _remove_chosen(self) -> None:
