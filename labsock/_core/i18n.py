@@ -9,7 +9,11 @@ English, the source language, silently: nothing breaks, it is only not
 translated.
 
 Catalogs are gettext files in ``labsock/locale/LANG/LC_MESSAGES/labsock.po``,
-compiled to ``.mo`` beside them by ``make translations``.
+compiled to ``.mo`` beside them by ``make translations``
+(``scripts/i18n_messages.py``, which extracts every ``_()``, ``ngettext()`` and
+``N_()`` call with string literals). Translate at call time, inside the
+function that shows the text, never at import time: the notebook chooses the
+language after labsock is imported.
 
 >>> set_language("xx_YY")       # no such catalog: English
 >>> language(), gettext("hello")
