@@ -69,6 +69,7 @@ translations: setup
 	$(BIN)/python scripts/i18n_notebooks.py update
 	$(BIN)/python scripts/i18n_notebooks.py build
 	$(BIN)/python scripts/i18n_notebooks.py report
+	$(BIN)/python scripts/i18n_messages.py update
 
 # labsock against bare sockets and the loopback limit: one table, a few minutes
 # (see benchmarks/README.md). BENCH_ARGS=--quick for a smoke run in seconds.

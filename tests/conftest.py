@@ -28,6 +28,15 @@ def _open_fds() -> int:
 
 
 @pytest.fixture(autouse=True)
+def english() -> None:
+    """Tests read labsock's English text, whatever LANG the machine has (pt_BR, say).
+
+    A test that wants another language calls ``labsock.set_language`` itself.
+    """
+    labsock.set_language("en")
+
+
+@pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
     """Threads, file descriptors and live endpoints are back where they started."""
     threads_before = set(threading.enumerate())

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from labsock._core.formatting import describe_bytes
+from labsock._core.i18n import gettext as _
 from labsock._core.trace_events import (
     RECEIVING,
     SENDING,
@@ -153,7 +154,7 @@ class _Book:
             return actor
         host, port = address
         key = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self.peers.setdefault(key, Lane(key, "peer", f"{key}\n(not traced)"))
+        self.peers.setdefault(key, Lane(key, "peer", f"{key}\n{_('(not traced)')}"))
         return key
 
 
@@ -173,11 +174,11 @@ def _lanes(events: list[TraceEvent], book: _Book, created: Iterable[str]) -> lis
     lanes: list[Lane] = []
     for index, role in enumerate(roles):
         connections = [
-            Lane(a, "connection", f"{a}\n(connection)")
+            Lane(a, "connection", f"{a}\n{_('(connection)')}")
             for a in actors
             if a.partition("#")[0] == role and a != role
         ]
-        what = "\n(listening socket)" if role in listening else ""
+        what = "\n" + _("(listening socket)") if role in listening else ""
         own = [Lane(role, "actor", role + what)] if role in actors else []
         # The connections go on the side facing the actors that talk to them.
         lanes.extend([*own, *connections] if index == 0 else [*connections, *own])
@@ -253,15 +254,17 @@ def _matches(events: list[TraceEvent]) -> tuple[dict[int, int], dict[int, int]]:
 
 def _note_text(e: TraceEvent) -> str:
     if e.error:
-        return cut(f"{e.call}() failed: {error_name(e.error)}", 42)
+        return cut(_("{call}() failed: {error}").format(call=e.call, error=error_name(e.error)), 42)
     if e.call == "bind":
         port = e.local[1] if e.local else None
         asked = e.args.rpartition(":")[2]
-        return f"bind({e.args})" + (f" → port {port}" if asked == "0" and port else "")
+        return f"bind({e.args})" + (
+            _(" → port {port}").format(port=port) if asked == "0" and port else ""
+        )
     if e.call == "socket":
         return f"socket({e.args.partition(', ')[2] or e.args})"
     if e.call == "connect" and e.protocol == "udp":
-        return cut(f"connect({e.args}): UDP only notes the peer", 42)
+        return cut(_("connect({args}): UDP only notes the peer").format(args=e.args), 42)
     return cut(f"{e.call}({e.args})" + (f" → {e.result}" if e.result else ""), 42)
 
 
@@ -271,8 +274,12 @@ def _fail_kind(e: TraceEvent) -> tuple[MessageKind, str] | None:
     if failure is None:
         return None
     if failure.refused:
-        return "refused", f"{e.call}() refused: SYN answered by RST (nothing listens)"
-    return "failed", cut(f"{e.call}() failed: {error_name(failure.error)}", 48)
+        return "refused", _("{call}() refused: SYN answered by RST (nothing listens)").format(
+            call=e.call
+        )
+    return "failed", cut(
+        _("{call}() failed: {error}").format(call=e.call, error=error_name(failure.error)), 48
+    )
 
 
 def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
@@ -311,7 +318,7 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
         elif e.call in RECEIVING and e.ok:
             n = e.nbytes or 0
             if i in eof.values():
-                text = f"{e.call} → b'' (end of stream)"
+                text = _("{call} → b'' (end of stream)").format(call=e.call)
             elif i in took or n == 0:
                 text = f"{e.call} → {describe_bytes(n)}" if n else f"{e.call} → {e.result}"
             else:
@@ -326,7 +333,7 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
                             me,
                             y - _LEAD,
                             y,
-                            f"{describe_bytes(n)} (untraced send)",
+                            _("{bytes} (untraced send)").format(bytes=describe_bytes(n)),
                             inline=True,
                         )
                     )
@@ -349,11 +356,17 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
                         me,
                         y + step,
                         y + 2 * step,
-                        "SYN+ACK (sent by the kernel)",
+                        _("SYN+ACK (sent by the kernel)"),
                         inline=True,
                     ),
                     Message(
-                        "ack", me, target, y + 2 * step, y + 3 * step, "ACK: connected", inline=True
+                        "ack",
+                        me,
+                        target,
+                        y + 2 * step,
+                        y + 3 * step,
+                        _("ACK: connected"),
+                        inline=True,
                     ),
                 ]
         elif e.call == "accept" and e.ok:

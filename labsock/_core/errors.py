@@ -33,6 +33,9 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
+
 __all__ = [
     "AddressError",
     "AddressInUse",
@@ -146,6 +149,27 @@ def _where(address: object) -> str:
     return str(address)
 
 
+#: The ``action`` phrases labsock passes to :func:`os_errors`, marked for
+#: translation (an action not listed here is shown in English).
+_ACTIONS = (
+    N_("accept on"),
+    N_("bind"),
+    N_("blast"),
+    N_("configure multicast on"),
+    N_("connect to"),
+    N_("join the group"),
+    N_("leave the group"),
+    N_("listen on"),
+    N_("ping"),
+    N_("resolve"),
+    N_("send a request to"),
+    N_("send to"),
+    N_("set up the blast on"),
+    N_("set up the bulk transfer on"),
+    N_("start"),
+)
+
+
 def translate_oserror(exc: OSError, *, action: str, address: object = None) -> LabsockError:
     """Turn a low-level ``OSError`` into a :class:`LabsockError` a student can act on.
 
@@ -158,69 +182,98 @@ def translate_oserror(exc: OSError, *, action: str, address: object = None) -> L
     >>> type(err).__name__
     'ConnectionRefused'
     """
-    where = _where(address) if address is not None else "the address"
+    where = _where(address) if address is not None else _("the address")
     port = address[1] if isinstance(address, tuple) and len(address) >= 2 else None
     code = exc.errno
+    doing = _(action)  # the English action decides below; the student reads this
 
     if isinstance(exc, socket.gaierror):
         return HostNotFound(
-            f"cannot {action} {where}: the host name does not resolve ({exc.strerror}). "
-            "Use an address such as '127.0.0.1' or 'localhost'."
+            _(
+                "cannot {action} {where}: the host name does not resolve ({reason}). "
+                "Use an address such as '127.0.0.1' or 'localhost'."
+            ).format(action=doing, where=where, reason=exc.strerror)
         )
     if isinstance(exc, ConnectionRefusedError) or code == errno.ECONNREFUSED:
         return ConnectionRefused(
-            f"connection refused by {where}: nothing is listening on that port. "
-            "Start the server first, and check the port number."
+            _(
+                "connection refused by {where}: nothing is listening on that port. "
+                "Start the server first, and check the port number."
+            ).format(where=where)
         )
     if isinstance(exc, TimeoutError) or code == errno.ETIMEDOUT:
         return NetworkTimeout(
-            f"timed out while trying to {action} {where}: no answer arrived in time. "
-            "Is the peer running? Try a longer timeout."
+            _(
+                "timed out while trying to {action} {where}: no answer arrived in time. "
+                "Is the peer running? Try a longer timeout."
+            ).format(action=doing, where=where)
         )
     if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
         return ConnectionLost(
-            f"the connection to {where} was broken by the peer while trying to {action} it "
-            f"({exc.strerror or type(exc).__name__}). The other side closed or crashed."
+            _(
+                "the connection to {where} was broken by the peer while trying to {action} it "
+                "({reason}). The other side closed or crashed."
+            ).format(where=where, action=doing, reason=exc.strerror or type(exc).__name__)
         )
     if code == errno.EADDRINUSE:
         return AddressInUse(
-            f"cannot {action} {where}: the address is already in use by another socket. "
-            "Use port=0 to let the operating system pick a free port, or close the old "
-            "endpoint first (labsock.close_all())."
+            _(
+                "cannot {action} {where}: the address is already in use by another socket. "
+                "Use port=0 to let the operating system pick a free port, or close the old "
+                "endpoint first (labsock.close_all())."
+            ).format(action=doing, where=where)
         )
     if code == errno.EACCES and action.startswith(("connect", "send", "ping")):
         # Sending or connecting needs no rights on any port: EACCES there
         # means a broadcast address (the kernel wants SO_BROADCAST first).
         return PermissionDenied(
-            f"permission denied to {action} {where}: it is a broadcast address, which "
-            "reaches every machine of a network, and the kernel refuses to send to it "
-            "unless the socket asks with SO_BROADCAST. The course talks to one machine: "
-            "use a server's .address, e.g. ('127.0.0.1', port)."
+            _(
+                "permission denied to {action} {where}: it is a broadcast address, which "
+                "reaches every machine of a network, and the kernel refuses to send to it "
+                "unless the socket asks with SO_BROADCAST. The course talks to one machine: "
+                "use a server's .address, e.g. ('127.0.0.1', port)."
+            ).format(action=doing, where=where)
         )
     if code in (errno.EACCES, errno.EPERM):
         hint = (
-            f"port {port} is below 1024 and needs administrator rights: use port=0"
+            _("port {port} is below 1024 and needs administrator rights: use port=0").format(
+                port=port
+            )
             if isinstance(port, int) and 0 < port < 1024
-            else "the operating system does not allow it here"
+            else _("the operating system does not allow it here")
         )
-        return PermissionDenied(f"permission denied to {action} {where}: {hint}.")
+        return PermissionDenied(
+            _("permission denied to {action} {where}: {hint}.").format(
+                action=doing, where=where, hint=hint
+            )
+        )
     if code == errno.EADDRNOTAVAIL:
         return AddressError(
-            f"cannot {action} {where}: this machine has no such address. "
-            "Use '127.0.0.1' (loopback) for the course."
+            _(
+                "cannot {action} {where}: this machine has no such address. "
+                "Use '127.0.0.1' (loopback) for the course."
+            ).format(action=doing, where=where)
         )
     if code == errno.EMSGSIZE:
         return DatagramTooLarge(
-            f"cannot {action} {where}: the datagram is too large for one packet "
-            "(at most 65,507 bytes over IPv4). Split the data, or use TCP."
+            _(
+                "cannot {action} {where}: the datagram is too large for one packet "
+                "(at most 65,507 bytes over IPv4). Split the data, or use TCP."
+            ).format(action=doing, where=where)
         )
     if code in RESOURCE_ERRNOS:
         return OutOfResources(
-            f"cannot {action} {where}: out of resources ({exc.strerror or exc}). Too many "
-            "sockets or threads are open at once: close the endpoints you no longer need "
-            "(labsock.close_all()), or wait for other clients to finish."
+            _(
+                "cannot {action} {where}: out of resources ({reason}). Too many "
+                "sockets or threads are open at once: close the endpoints you no longer need "
+                "(labsock.close_all()), or wait for other clients to finish."
+            ).format(action=doing, where=where, reason=exc.strerror or exc)
         )
-    return NetworkError(f"cannot {action} {where}: {exc.strerror or exc}")
+    return NetworkError(
+        _("cannot {action} {where}: {reason}").format(
+            action=doing, where=where, reason=exc.strerror or exc
+        )
+    )
 
 
 @contextmanager

@@ -36,6 +36,8 @@ import socket
 from typing import Any, Literal
 
 from labsock._core.errors import NotLoopback, UsageError, os_errors
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_port
 
 __all__ = [
@@ -63,21 +65,22 @@ _LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 # sendto(..., ("<broadcast>", p)) sends to 255.255.255.255.
 _SPECIAL_HOSTS = {"": "0.0.0.0", "<broadcast>": "255.255.255.255"}
 
-_WHY = (
+# English, marked with N_: translated with _() when a refusal is raised.
+_WHY = N_(
     "The course runs on shared machines (a class JupyterHub, Binder), and nothing "
     "it does may leave the machine."
 )
-_OPT_IN = (
+_OPT_IN = N_(
     " (A teacher running a lab on a private network can lift this rule with "
     "labsock.allow_network(True), or LABSOCK_ALLOW_NETWORK=1 in the environment: "
     "see the teaching guide.)"
 )
 _TODO: dict[Role, str] = {
-    "destination": (
+    "destination": N_(
         "Use the address of an endpoint you started on this machine, e.g. "
         "ping(server.address), or ('127.0.0.1', port)."
     ),
-    "bind": "Use host='127.0.0.1' (the default) with port=0.",
+    "bind": N_("Use host='127.0.0.1' (the default) with port=0."),
 }
 
 
@@ -141,40 +144,56 @@ def refusal(host: str, role: Role, *, allowed: bool = False) -> tuple[str, bool]
     if addr.is_unspecified:
         if role == "destination":
             return (
-                f"{addr} means 'any address': a socket binds to it, but nothing can be sent to it.",
+                _(
+                    "{addr} means 'any address': a socket binds to it, but nothing can be "
+                    "sent to it."
+                ).format(addr=addr),
                 False,
             )
-        reason = (
-            f"{addr} means every network interface of this machine: bound there, the "
+        reason = _(
+            "{addr} means every network interface of this machine: bound there, the "
             "endpoint answers any machine that can reach this one."
-        )
+        ).format(addr=addr)
         return None if allowed else (reason, True)
     if addr.is_multicast:
         if role == "destination":
             return (
-                f"{addr} is a multicast group, not one machine: sent like this, a datagram "
-                "leaves by the default network interface, without the group's safety "
-                "settings. Use labsock.MulticastGroup, which keeps groups on the loopback "
-                "interface.",
+                _(
+                    "{addr} is a multicast group, not one machine: sent like this, a datagram "
+                    "leaves by the default network interface, without the group's safety "
+                    "settings. Use labsock.MulticastGroup, which keeps groups on the loopback "
+                    "interface."
+                ).format(addr=addr),
                 False,
             )
         return (
-            f"{addr} is a multicast group: only a group's receivers bind it. Use "
-            "labsock.MulticastGroup and its receivers.",
+            _(
+                "{addr} is a multicast group: only a group's receivers bind it. Use "
+                "labsock.MulticastGroup and its receivers."
+            ).format(addr=addr),
             False,
         )
     if allowed:
         return None
     if addr == _LIMITED_BROADCAST:
         return (
-            f"{addr} is the broadcast address: a datagram sent there reaches every "
-            "machine on the local network.",
+            _(
+                "{addr} is the broadcast address: a datagram sent there reaches every "
+                "machine on the local network."
+            ).format(addr=addr),
             True,
         )
     if role == "destination":
-        return f"{addr} is not a loopback address: data sent there leaves this machine.", True
+        return (
+            _("{addr} is not a loopback address: data sent there leaves this machine.").format(
+                addr=addr
+            ),
+            True,
+        )
     return (
-        f"{addr} is not a loopback address: bound there, the endpoint answers other machines.",
+        _(
+            "{addr} is not a loopback address: bound there, the endpoint answers other machines."
+        ).format(addr=addr),
         True,
     )
 
@@ -192,15 +211,19 @@ def _where(host: str, port: int) -> str:
 def _check(address: object, role: Role, what: str, kind: int, family: int) -> tuple[Any, ...]:
     if not isinstance(address, tuple) or len(address) < 2 or not isinstance(address[0], str):
         raise UsageError(
-            f"{what}: the address must be a (host, port) tuple such as ('127.0.0.1', 5000), "
-            f"not {address!r}; an endpoint's .address is one"
+            _(
+                "{what}: the address must be a (host, port) tuple such as ('127.0.0.1', 5000), "
+                "not {value}; an endpoint's .address is one"
+            ).format(what=what, value=repr(address))
         )
     host, port = address[0], check_port(address[1], name=f"{what}: port")
     if role == "destination" and port == 0:
         raise UsageError(
-            f"{what}: port 0 is not a port anything listens on. Port 0 asks the operating "
-            "system to pick a free port when an endpoint *binds*; send to the port it got "
-            "instead, e.g. ping(server.address) (server.port tells which)."
+            _(
+                "{what}: port 0 is not a port anything listens on. Port 0 asks the operating "
+                "system to pick a free port when an endpoint *binds*; send to the port it got "
+                "instead, e.g. ping(server.address) (server.port tells which)."
+            ).format(what=what)
         )
     name = _SPECIAL_HOSTS.get(host, host)
     try:
@@ -223,11 +246,19 @@ def _check(address: object, role: Role, what: str, kind: int, family: int) -> tu
     if verdict is None:
         return sockaddr
     reason, liftable = verdict
-    named = f"{host!r} resolves to {resolved}: " if resolved != name else ""
-    action = "send to" if role == "destination" else "bind"
+    named = (
+        _("{host} resolves to {resolved}: ").format(host=repr(host), resolved=resolved)
+        if resolved != name
+        else ""
+    )
+    refused = (
+        _("{what}: refused to send to {where}.")
+        if role == "destination"
+        else _("{what}: refused to bind {where}.")
+    )
     raise NotLoopback(
-        f"{what}: refused to {action} {_where(name, port)}. {named}{reason} {_WHY} "
-        f"{_TODO[role]}{_OPT_IN if liftable else ''}"
+        f"{refused.format(what=what, where=_where(name, port))} {named}{reason} {_(_WHY)} "
+        f"{_(_TODO[role])}{_(_OPT_IN) if liftable else ''}"
     )
 
 

@@ -9,7 +9,11 @@ English, the source language, silently: nothing breaks, it is only not
 translated.
 
 Catalogs are gettext files in ``labsock/locale/LANG/LC_MESSAGES/labsock.po``,
-compiled to ``.mo`` beside them by ``make translations``.
+compiled to ``.mo`` beside them by ``make translations``
+(``scripts/i18n_messages.py``, which extracts every ``_()``, ``ngettext()`` and
+``N_()`` call with string literals). Translate at call time, inside the
+function that shows the text, never at import time: the notebook chooses the
+language after labsock is imported.
 
 >>> set_language("xx_YY")       # no such catalog: English
 >>> language(), gettext("hello")
@@ -25,7 +29,7 @@ import gettext as _gettext
 import os
 from pathlib import Path
 
-__all__ = ["LOCALE_DIR", "gettext", "language", "ngettext", "set_language"]
+__all__ = ["LOCALE_DIR", "N_", "gettext", "language", "ngettext", "set_language"]
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "labsock"
@@ -86,12 +90,23 @@ def language() -> str:
 
 def gettext(message: str) -> str:
     """``message`` in the current language (itself in English)."""
-    return _translations.gettext(message)
+    # gettext("") is a catalog's header, never a message: keep "" as it is.
+    return _translations.gettext(message) if message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for ``n``, in the current language."""
     return _translations.ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """``message`` itself: marks a message defined at import time for extraction.
+
+    A table of words built when a module is imported cannot call
+    :func:`gettext` (the language is chosen later); it marks them with ``N_``
+    and the code that shows one calls ``gettext`` on it then.
+    """
+    return message
 
 
 _load(_from_environment())

@@ -12,6 +12,8 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
+from labsock._core.i18n import gettext as _
+
 __all__ = ["Situation", "explain"]
 
 
@@ -68,72 +70,80 @@ def explain(actor: str, call: str, exc: OSError, situation: Situation) -> str:
     elif str(exc):
         said += f": {exc}"
     if code == errno.EBADF:
-        why = f"this {actor} socket is closed: a closed socket cannot be used again"
+        why = _("this {actor} socket is closed: a closed socket cannot be used again").format(
+            actor=actor
+        )
         if actor == "server" and call != "close" and s.listener_open and s.accepted:
-            why += "; a client must connect again, and the server accept() the new connection"
+            why += _("; a client must connect again, and the server accept() the new connection")
         else:
-            why += f"; press {actor}.socket for a new one"
+            why += _("; press {actor}.socket for a new one").format(actor=actor)
     elif isinstance(exc, TimeoutError):
         why = _why_timeout(actor, call, peer, s)
     elif isinstance(exc, ConnectionRefusedError):
         if s.listener_open:
-            why = "nothing is listening yet: press server.listen first"
+            why = _("nothing is listening yet: press server.listen first")
         else:
-            why = "nothing is listening there any more: the server socket is closed"
+            why = _("nothing is listening there any more: the server socket is closed")
     elif code == errno.EINVAL and call == "accept":
-        why = "accept() needs a listening socket: call listen() first"
+        why = _("accept() needs a listening socket: call listen() first")
     elif code == errno.EINVAL and call == "bind":
-        why = "this socket is already bound: a socket is bound once, to one address"
+        why = _("this socket is already bound: a socket is bound once, to one address")
     elif code == errno.EISCONN:
-        why = "this socket is already connected: a TCP socket connects once"
+        why = _("this socket is already connected: a TCP socket connects once")
     elif actor == "client" and call == "send" and s.client_shut:
-        why = (
+        why = _(
             "the client shut down its sending side (SHUT_WR): it cannot send any more; "
             "it can still receive"
         )
     elif code == errno.ENOTCONN or (call in ("send", "shutdown") and not s.connected):
         why = _why_not_connected(actor, s)
     elif isinstance(exc, (BrokenPipeError, ConnectionResetError)):
-        why = (
-            f"the connection is over: the {peer} closed its socket, and its kernel answered "
-            f"what the {actor} sent with a reset (RST)"
-        )
+        why = _(
+            "the connection is over: the {peer} closed its socket, and its kernel answered "
+            "what the {actor} sent with a reset (RST)"
+        ).format(peer=peer, actor=actor)
     elif isinstance(exc, ConnectionAbortedError):
-        why = (
+        why = _(
             "the previous connect() failed and left this socket in a failed state: "
             "press connect again, or better, close it and make a new socket"
         )
     elif code == errno.EINPROGRESS:
-        why = f"the server did not finish the handshake within {s.timeout:g} s"
+        why = _("the server did not finish the handshake within {timeout:g} s").format(
+            timeout=s.timeout
+        )
     else:
-        why = "see the error: it is the kernel's own answer"
+        why = _("see the error: it is the kernel's own answer")
     return f"{said}: {why}"
 
 
 def _why_timeout(actor: str, call: str, peer: str, s: Situation) -> str:
-    waited = f"(waited {s.timeout:g} s)"
+    waited = _("(waited {timeout:g} s)").format(timeout=s.timeout)
     if s.protocol == "udp" and actor == "server" and not s.server_bound:
-        return (
-            f"nothing arrived {waited}: the server socket has no address yet, so nothing "
+        return _(
+            "nothing arrived {waited}: the server socket has no address yet, so nothing "
             "can reach it: press server.bind first"
-        )
+        ).format(waited=waited)
     if call == "accept":
-        return f"no client is waiting to be accepted {waited}: press client.connect first"
-    if actor == "server" and s.protocol == "tcp" and not s.accepted:
-        return (
-            f"the listening socket carries no data, it only hands out connections, so "
-            f"recv() on it waited for nothing {waited}: press server.accept first"
+        return _("no client is waiting to be accepted {waited}: press client.connect first").format(
+            waited=waited
         )
+    if actor == "server" and s.protocol == "tcp" and not s.accepted:
+        return _(
+            "the listening socket carries no data, it only hands out connections, so "
+            "recv() on it waited for nothing {waited}: press server.accept first"
+        ).format(waited=waited)
     if call == "connect":
-        return f"the server did not answer the handshake {waited}"
-    return f"nothing to receive yet {waited}: the {peer} has not sent anything"
+        return _("the server did not answer the handshake {waited}").format(waited=waited)
+    return _("nothing to receive yet {waited}: the {peer} has not sent anything").format(
+        waited=waited, peer=peer
+    )
 
 
 def _why_not_connected(actor: str, s: Situation) -> str:
     if actor == "server":
-        first = "server.accept" if s.listening else "server.listen, then server.accept"
-        return (
+        first = "server.accept" if s.listening else _("server.listen, then server.accept")
+        return _(
             "the server's own socket is never connected to anyone: it listens and hands "
-            f"out connections. Press {first}, and talk on the socket accept() returns"
-        )
-    return "the client is not connected: press client.connect first"
+            "out connections. Press {first}, and talk on the socket accept() returns"
+        ).format(first=first)
+    return _("the client is not connected: press client.connect first")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from labsock._core.errors import DatagramTooLarge, PayloadTypeError, UsageError
+from labsock._core.i18n import gettext as _
 
 __all__ = [
     "MAX_UDP_PAYLOAD",
@@ -44,13 +45,17 @@ def check_port(port: object, *, name: str = "port") -> int:
     """Return ``port`` if it is an int in 0..65535, else raise ``UsageError``."""
     if isinstance(port, bool) or not isinstance(port, int):
         raise UsageError(
-            f"{name} must be a whole number from 0 to 65535, not {port!r}; "
-            "use port=0 to let the operating system pick a free port"
+            _(
+                "{name} must be a whole number from 0 to 65535, not {value}; "
+                "use port=0 to let the operating system pick a free port"
+            ).format(name=name, value=repr(port))
         )
     if not 0 <= port <= 65535:
         raise UsageError(
-            f"{name}={port} is out of range: ports go from 0 to 65535 "
-            "(use 0 to let the operating system pick one)"
+            _(
+                "{name}={port} is out of range: ports go from 0 to 65535 "
+                "(use 0 to let the operating system pick one)"
+            ).format(name=name, port=port)
         )
     return port
 
@@ -62,7 +67,11 @@ def check_host(host: object, *, name: str = "host") -> str:
     made once the name is resolved: see :mod:`labsock._core.guard`.
     """
     if not isinstance(host, str) or not host:
-        raise UsageError(f"{name} must be a non-empty string such as '127.0.0.1', not {host!r}")
+        raise UsageError(
+            _("{name} must be a non-empty string such as '127.0.0.1', not {value}").format(
+                name=name, value=repr(host)
+            )
+        )
     return host
 
 
@@ -70,21 +79,33 @@ def check_address(address: object, *, name: str = "address") -> tuple[str, int]:
     """Return ``(host, port)`` from a 2-tuple (or an endpoint's ``.address``)."""
     if not isinstance(address, tuple) or len(address) < 2:
         raise UsageError(
-            f"{name} must be a (host, port) tuple such as ('127.0.0.1', 5000), not {address!r}; "
-            "an endpoint's .address is one"
+            _(
+                "{name} must be a (host, port) tuple such as ('127.0.0.1', 5000), not {value}; "
+                "an endpoint's .address is one"
+            ).format(name=name, value=repr(address))
         )
     host, port = address[0], address[1]
     if not isinstance(host, str) or not host:
-        raise UsageError(f"{name}: host must be a string such as '127.0.0.1', not {host!r}")
+        raise UsageError(
+            _("{name}: host must be a string such as '127.0.0.1', not {value}").format(
+                name=name, value=repr(host)
+            )
+        )
     return host, check_port(port, name=f"{name} port")
 
 
 def check_count(value: object, *, name: str, minimum: int = 1, maximum: int = 10_000_000) -> int:
     """An int in ``minimum..maximum``, else ``UsageError``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise UsageError(f"{name} must be a whole number, not {value!r}")
+        raise UsageError(
+            _("{name} must be a whole number, not {value}").format(name=name, value=repr(value))
+        )
     if not minimum <= value <= maximum:
-        raise UsageError(f"{name}={value} makes no sense: use a value from {minimum} to {maximum}")
+        raise UsageError(
+            _("{name}={value} makes no sense: use a value from {minimum} to {maximum}").format(
+                name=name, value=value, minimum=minimum, maximum=maximum
+            )
+        )
     return value
 
 
@@ -93,9 +114,11 @@ def check_size(value: object, *, name: str = "size", minimum: int = 0, udp: bool
     size = check_count(value, name=name, minimum=minimum, maximum=1 << 31)
     if udp and size > MAX_UDP_PAYLOAD:
         raise DatagramTooLarge(
-            f"{name}={size} bytes does not fit in one UDP datagram: the limit over IPv4 is "
-            f"{MAX_UDP_PAYLOAD:,} bytes (65,535 minus the IP and UDP headers). "
-            "Send smaller datagrams, or use TCP for bulk data."
+            _(
+                "{name}={size} bytes does not fit in one UDP datagram: the limit over IPv4 is "
+                "{limit:,} bytes (65,535 minus the IP and UDP headers). "
+                "Send smaller datagrams, or use TCP for bulk data."
+            ).format(name=name, size=size, limit=MAX_UDP_PAYLOAD)
         )
     return size
 
@@ -105,30 +128,52 @@ def check_seconds(
 ) -> float:
     """A duration in seconds: a finite, non-negative number (positive if not ``allow_zero``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{name} must be a number of seconds, not {value!r}")
+        raise UsageError(
+            _("{name} must be a number of seconds, not {value}").format(
+                name=name, value=repr(value)
+            )
+        )
     seconds = float(value)
     if not math.isfinite(seconds):
         # Not "must be zero or more": inf IS more. Say what is really wrong.
-        hint = " (to lose every datagram instead, use loss=1.0)" if name in _HELD else ""
+        hint = _(" (to lose every datagram instead, use loss=1.0)") if name in _HELD else ""
         raise UsageError(
-            f"{name}={value!r} is not a finite number of seconds: labsock never waits "
-            f"forever. Use a number from 0 to {maximum:g}{hint}."
+            _(
+                "{name}={value} is not a finite number of seconds: labsock never waits "
+                "forever. Use a number from 0 to {maximum:g}{hint}."
+            ).format(name=name, value=repr(value), maximum=maximum, hint=hint)
         )
     if seconds < 0 or (seconds == 0 and not allow_zero):
-        rule = "zero or more" if allow_zero else "more than zero"
-        raise UsageError(f"{name}={value!r} makes no sense: it must be {rule} seconds")
+        rule = (
+            _("{name}={value} makes no sense: it must be zero or more seconds")
+            if allow_zero
+            else _("{name}={value} makes no sense: it must be more than zero seconds")
+        )
+        raise UsageError(rule.format(name=name, value=repr(value)))
     if seconds > maximum:
-        raise UsageError(f"{name}={value!r} is too long: at most {maximum:g} seconds")
+        raise UsageError(
+            _("{name}={value} is too long: at most {maximum:g} seconds").format(
+                name=name, value=repr(value), maximum=maximum
+            )
+        )
     return seconds
 
 
 def check_probability(value: object, *, name: str) -> float:
     """A probability in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{name} must be a probability from 0.0 to 1.0, not {value!r}")
+        raise UsageError(
+            _("{name} must be a probability from 0.0 to 1.0, not {value}").format(
+                name=name, value=repr(value)
+            )
+        )
     p = float(value)
     if not 0.0 <= p <= 1.0:
-        raise UsageError(f"{name}={value!r} is not a probability: use a value from 0.0 to 1.0")
+        raise UsageError(
+            _("{name}={value} is not a probability: use a value from 0.0 to 1.0").format(
+                name=name, value=repr(value)
+            )
+        )
     return p
 
 
@@ -136,9 +181,13 @@ def check_payload(data: object, *, name: str = "data") -> bytes:
     """Bytes-like data as ``bytes``; a ``str`` gets a hint to encode it."""
     if isinstance(data, str):
         raise PayloadTypeError(
-            f"{name} must be bytes, not str: sockets carry bytes. "
-            f"Encode the text first, e.g. {data[:20]!r}.encode()"
+            _(
+                "{name} must be bytes, not str: sockets carry bytes. "
+                "Encode the text first, e.g. {example}.encode()"
+            ).format(name=name, example=repr(data[:20]))
         )
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
-    raise PayloadTypeError(f"{name} must be bytes, not {type(data).__name__}")
+    raise PayloadTypeError(
+        _("{name} must be bytes, not {type}").format(name=name, type=type(data).__name__)
+    )

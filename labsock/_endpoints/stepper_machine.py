@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labsock._core.errors import ClosedError, NetworkError, UsageError
+from labsock._core.i18n import gettext as _
 from labsock._core.stepper_explain import Situation, explain
 from labsock._core.validate import check_payload, check_seconds
 from labsock._endpoints.base import Endpoint
@@ -357,8 +358,10 @@ class StepperMachine(Endpoint):
     def _new_socket(self, actor: str, current: TracedSocket | None) -> TracedSocket:
         if current is not None and current.fileno() != -1:
             raise _NotPossible(
-                f"the {actor} already has an open socket (fd {current.fileno()}): "
-                f"press {actor}.close first, or start over"
+                _(
+                    "the {actor} already has an open socket (fd {fd}): "
+                    "press {actor}.close first, or start over"
+                ).format(actor=actor, fd=current.fileno())
             )
         kind = socket.SOCK_STREAM if self.protocol == "tcp" else socket.SOCK_DGRAM
         sock = self.trace.socket(socket.AF_INET, kind, actor=actor)
@@ -367,13 +370,18 @@ class StepperMachine(Endpoint):
 
     def _need(self, actor: str, sock: TracedSocket | None) -> TracedSocket:
         if sock is None:
-            raise _NotPossible(f"there is no {actor} socket yet: press {actor}.socket first")
+            raise _NotPossible(
+                _("there is no {actor} socket yet: press {actor}.socket first").format(actor=actor)
+            )
         return sock
 
     def _server_address(self) -> tuple[str, int]:
         if not self._server_ports:
-            then = " (then server.listen)" if self.protocol == "tcp" else ""
-            raise _NotPossible(f"the server has no address yet: press server.bind{then} first")
+            raise _NotPossible(
+                _("the server has no address yet: press server.bind (then server.listen) first")
+                if self.protocol == "tcp"
+                else _("the server has no address yet: press server.bind first")
+            )
         return _HOST, self._server_ports[-1]
 
     def _note_port(self, ports: list[int], sock: TracedSocket) -> int | None:
@@ -399,8 +407,9 @@ class StepperMachine(Endpoint):
         self._listener = self._new_socket("server", self._listener)
         kind = "TCP" if self.protocol == "tcp" else "UDP"
         return self._listener.fileno(), (
-            f"a new {kind} socket (file descriptor {self._listener.fileno()}): "
-            "it has no address yet"
+            _("a new {kind} socket (file descriptor {fd}): it has no address yet").format(
+                kind=kind, fd=self._listener.fileno()
+            )
         )
 
     def _server_bind(self, _data: bytes) -> tuple[Any, str]:
@@ -409,12 +418,16 @@ class StepperMachine(Endpoint):
         port = self._note_port(self._server_ports, sock)
         if self.protocol == "udp":
             return None, (
-                f"bound to {_HOST}:{port}: datagrams sent to this port now wait in its "
-                "receive buffer (UDP needs no listen and no accept)"
+                _(
+                    "bound to {host}:{port}: datagrams sent to this port now wait in its "
+                    "receive buffer (UDP needs no listen and no accept)"
+                ).format(host=_HOST, port=port)
             )
         return None, (
-            f"bound to {_HOST}:{port}: the port is the server's, but nothing can connect "
-            "yet: it does not listen"
+            _(
+                "bound to {host}:{port}: the port is the server's, but nothing can connect "
+                "yet: it does not listen"
+            ).format(host=_HOST, port=port)
         )
 
     def _server_close(self, _data: bytes) -> tuple[Any, str]:
@@ -422,17 +435,19 @@ class StepperMachine(Endpoint):
         if conn is not None and conn.fileno() != -1:
             conn.close()
             return None, (
-                f"closed the connection {conn.actor}: its kernel sends FIN. "
-                "The listening socket still listens: press close again to close it too"
+                _(
+                    "closed the connection {name}: its kernel sends FIN. "
+                    "The listening socket still listens: press close again to close it too"
+                ).format(name=conn.actor)
             )
         sock = self._need("server", self._listener)
         if sock.fileno() == -1:
             sock.close()
-            return None, "it was already closed: closing again does nothing"
+            return None, _("it was already closed: closing again does nothing")
         sock.close()
         if self.protocol == "udp":
-            return None, "closed the server socket: datagrams sent to its port are now lost"
-        return None, "closed the listening socket: new connections are refused from now on"
+            return None, _("closed the server socket: datagrams sent to its port are now lost")
+        return None, _("closed the listening socket: new connections are refused from now on")
 
     # server, TCP
     def _server_listen(self, _data: bytes) -> tuple[Any, str]:
@@ -440,15 +455,15 @@ class StepperMachine(Endpoint):
         bound = sock.fileno() == -1 or self._bound(sock)
         sock.listen()
         port = self._note_port(self._server_ports, sock)
-        text = (
-            f"listening on port {port}: the kernel now answers connection requests (SYN) "
+        text = _(
+            "listening on port {port}: the kernel now answers connection requests (SYN) "
             "by itself and queues the connections until accept()"
-        )
+        ).format(port=port)
         if not bound:
-            text += (
-                f". There was no bind(): the kernel picked port {port} for you, which no "
+            text += _(
+                ". There was no bind(): the kernel picked port {port} for you, which no "
                 "client knows, so servers bind first"
-            )
+            ).format(port=port)
         return None, text
 
     def _server_accept(self, _data: bytes) -> tuple[Any, str]:
@@ -460,8 +475,10 @@ class StepperMachine(Endpoint):
         server_port, client_port = int(conn.getsockname()[1]), int(address[1])
         self._accepted[server_port, client_port] = conn.actor
         return (str(address[0]), client_port), (
-            f"accepted the connection from {address[0]}:{client_port}: accept() returns a NEW "
-            f"socket ({conn.actor}) for this client; the listening socket keeps listening"
+            _(
+                "accepted the connection from {host}:{port}: accept() returns a NEW "
+                "socket ({name}) for this client; the listening socket keeps listening"
+            ).format(host=address[0], port=client_port, name=conn.actor)
         )
 
     def _server_recv(self, _data: bytes) -> tuple[Any, str]:
@@ -469,17 +486,21 @@ class StepperMachine(Endpoint):
         data = sock.recv(_BUFSIZE)
         if not data:
             return data, (
-                "recv() returned b'': the client closed its sending side (its FIN arrived). "
-                "That is the end of the stream: nothing more will come, so close too"
+                _(
+                    "recv() returned b'': the client closed its sending side (its FIN arrived). "
+                    "That is the end of the stream: nothing more will come, so close too"
+                )
             )
-        return data, f"got {len(data)} bytes: {data!r}"
+        return data, _("got {n} bytes: {data}").format(n=len(data), data=repr(data))
 
     def _server_send(self, data: bytes) -> tuple[Any, str]:
         sock = self._conn() or self._need("server", self._listener)
         n = sock.send(data)
         return n, (
-            f"the kernel took {n} bytes: they are on their way to the client; send() does "
-            "not wait for the client to read them"
+            _(
+                "the kernel took {n} bytes: they are on their way to the client; send() does "
+                "not wait for the client to read them"
+            ).format(n=n)
         )
 
     # server, UDP
@@ -488,20 +509,26 @@ class StepperMachine(Endpoint):
         data, address = sock.recvfrom(_BUFSIZE)
         self._reply_to = (str(address[0]), int(address[1]))
         return (data, self._reply_to), (
-            f"got {len(data)} bytes from {address[0]}:{address[1]}: recvfrom() also says "
-            "who sent them, so the server knows whom to answer"
+            _(
+                "got {n} bytes from {host}:{port}: recvfrom() also says "
+                "who sent them, so the server knows whom to answer"
+            ).format(n=len(data), host=address[0], port=address[1])
         )
 
     def _server_sendto(self, data: bytes) -> tuple[Any, str]:
         sock = self._need("server", self._listener)
         if self._reply_to is None:
             raise _NotPossible(
-                "the server does not know whom to answer: recvfrom() tells it the client's "
-                "address, so press server.recvfrom first"
+                _(
+                    "the server does not know whom to answer: recvfrom() tells it the client's "
+                    "address, so press server.recvfrom first"
+                )
             )
         n = sock.sendto(data, self._reply_to)
         host, port = self._reply_to
-        return n, f"sent {n} bytes to {host}:{port}: every datagram carries its destination"
+        return n, _(
+            "sent {n} bytes to {host}:{port}: every datagram carries its destination"
+        ).format(n=n, host=host, port=port)
 
     # client, both protocols
     def _client_socket(self, _data: bytes) -> tuple[Any, str]:
@@ -509,19 +536,21 @@ class StepperMachine(Endpoint):
         self._client_shut = False
         kind = "TCP" if self.protocol == "tcp" else "UDP"
         return self._client.fileno(), (
-            f"a new {kind} socket (file descriptor {self._client.fileno()}): clients "
-            "usually do not bind; the kernel gives them a port when they first need one"
+            _(
+                "a new {kind} socket (file descriptor {fd}): clients usually do not bind; "
+                "the kernel gives them a port when they first need one"
+            ).format(kind=kind, fd=self._client.fileno())
         )
 
     def _client_close(self, _data: bytes) -> tuple[Any, str]:
         sock = self._need("client", self._client)
         if sock.fileno() == -1:
             sock.close()
-            return None, "it was already closed: closing again does nothing"
+            return None, _("it was already closed: closing again does nothing")
         sock.close()
         if self.protocol == "udp":
-            return None, "closed the client socket: UDP tells nobody"
-        return None, (
+            return None, _("closed the client socket: UDP tells nobody")
+        return None, _(
             "closed the client socket: its kernel sends FIN (when it is connected) and "
             "finishes the connection on its own, even though the socket object is gone"
         )
@@ -533,8 +562,10 @@ class StepperMachine(Endpoint):
         self._connect(sock, address)
         port = self._note_port(self._client_ports, sock)
         return None, (
-            f"connected from port {port} to port {address[1]}: the three-way handshake "
-            "(SYN, SYN+ACK, ACK) is done by the two kernels, before the server calls accept()"
+            _(
+                "connected from port {port} to port {server}: the three-way handshake "
+                "(SYN, SYN+ACK, ACK) is done by the two kernels, before the server calls accept()"
+            ).format(port=port, server=address[1])
         )
 
     def _connect(self, sock: TracedSocket, address: tuple[str, int]) -> None:
@@ -560,8 +591,10 @@ class StepperMachine(Endpoint):
         sock = self._need("client", self._client)
         n = sock.send(data)
         return n, (
-            f"the kernel took {n} bytes: they are on their way to the server; send() does "
-            "not wait for the server to read them"
+            _(
+                "the kernel took {n} bytes: they are on their way to the server; send() does "
+                "not wait for the server to read them"
+            ).format(n=n)
         )
 
     def _client_recv(self, _data: bytes) -> tuple[Any, str]:
@@ -569,18 +602,22 @@ class StepperMachine(Endpoint):
         data = sock.recv(_BUFSIZE)
         if not data:
             return data, (
-                "recv() returned b'': the server closed its side (its FIN arrived): "
-                "the end of the stream"
+                _(
+                    "recv() returned b'': the server closed its side (its FIN arrived): "
+                    "the end of the stream"
+                )
             )
-        return data, f"got {len(data)} bytes: {data!r}"
+        return data, _("got {n} bytes: {data}").format(n=len(data), data=repr(data))
 
     def _client_shutdown(self, _data: bytes) -> tuple[Any, str]:
         sock = self._need("client", self._client)
         sock.shutdown(socket.SHUT_WR)
         self._client_shut = True
         return None, (
-            "shutdown(SHUT_WR): the client sent FIN, so it will send nothing more, but it "
-            "can still receive; the server's recv() will return b''"
+            _(
+                "shutdown(SHUT_WR): the client sent FIN, so it will send nothing more, but it "
+                "can still receive; the server's recv() will return b''"
+            )
         )
 
     # client, UDP
@@ -589,22 +626,26 @@ class StepperMachine(Endpoint):
         address = self._server_address()
         n = sock.sendto(data, address)
         port = self._note_port(self._client_ports, sock)
-        text = f"sent {n} bytes from port {port} to port {address[1]}"
+        text = _("sent {n} bytes from port {port} to port {server}").format(
+            n=n, port=port, server=address[1]
+        )
         listener = self._listener
         if listener is None or listener.fileno() == -1:
-            text += (
+            text += _(
                 ": no socket is there any more, so the datagram is lost, and sendto() "
                 "cannot tell: UDP promises nothing"
             )
         else:
-            text += ": no connection, no handshake; it waits in the server's receive buffer"
+            text += _(": no connection, no handshake; it waits in the server's receive buffer")
         return n, text
 
     def _client_recvfrom(self, _data: bytes) -> tuple[Any, str]:
         sock = self._need("client", self._client)
         data, address = sock.recvfrom(_BUFSIZE)
         return (data, (str(address[0]), int(address[1]))), (
-            f"got {len(data)} bytes from {address[0]}:{address[1]}: {data!r}"
+            _("got {n} bytes from {host}:{port}: {data}").format(
+                n=len(data), host=address[0], port=address[1], data=repr(data)
+            )
         )
 
     def _listening(self) -> bool:

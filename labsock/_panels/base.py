@@ -12,6 +12,7 @@ import ipywidgets as w
 
 from labsock._core.errors import LabsockError
 from labsock._core.formatting import html_table
+from labsock._core.i18n import gettext as _
 from labsock._endpoints import registry as _registry
 
 __all__ = ["PERCENT", "Panel", "close_tree", "html_table", "png"]
@@ -26,7 +27,7 @@ class Panel(Generic[R]):
 
     def __init__(self) -> None:
         self.status = w.HTML()
-        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
+        self.run_button = w.Button(description=_("Run"), button_style="primary", icon="play")
         self.run_button.on_click(lambda _b: self._clicked())
         self.last: R | None = None
         self.widget: w.Widget = w.VBox()
@@ -43,7 +44,7 @@ class Panel(Generic[R]):
         try:
             self.run()
         except LabsockError as exc:
-            self._say(f"<b>Could not run:</b> {html.escape(str(exc))}", error=True)
+            self._say(f"<b>{_('Could not run:')}</b> {html.escape(str(exc))}", error=True)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         colour = "#D55E00" if error else "inherit"

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import LabsockError, UsageError
+from labsock._core.i18n import gettext as _
 from labsock._endpoints import strace as _strace
 from labsock._endpoints.compiler import (
     SOURCES,
@@ -295,7 +296,8 @@ def side_by_side(
 
 
 # -- the %%cpp cell magic -----------------------------------------------------------
-_USAGE = "usage: %%cpp NAME [--background] [--timeout SECONDS] [ARGS ...]"
+def _usage() -> str:
+    return _("usage: %%cpp NAME [--background] [--timeout SECONDS] [ARGS ...]")
 
 
 def _cpp_magic(line: str, cell: str) -> None:
@@ -305,7 +307,7 @@ def _cpp_magic(line: str, cell: str) -> None:
     try:
         words = shlex.split(line)
     except ValueError as exc:
-        print(f"{_USAGE} ({exc})", file=sys.stderr)
+        print(f"{_usage()} ({exc})", file=sys.stderr)
         return
     background, timeout, rest = False, 10.0, []
     i = 0
@@ -317,13 +319,18 @@ def _cpp_magic(line: str, cell: str) -> None:
             try:
                 timeout = float(words[i])
             except ValueError:
-                print(f"--timeout needs a number of seconds, not {words[i]!r}", file=sys.stderr)
+                print(
+                    _("--timeout needs a number of seconds, not {value}").format(
+                        value=repr(words[i])
+                    ),
+                    file=sys.stderr,
+                )
                 return
         else:
             rest.append(words[i])
         i += 1
     if not rest:
-        print(_USAGE, file=sys.stderr)
+        print(_usage(), file=sys.stderr)
         return
     name, args = rest[0], rest[1:]
     ok, why = available()
@@ -341,9 +348,17 @@ def _cpp_magic(line: str, cell: str) -> None:
             try:
                 first = program.wait_for_output("", timeout=min(timeout, 5.0))
             except ProgramTimeout:
-                first = "(nothing printed yet)"
-            print(f"{name} is running (pid {program.pid}): {first}")
-            print(f"{name}.wait() waits for its end; re-running this cell stops it.")
+                first = _("(nothing printed yet)")
+            print(
+                _("{name} is running (pid {pid}): {first}").format(
+                    name=name, pid=program.pid, first=first
+                )
+            )
+            print(
+                _("{name}.wait() waits for its end; re-running this cell stops it.").format(
+                    name=name
+                )
+            )
             return
         program.wait()
     except LabsockError as exc:

@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from labsock._core.i18n import gettext as _
 from labsock._experiments.link_runs import run_through_link
 from labsock._panels.base import PERCENT, Panel, html_table, png
 from labsock._results.link import LinkRun
@@ -15,10 +16,11 @@ from labsock._viz import figures as plots
 __all__ = ["LinkLab"]
 
 
-_TCP_NOTE = (
-    "TCP: only delay can be emulated here. Loss, jitter, reordering and "
-    "duplication happen below the socket, where TCP repairs them."
-)
+def _tcp_note() -> str:
+    return _(
+        "TCP: only delay can be emulated here. Loss, jitter, reordering and "
+        "duplication happen below the socket, where TCP repairs them."
+    )
 
 
 class LinkLab(Panel[LinkRun]):
@@ -52,21 +54,21 @@ class LinkLab(Panel[LinkRun]):
     ) -> None:
         super().__init__()
         self.protocol = w.ToggleButtons(options=[("UDP", "udp"), ("TCP", "tcp")], value=protocol)
-        self.loss = w.FloatSlider(value=loss, description="loss", **PERCENT)
+        self.loss = w.FloatSlider(value=loss, description=_("loss"), **PERCENT)
         self.delay = w.FloatSlider(
-            value=delay * 1e3, min=0, max=50, step=0.5, description="delay (ms)"
+            value=delay * 1e3, min=0, max=50, step=0.5, description=_("delay (ms)")
         )
         self.jitter = w.FloatSlider(
-            value=jitter * 1e3, min=0, max=50, step=0.5, description="jitter (ms)"
+            value=jitter * 1e3, min=0, max=50, step=0.5, description=_("jitter (ms)")
         )
-        self.reorder = w.FloatSlider(value=reorder, description="reorder", **PERCENT)
-        self.duplicate = w.FloatSlider(value=duplicate, description="duplicate", **PERCENT)
-        self.count = w.IntSlider(value=count, min=10, max=2000, step=10, description="probes")
+        self.reorder = w.FloatSlider(value=reorder, description=_("reorder"), **PERCENT)
+        self.duplicate = w.FloatSlider(value=duplicate, description=_("duplicate"), **PERCENT)
+        self.count = w.IntSlider(value=count, min=10, max=2000, step=10, description=_("probes"))
         self.interval = w.FloatSlider(
-            value=interval * 1e3, min=0, max=20, step=0.5, description="every (ms)"
+            value=interval * 1e3, min=0, max=20, step=0.5, description=_("every (ms)")
         )
-        self.seed = w.IntText(value=seed, description="seed")
-        self.progress = w.IntProgress(value=0, min=0, max=count, description="sent")
+        self.seed = w.IntText(value=seed, description=_("seed"))
+        self.progress = w.IntProgress(value=0, min=0, max=count, description=_("sent"))
         self.figure = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.table = w.HTML()
         self._udp_values: list[float] | None = None  # set aside while TCP greys them out
@@ -102,7 +104,7 @@ class LinkLab(Panel[LinkRun]):
                 control.value = self._udp_values[i]
         if not tcp:
             self._udp_values = None
-        self._say(_TCP_NOTE if tcp else "")
+        self._say(_tcp_note() if tcp else "")
 
     def settings(self) -> dict[str, Any]:
         """The current control values, in the units ``run_through_link`` takes."""
@@ -131,15 +133,17 @@ class LinkLab(Panel[LinkRun]):
                 self.progress.value = sent
 
         try:
-            self._say("running...")
+            self._say(_("running..."))
             result = run_through_link(progress=progress, **settings)
         finally:
             self.run_button.disabled = False
         self.last = result
         self.figure.value = png(plots.dashboard(result.ping))
-        self.table.value = html_table(["", "the client saw", "the link did"], result.comparison())
+        self.table.value = html_table(
+            ["", _("the client saw"), _("the link did")], result.comparison()
+        )
         headline = html.escape(result.ping.summary().splitlines()[0])
         # Keep saying why the sliders are grey: the run's headline alone
         # would leave a student wondering.
-        self._say(f"{headline}<br>{_TCP_NOTE}" if result.protocol == "tcp" else headline)
+        self._say(f"{headline}<br>{_tcp_note()}" if result.protocol == "tcp" else headline)
         return result

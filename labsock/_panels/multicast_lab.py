@@ -21,6 +21,7 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from labsock._core.errors import ClosedError, LabsockError, UsageError
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_count, check_seconds
 from labsock._endpoints import registry as _registry
 from labsock._endpoints.base import Endpoint
@@ -95,20 +96,20 @@ class MulticastLab(Panel[FanOutResult]):
                 self.group, size=SIZE, interval=self.interval, timeout=SETTLE_TIMEOUT
             )
             self._own(self.session.sender)
-            for _ in range(receivers):
+            for _i in range(receivers):
                 self.add_receiver()
         except BaseException:
             self.group.close()
             raise
 
-        self.run_button.description = "send burst"
+        self.run_button.description = _("send burst")
         self.run_button.icon = "paper-plane"
-        self.burst = w.IntSlider(value=burst, min=1, max=MAX_BURST, description="burst")
-        self.chooser = w.Dropdown(description="receiver")
-        self.add_button = w.Button(description="add receiver", icon="plus")
-        self.remove_button = w.Button(description="remove receiver", icon="minus")
-        self.leave_button = w.Button(description="leave", icon="sign-out")
-        self.rejoin_button = w.Button(description="rejoin", icon="sign-in")
+        self.burst = w.IntSlider(value=burst, min=1, max=MAX_BURST, description=_("burst"))
+        self.chooser = w.Dropdown(description=_("receiver"))
+        self.add_button = w.Button(description=_("add receiver"), icon="plus")
+        self.remove_button = w.Button(description=_("remove receiver"), icon="minus")
+        self.leave_button = w.Button(description=_("leave"), icon="sign-out")
+        self.rejoin_button = w.Button(description=_("rejoin"), icon="sign-in")
         self.add_button.on_click(lambda _b: self._guard(self.add_receiver))
         self.remove_button.on_click(lambda _b: self._guard(self._remove_chosen))
         self.leave_button.on_click(lambda _b: self._guard(lambda: self.leave(self._chosen())))
@@ -128,8 +129,10 @@ class MulticastLab(Panel[FanOutResult]):
         self._refresh()
         host, port = self.group.address
         self._say(
-            f"group {host}:{port} on the loopback interface, {len(self.members)} receivers: "
-            "press <b>send burst</b>"
+            _(
+                "group {host}:{port} on the loopback interface, {n} receivers: "
+                "press <b>send burst</b>"
+            ).format(host=host, port=port, n=len(self.members))
         )
 
     # -- what the lab holds -------------------------------------------------
@@ -156,17 +159,21 @@ class MulticastLab(Panel[FanOutResult]):
         """
         self._check_open()
         if len(self.members) >= MAX_RECEIVERS:
-            raise UsageError(f"the lab already has {MAX_RECEIVERS} receivers: remove one first")
+            raise UsageError(
+                _("the lab already has {n} receivers: remove one first").format(n=MAX_RECEIVERS)
+            )
         receiver = self.group.receiver(receive_buffer=_RECEIVE_BUFFER, keep=2 * MAX_HISTORY)
         self._own(receiver)
         self.session.add(receiver)  # a join, when datagrams were sent before
         if self.sent:
             # Its first join: it was never out, it was not there yet.
             self._refresh(
-                f"{receiver.name} joined the group: it hears what is sent from #{self.sent} on"
+                _("{name} joined the group: it hears what is sent from #{seq} on").format(
+                    name=receiver.name, seq=self.sent
+                )
             )
         else:
-            self._refresh(f"{receiver.name} joined the group")
+            self._refresh(_("{name} joined the group").format(name=receiver.name))
         return receiver.name
 
     def remove_receiver(self, name: str | None = None) -> None:
@@ -178,11 +185,11 @@ class MulticastLab(Panel[FanOutResult]):
         self._check_open()
         if name is None:
             if not self.members:
-                raise UsageError("there is no receiver to remove: add one first")
+                raise UsageError(_("there is no receiver to remove: add one first"))
             name = self.members[-1]
         self._live(name)
         self.session.remove(name)
-        self._refresh(f"{name} was removed: its socket is closed")
+        self._refresh(_("{name} was removed: its socket is closed").format(name=name))
 
     def leave(self, name: str) -> None:
         """Receiver ``name`` leaves the group: it misses what is sent until it rejoins.
@@ -193,18 +200,18 @@ class MulticastLab(Panel[FanOutResult]):
         self._check_open()
         self._live(name)
         if not self.session.leave(name):
-            self._refresh(f"{name} is already out of the group")
+            self._refresh(_("{name} is already out of the group").format(name=name))
             return
-        self._refresh(f"{name} left the group: IP_DROP_MEMBERSHIP on 127.0.0.1")
+        self._refresh(_("{name} left the group: IP_DROP_MEMBERSHIP on 127.0.0.1").format(name=name))
 
     def rejoin(self, name: str) -> None:
         """Receiver ``name`` joins the group again: it hears what is sent from now on."""
         self._check_open()
         self._live(name)
         if not self.session.join(name):
-            self._refresh(f"{name} is already a member")
+            self._refresh(_("{name} is already a member").format(name=name))
             return
-        self._refresh(f"{name} joined again: IP_ADD_MEMBERSHIP on 127.0.0.1")
+        self._refresh(_("{name} joined again: IP_ADD_MEMBERSHIP on 127.0.0.1").format(name=name))
 
     # -- bursts ---------------------------------------------------------------
     def run(self) -> FanOutResult:
@@ -222,8 +229,10 @@ class MulticastLab(Panel[FanOutResult]):
         first = self.sent
         if first + count > MAX_HISTORY:
             raise UsageError(
-                f"the lab has sent {first} datagrams and keeps at most {MAX_HISTORY}: "
-                "run the cell that made it again to start a fresh lab"
+                _(
+                    "the lab has sent {sent} datagrams and keeps at most {most}: "
+                    "run the cell that made it again to start a fresh lab"
+                ).format(sent=first, most=MAX_HISTORY)
             )
         self.run_button.disabled = True
         try:
@@ -266,8 +275,10 @@ class MulticastLab(Panel[FanOutResult]):
     def _check_open(self) -> None:
         if self.group.closed:
             raise ClosedError(
-                "this multicast lab is closed (its cell ran again, or close() or "
-                "labsock.close_all() was called): run the cell that made it to start a new one"
+                _(
+                    "this multicast lab is closed (its cell ran again, or close() or "
+                    "labsock.close_all() was called): run the cell that made it to start a new one"
+                )
             )
 
     def _live(self, name: object) -> MulticastReceiver:
@@ -275,14 +286,16 @@ class MulticastLab(Panel[FanOutResult]):
         receiver = self.session.receiver(name) if isinstance(name, str) else None
         if receiver is None:
             raise UsageError(
-                f"there is no receiver {name!r} in this lab; the receivers are {self.members}"
+                _("there is no receiver {name} in this lab; the receivers are {members}").format(
+                    name=repr(name), members=self.members
+                )
             )
         return receiver
 
     def _chosen(self) -> str:
         name = self.chooser.value
         if not isinstance(name, str):
-            raise UsageError("choose a receiver first (add one if there is none)")
+            raise UsageError(_("choose a receiver first (add one if there is none)"))
         return name
 
     def _remove_chosen(self) -> None:
@@ -293,13 +306,14 @@ class MulticastLab(Panel[FanOutResult]):
         try:
             action()
         except LabsockError as exc:
-            self._say(f"<b>Could not do that:</b> {html.escape(str(exc))}", error=True)
+            self._say(f"<b>{_('Could not do that:')}</b> {html.escape(str(exc))}", error=True)
 
     def _burst_story(self, result: FanOutResult, first: int, count: int) -> str:
         host, port = result.group
         parts = [
-            f"burst {self._bursts}: datagrams #{first} to #{first + count - 1} "
-            f"sent to {host}:{port}"
+            _("burst {n}: datagrams #{first} to #{last} sent to {host}:{port}").format(
+                n=self._bursts, first=first, last=first + count - 1, host=host, port=port
+            )
         ]
         # The membership changes just before this burst, in the figure's words.
         words = zip(result.events, move_words(result.events), strict=True)
@@ -309,14 +323,18 @@ class MulticastLab(Panel[FanOutResult]):
             expected, got = result.expected[i][first:], result.matrix[i][first:]
             if not any(expected):
                 if self.session.receiver(name) is not None:
-                    parts.append(f"{name} was out of the group and missed them by design")
+                    parts.append(
+                        _("{name} was out of the group and missed them by design").format(name=name)
+                    )
                 continue
             lost = sum(e and not g for e, g in zip(expected, got, strict=True))
             if lost:
                 lost_any = True
-                parts.append(f"{name} missed {lost} while a member (real loss)")
+                parts.append(
+                    _("{name} missed {n} while a member (real loss)").format(name=name, n=lost)
+                )
         if not lost_any:
-            parts.append("every member got every one")
+            parts.append(_("every member got every one"))
         return html.escape("; ".join(parts))
 
     def _table(self) -> str:
@@ -324,7 +342,13 @@ class MulticastLab(Panel[FanOutResult]):
         rows = []
         for i, name in enumerate(result.names):
             receiver = self.session.receiver(name)
-            now = "removed" if receiver is None else "yes" if receiver.joined else "no (left)"
+            now = (
+                _("removed")
+                if receiver is None
+                else _("yes")
+                if receiver.joined
+                else _("no (left)")
+            )
             rows.append(
                 (
                     name,
@@ -335,13 +359,13 @@ class MulticastLab(Panel[FanOutResult]):
                 )
             )
         if not rows:
-            return "<p>No receivers: press <b>add receiver</b>.</p>"
+            return "<p>{}</p>".format(_("No receivers: press <b>add receiver</b>."))
         header = [
-            "receiver",
-            "joined now?",
-            "received",
-            "sent while a member",
-            "missed while a member",
+            _("receiver"),
+            _("joined now?"),
+            _("received"),
+            _("sent while a member"),
+            _("missed while a member"),
         ]
         return html_table(header, rows)
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from labsock._core.errors import LabsockError, NetworkError
+from labsock._core.i18n import gettext as _
 from labsock._endpoints.stepper_machine import CALLS, CONVERSATION, StepperMachine
 from labsock._endpoints.trace import Trace
 from labsock._panels.base import Panel, html_table, png
@@ -80,11 +81,11 @@ class SocketStepper(Panel[Trace]):
         self._passing: list[str] = []  # passing TCP states seen while the table settled
         self._widgets_closed = False
 
-        self.run_button.description = "whole conversation"
-        self.run_button.tooltip = "start over and make every call of the usual conversation"
+        self.run_button.description = _("whole conversation")
+        self.run_button.tooltip = _("start over and make every call of the usual conversation")
         # A button is 148 px wide by default: too narrow for this label, which got cut.
         self.run_button.layout.width = "max-content"
-        self.reset_button = w.Button(description="start over", icon="undo")
+        self.reset_button = w.Button(description=_("start over"), icon="undo")
         self.reset_button.on_click(lambda _b: self._guard(self.reset))
         self.buttons: dict[tuple[str, str], w.Button] = {}
         columns = []
@@ -104,7 +105,11 @@ class SocketStepper(Panel[Trace]):
             layout=w.Layout(width="100%"),
         )
         self._redraw()
-        self._say(f"{protocol.upper()}: press <b>socket()</b> on the server side to begin")
+        self._say(
+            _("{proto}: press <b>socket()</b> on the server side to begin").format(
+                proto=protocol.upper()
+            )
+        )
 
     # -- what the machine holds -----------------------------------------------
     @property
@@ -166,7 +171,9 @@ class SocketStepper(Panel[Trace]):
             raise
         self._redraw()
         self._say(
-            f"the whole {self.protocol.upper()} conversation: {len(trace)} calls, every one real"
+            _("the whole {proto} conversation: {n} calls, every one real").format(
+                proto=self.protocol.upper(), n=len(trace)
+            )
         )
         self.last = trace
         return trace
@@ -175,7 +182,7 @@ class SocketStepper(Panel[Trace]):
         """Close every socket and start over with an empty trace."""
         self.machine.reset()
         self._redraw()
-        self._say("started over: no sockets")
+        self._say(_("started over: no sockets"))
 
     def states(self) -> dict[str, str]:
         """The kernel's state of each of our sockets: ``{"server": "LISTEN", ...}``.
@@ -213,24 +220,29 @@ class SocketStepper(Panel[Trace]):
             (label, row.name, *row.cells()[1:3], row.state if tcp else "-") for label, row in rows
         ]
         if cells:
-            table = html_table(["who", "proto", "local address", "remote address", "state"], cells)
+            header = [_("who"), _("proto"), _("local address"), _("remote address"), _("state")]
+            table = html_table(header, cells)
         else:
-            table = "<p>(the kernel lists none of our sockets)</p>"
+            table = f"<p>{_('(the kernel lists none of our sockets)')}</p>"
         if self.machine.note:
             table += f"<p><em>{html.escape(self.machine.note)}</em></p>"
         if not tcp:
-            table += "<p><em>UDP keeps no connection, so there is no state to show.</em></p>"
+            table += (
+                f"<p><em>{_('UDP keeps no connection, so there is no state to show.')}</em></p>"
+            )
         self.table.value = table
         self.figure.value = png(plots.sequence(self.trace)) if len(self.trace) else b""
 
     def _story(self, result: StepResult) -> str:
         text = f"<code>{html.escape(result.code)}</code>: {html.escape(result.message)}"
         if self._passing:
-            text += html.escape(f" (on the way: {', '.join(self._passing)})")
+            text += html.escape(
+                _(" (on the way: {packets})").format(packets=", ".join(self._passing))
+            )
         return text
 
     def _guard(self, action: Callable[[], object]) -> None:
         try:
             action()
         except LabsockError as exc:
-            self._say(f"<b>Could not do that:</b> {html.escape(str(exc))}", error=True)
+            self._say(f"<b>{_('Could not do that:')}</b> {html.escape(str(exc))}", error=True)

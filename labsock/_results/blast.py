@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from labsock._core.formatting import format_seconds, wrap_lines
+from labsock._core.i18n import gettext as _
 
 __all__ = ["BlastResult"]
 
@@ -110,88 +111,128 @@ class BlastResult:
 
     def summary(self) -> str:
         """A few lines a student can read, e.g. for ``print(result)``."""
+        udp = self.protocol == "udp"
         kernel = (
-            f"the kernel made it {self.effective_buffer:,}"
+            _("the kernel made it {n:,}").format(n=self.effective_buffer)
             if self.effective_buffer != self.requested_buffer
-            else "granted as asked"
+            else _("granted as asked")
         )
         what = (
-            f"{self.count:,} datagrams of {self.size:,} bytes"
-            if self.protocol == "udp"
-            else f"{self.count * self.size:,} bytes ({self.count:,} × {self.size:,})"
+            _("{count:,} datagrams of {size:,} bytes")
+            if udp
+            else _("{total:,} bytes ({count:,} × {size:,})")
+        ).format(count=self.count, size=self.size, total=self.count * self.size)
+        reading = (
+            _("one datagram") if udp else _("up to {size:,} bytes").format(size=self.size)
+        ) + " "
+        reading += (
+            _("every {interval}").format(interval=format_seconds(self.read_delay))
+            if self.read_delay
+            else _("at a time, as fast as it can")
         )
         lines = [
-            f"{self.protocol.upper()} blast: {what} into a receiver with a "
-            f"{self.requested_buffer:,}-byte receive buffer ({kernel}), reading "
-            f"{'one datagram' if self.protocol == 'udp' else f'up to {self.size:,} bytes'} "
-            + (
-                f"every {format_seconds(self.read_delay)}"
-                if self.read_delay
-                else "at a time, as fast as it can"
+            _(
+                "{proto} blast: {what} into a receiver with a {buffer:,}-byte receive buffer "
+                "({kernel}), reading {reading}"
+            ).format(
+                proto=self.protocol.upper(),
+                what=what,
+                buffer=self.requested_buffer,
+                kernel=kernel,
+                reading=reading,
             ),
-            f"received {self.received:,} of {self.sent:,} {self.unit}, "
-            f"lost {self.lost:,} ({self.loss_rate:.1%})",
+            (
+                _("received {received:,} of {sent:,} datagrams, lost {lost:,} ({rate:.1%})")
+                if udp
+                else _("received {received:,} of {sent:,} bytes, lost {lost:,} ({rate:.1%})")
+            ).format(received=self.received, sent=self.sent, lost=self.lost, rate=self.loss_rate),
         ]
         if self.protocol == "udp":
             lines.extend(self._udp_lines())
         else:
             lines.extend(self._tcp_lines())
         if self.timed_out:
-            lines.append(f"the run stopped at the {self.timeout:g} s timeout before it drained")
+            lines.append(
+                _("the run stopped at the {timeout:g} s timeout before it drained").format(
+                    timeout=self.timeout
+                )
+            )
         return wrap_lines(lines)
 
     def _udp_lines(self) -> list[str]:
         lines = [
-            f"sender: done in {format_seconds(self.send_elapsed)} "
-            f"({self.send_rate / 1e6:,.1f} MB/s); the receiver had read "
-            f"{self.received_when_sent:,} datagrams by then"
-            + (". Nobody told the sender about the losses." if self.lost else "")
+            _(
+                "sender: done in {elapsed} ({rate:,.1f} MB/s); the receiver had read "
+                "{read:,} datagrams by then"
+            ).format(
+                elapsed=format_seconds(self.send_elapsed),
+                rate=self.send_rate / 1e6,
+                read=self.received_when_sent,
+            )
+            + (_(". Nobody told the sender about the losses.") if self.lost else "")
         ]
         if self.send_errors:
-            lines.append(f"the kernel refused {self.send_errors:,} sends outright (ENOBUFS)")
+            lines.append(
+                _("the kernel refused {n:,} sends outright (ENOBUFS)").format(n=self.send_errors)
+            )
         if self.kernel_drops is not None:
             accounted = self.received + self.kernel_drops
-            check = "all accounted for" if accounted == self.sent else "NOT all accounted for"
+            check = _("all accounted for") if accounted == self.sent else _("NOT all accounted for")
             lines.append(
-                f"kernel: dropped {self.kernel_drops:,} datagrams on this socket (buffer full); "
-                f"{check}: {self.received:,} received + {self.kernel_drops:,} dropped = "
-                f"{accounted:,} of {self.sent:,} sent"
+                _(
+                    "kernel: dropped {dropped:,} datagrams on this socket (buffer full); "
+                    "{check}: {received:,} received + {dropped:,} dropped = "
+                    "{accounted:,} of {sent:,} sent"
+                ).format(
+                    dropped=self.kernel_drops,
+                    check=check,
+                    received=self.received,
+                    accounted=accounted,
+                    sent=self.sent,
+                )
             )
         else:
-            lines.append("(this system does not show the kernel's per-socket drop counter)")
+            lines.append(_("(this system does not show the kernel's per-socket drop counter)"))
         if self.rcvbuf_errors is not None:
             lines.append(
-                f"system-wide RcvbufErrors grew by {self.rcvbuf_errors:,} "
-                "(other programs' drops count there too)"
+                _(
+                    "system-wide RcvbufErrors grew by {n:,} (other programs' drops count there too)"
+                ).format(n=self.rcvbuf_errors)
             )
         return lines
 
     def _tcp_lines(self) -> list[str]:
         if not self.intact:
-            check = "the bytes that arrived DIFFER from those sent"
+            check = _("the bytes that arrived DIFFER from those sent")
         elif self.lost:
-            check = "what arrived is exactly the start of what was sent, in order (checked)"
+            check = _("what arrived is exactly the start of what was sent, in order (checked)")
         else:
-            check = "every byte arrived, in order (checked)"
+            check = _("every byte arrived, in order (checked)")
         lines = [
-            f"content: {check}",
-            f"sendall returned after {format_seconds(self.send_elapsed)}, when the reader had "
-            f"read {self.received_when_sent:,} bytes",
+            _("content: {check}").format(check=check),
+            _("sendall returned after {elapsed}, when the reader had read {read:,} bytes").format(
+                elapsed=format_seconds(self.send_elapsed), read=self.received_when_sent
+            ),
         ]
         waiting = self.sent - self.received_when_sent
         if waiting > self.sent // 2:
             lines.append(
-                f"the other {waiting:,} bytes waited in the kernels' buffers: sendall returns "
-                "once the data is in the sender's buffer, and flow control paced the delivery"
+                _(
+                    "the other {n:,} bytes waited in the kernels' buffers: sendall returns "
+                    "once the data is in the sender's buffer, and flow control paced the delivery"
+                ).format(n=waiting)
             )
         else:
             lines.append(
-                "flow control held the sender back: the receiver's window closed whenever "
-                "its buffer was full, and sendall waited"
+                _(
+                    "flow control held the sender back: the receiver's window closed whenever "
+                    "its buffer was full, and sendall waited"
+                )
             )
         lines.append(
-            f"whole transfer: {format_seconds(self.elapsed)} "
-            f"({self.receive_rate / 1e6:,.2f} MB/s, the pace of the reader)"
+            _("whole transfer: {elapsed} ({rate:,.2f} MB/s, the pace of the reader)").format(
+                elapsed=format_seconds(self.elapsed), rate=self.receive_rate / 1e6
+            )
         )
         return lines
 

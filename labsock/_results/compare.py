@@ -21,6 +21,7 @@ from labsock._core.formatting import (
     format_size,
     wrap_lines,
 )
+from labsock._core.i18n import gettext as _
 from labsock._results.ping import PingResult
 
 __all__ = ["BulkTransfer", "SpeedComparison", "ThroughputPoint"]
@@ -63,16 +64,18 @@ class ThroughputPoint:
 def _faster(name_a: str, a: float, name_b: str, b: float, *, higher_is_faster: bool) -> str:
     """'UDP 1.8x faster' from two measurements of the same thing (times or rates)."""
     if a <= 0 and b <= 0:
-        return "no comparison (nothing measured)"
+        return _("no comparison (nothing measured)")
     if higher_is_faster:
         a, b = b, a  # from here on, smaller is faster
     if a <= 0 or b <= 0:
-        return f"{name_a if a <= 0 else name_b} only (the other measured nothing)"
+        return _("{name} only (the other measured nothing)").format(
+            name=name_a if a <= 0 else name_b
+        )
     ratio = max(a, b) / min(a, b)
     winner = name_a if a < b else name_b
     if ratio < _EVEN:
-        return f"about even ({winner} {ratio:.2f}x faster)"
-    return f"{winner} {ratio:.1f}x faster"
+        return _("about even ({winner} {ratio:.2f}x faster)").format(winner=winner, ratio=ratio)
+    return _("{winner} {ratio:.1f}x faster").format(winner=winner, ratio=ratio)
 
 
 @dataclass(frozen=True)
@@ -142,23 +145,26 @@ class BulkTransfer:
 
     def summary(self) -> str:
         """One line: size, goodput, loss."""
-        line = (
-            f"{self.protocol.upper()} {format_size(self.message_size)} messages: "
-            f"{format_rate(self.bytes_per_second)} delivered"
+        line = _("{proto} {size} messages: {rate} delivered").format(
+            proto=self.protocol.upper(),
+            size=format_size(self.message_size),
+            rate=format_rate(self.bytes_per_second),
         )
         if self.protocol == "udp":
-            line += (
-                f", offered {format_rate(self.offered_per_second)}; "
-                f"{self.messages_delivered:,} of {self.messages_sent:,} datagrams arrived "
-                f"(lost {self.loss_rate:.1%})"
+            line += _(
+                ", offered {offered}; {delivered:,} of {sent:,} datagrams arrived (lost {rate:.1%})"
+            ).format(
+                offered=format_rate(self.offered_per_second),
+                delivered=self.messages_delivered,
+                sent=self.messages_sent,
+                rate=self.loss_rate,
             )
         else:
-            line += (
-                f"; {self.bytes_delivered:,} of {self.bytes_sent:,} bytes arrived "
-                f"in {self.receive_calls:,} reads"
+            line += _("; {delivered:,} of {sent:,} bytes arrived in {reads:,} reads").format(
+                delivered=self.bytes_delivered, sent=self.bytes_sent, reads=self.receive_calls
             )
         if self.cut_short:
-            line += " [cut short at the time limit]"
+            line += _(" [cut short at the time limit]")
         return line
 
     def __str__(self) -> str:
@@ -271,7 +277,9 @@ class SpeedComparison:
         verdict = _faster(
             "UDP", self._goodput(udp), "TCP", self._goodput(tcp), higher_is_faster=True
         )
-        return f"{verdict} (UDP lost {self._lost_share(udp)})"
+        return _("{verdict} (UDP lost {share})").format(
+            verdict=verdict, share=self._lost_share(udp)
+        )
 
     def throughput_points(self) -> list[ThroughputPoint]:
         """Delivered goodput of every bulk measurement, for ``plots.throughput``."""
@@ -300,31 +308,56 @@ class SpeedComparison:
         udp_ping, tcp_ping = self._median(self.udp_ping), self._median(self.tcp_ping)
         udp_req, tcp_req = self._median(self.udp_requests), self._median(self.tcp_requests)
         lines = [
-            f"per message on an open connection: {self.per_message} "
-            f"(median round trip UDP {format_seconds(udp_ping)}, TCP {format_seconds(tcp_ping)}; "
-            f"{self.udp_ping.sent} probes each)",
-            f"per request with a new connection: {self.per_request} "
-            f"(median UDP {format_seconds(udp_req)}, TCP {format_seconds(tcp_req)}"
-            + self._tcp_phases()
-            + f"; {self.tcp_requests.sent} requests each)",
+            _(
+                "per message on an open connection: {verdict} (median round trip UDP {udp}, "
+                "TCP {tcp}; {n} probes each)"
+            ).format(
+                verdict=self.per_message,
+                udp=format_seconds(udp_ping),
+                tcp=format_seconds(tcp_ping),
+                n=self.udp_ping.sent,
+            ),
+            _(
+                "per request with a new connection: {verdict} (median UDP {udp}, TCP {tcp}"
+                "{phases}; {n} requests each)"
+            ).format(
+                verdict=self.per_request,
+                udp=format_seconds(udp_req),
+                tcp=format_seconds(tcp_req),
+                phases=self._tcp_phases(),
+                n=self.tcp_requests.sent,
+            ),
         ]
         if self.tcp_bulk:
             udp, tcp = self.bulk_at(1024)
             lines.append(
-                f"bulk throughput at {format_size(tcp[0].message_size)} messages: "
-                f"{self.bulk_verdict(1024)}; TCP {format_rate(self._goodput(tcp))}, "
-                f"UDP {format_rate(self._goodput(udp))} delivered"
+                _(
+                    "bulk throughput at {size} messages: {verdict}; TCP {tcp}, UDP {udp} delivered"
+                ).format(
+                    size=format_size(tcp[0].message_size),
+                    verdict=self.bulk_verdict(1024),
+                    tcp=format_rate(self._goodput(tcp)),
+                    udp=format_rate(self._goodput(udp)),
+                )
             )
             pairs = [self.bulk_at(size) for size in self.sizes]
             tcp_wins = sum(self._goodput(t) > self._goodput(u) for u, t in pairs)
             sent = sum(u.messages_sent for u in self.udp_bulk)
             lost = sum(u.lost for u in self.udp_bulk)
             lines.append(
-                f"bulk throughput, {format_size(self.sizes[0])} to "
-                f"{format_size(self.sizes[-1])}: TCP delivered more at "
-                f"{tcp_wins} of {len(self.sizes)} sizes; UDP lost {lost:,} of "
-                f"{sent:,} datagrams, all sizes together ({format_share(lost, sent)}; "
-                "the share differs from size to size)"
+                _(
+                    "bulk throughput, {smallest} to {largest}: TCP delivered more at "
+                    "{wins} of {sizes} sizes; UDP lost {lost:,} of {sent:,} datagrams, all "
+                    "sizes together ({share}; the share differs from size to size)"
+                ).format(
+                    smallest=format_size(self.sizes[0]),
+                    largest=format_size(self.sizes[-1]),
+                    wins=tcp_wins,
+                    sizes=len(self.sizes),
+                    lost=lost,
+                    sent=sent,
+                    share=format_share(lost, sent),
+                )
             )
         return wrap_lines(lines)
 
@@ -335,7 +368,9 @@ class SpeedComparison:
             format_seconds(statistics.median(times))
             for times in (self.tcp_connect_times, self.tcp_echo_times, self.tcp_close_times)
         )
-        return f"; medians of TCP's parts: connect() {connect}, send + echo {echo}, close() {close}"
+        return _(
+            "; medians of TCP's parts: connect() {connect}, send + echo {echo}, close() {close}"
+        ).format(connect=connect, echo=echo, close=close)
 
     def __str__(self) -> str:
         return self.summary()

@@ -9,8 +9,9 @@ from typing import Literal
 
 from labsock._core.errors import UsageError
 from labsock._core.formatting import format_seconds, wrap_lines
+from labsock._core.i18n import gettext as _
 
-__all__ = ["FanOutResult", "MembershipEvent", "joined_late", "move_words"]
+__all__ = ["FanOutResult", "MembershipEvent", "joined_late", "move_kinds", "move_words"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +34,34 @@ def move_words(events: Iterable[MembershipEvent]) -> list[str]:
     ...             MembershipEvent("r4", "join", 90)])
     ['joined before #60', 'left before #80', 'rejoined before #90']
     """
+    events = list(events)
+    said = {
+        "left": _("left before #{seq}"),
+        "rejoined": _("rejoined before #{seq}"),
+        "joined": _("joined before #{seq}"),
+    }
+    return [
+        said[kind].format(seq=event.seq)
+        for event, kind in zip(events, move_kinds(events), strict=True)
+    ]
+
+
+def move_kinds(events: Iterable[MembershipEvent]) -> list[str]:
+    """Each event's kind, in English whatever the language: ``"left"``, ``"joined"`` or
+    ``"rejoined"`` (a join after a leave of the same receiver).
+
+    >>> move_kinds([MembershipEvent("r4", "leave", 8), MembershipEvent("r4", "join", 9)])
+    ['left', 'rejoined']
+    """
     left: set[str] = set()
-    words = []
+    kinds = []
     for event in events:
         if event.action == "leave":
             left.add(event.receiver)
-            words.append(f"left before #{event.seq}")
+            kinds.append("left")
         else:
-            again = "rejoined" if event.receiver in left else "joined"
-            words.append(f"{again} before #{event.seq}")
-    return words
+            kinds.append("rejoined" if event.receiver in left else "joined")
+    return kinds
 
 
 def joined_late(expected: Iterable[bool]) -> int:
@@ -151,37 +170,52 @@ class FanOutResult:
         """A few lines a student can read, e.g. for ``print(result)``."""
         host, port = self.group
         lines = [
-            f"fan-out to {host}:{port}: {self.count} datagrams of {self.size} bytes, "
-            f"1 sender, {len(self.names)} receivers, in {format_seconds(self.elapsed)}"
+            _(
+                "fan-out to {host}:{port}: {count} datagrams of {size} bytes, "
+                "1 sender, {receivers} receivers, in {elapsed}"
+            ).format(
+                host=host,
+                port=port,
+                count=self.count,
+                size=self.size,
+                receivers=len(self.names),
+                elapsed=format_seconds(self.elapsed),
+            )
         ]
         for i, name in enumerate(self.names):
             member = sum(self.expected[i])
-            line = f"  {name}: {self.received[i]} of {self.count} received"
+            line = "  " + _("{name}: {received} of {count} received").format(
+                name=name, received=self.received[i], count=self.count
+            )
             moves = [e for e in self.events if e.receiver == name]
             if moves:
                 said = ", ".join(move_words(moves))
                 # Sent before its first join: not missed, it was not there yet.
                 before = joined_late(self.expected[i])
-                why = [f"{before} sent before it joined"] if before else []
+                why = [_("{n} sent before it joined").format(n=before)] if before else []
                 if self.count - member - before:
-                    why.append(f"{self.count - member - before} missed by design")
+                    why.append(_("{n} missed by design").format(n=self.count - member - before))
                 line += f" ({said}: {', '.join(why)})"
-            line += f", {self.lost[i]} lost"
+            line += _(", {n} lost").format(n=self.lost[i])
             if self.unexpected[i]:
-                line += f", {self.unexpected[i]} heard while out of the group"
+                line += _(", {n} heard while out of the group").format(n=self.unexpected[i])
             if self.duplicates[i]:
-                line += f", {self.duplicates[i]} duplicates"
+                line += _(", {n} duplicates").format(n=self.duplicates[i])
             lines.append(line)
         talk = sum(self.cross_talk)
         lines.append(
-            "cross-talk: none (no datagram from another session)"
+            _("cross-talk: none (no datagram from another session)")
             if not talk
-            else f"cross-talk: {talk} datagrams from another session on the same group and port"
+            else _(
+                "cross-talk: {n} datagrams from another session on the same group and port"
+            ).format(n=talk)
         )
         if sum(self.lost) and self.kernel_drops:
             lines.append(
-                f"the kernel counted {self.kernel_drops} receive-buffer overflows meanwhile: "
-                "a receiver's buffer was full (try a bigger receive_buffer or a longer interval)"
+                _(
+                    "the kernel counted {n} receive-buffer overflows meanwhile: a receiver's "
+                    "buffer was full (try a bigger receive_buffer or a longer interval)"
+                ).format(n=self.kernel_drops)
             )
         return wrap_lines(lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labsock._core.formatting import format_seconds, format_share, wrap_lines
+from labsock._core.i18n import gettext as _
 from labsock._core.impair import LinkStats
 
 __all__ = ["HeadOfLineResult", "Message"]
@@ -98,19 +99,38 @@ class HeadOfLineResult:
         datagram = [d for d in self.datagram_delays if d is not None]
         stream = [d for d in self.stream_delays if d is not None]
         lines = [
-            f"{self.count} messages, one every {format_seconds(self.interval)}, through a link "
-            f"that drops {self.loss:.0%} of them and delays each by "
-            f"{format_seconds(self.delay)}",
-            f"datagrams: {lost} first copies lost ({format_share(lost, self.count)}); "
-            f"the {len(datagram)} others arrived, the slowest after "
-            f"{format_seconds(max(datagram, default=0.0))}",
-            f"stream: {self.delivered} of {self.count} handed over in order after "
-            f"{self.retransmissions} retransmissions; {len(self.held_back)} messages that "
-            f"had arrived on time waited behind a lost one; the slowest took "
-            f"{format_seconds(max(stream, default=0.0))}",
+            _(
+                "{count} messages, one every {interval}, through a link that drops {loss:.0%} "
+                "of them and delays each by {delay}"
+            ).format(
+                count=self.count,
+                interval=format_seconds(self.interval),
+                loss=self.loss,
+                delay=format_seconds(self.delay),
+            ),
+            _(
+                "datagrams: {lost} first copies lost ({share}); the {arrived} others arrived, "
+                "the slowest after {slowest}"
+            ).format(
+                lost=lost,
+                share=format_share(lost, self.count),
+                arrived=len(datagram),
+                slowest=format_seconds(max(datagram, default=0.0)),
+            ),
+            _(
+                "stream: {delivered} of {count} handed over in order after {retransmissions} "
+                "retransmissions; {held} messages that had arrived on time waited behind a "
+                "lost one; the slowest took {slowest}"
+            ).format(
+                delivered=self.delivered,
+                count=self.count,
+                retransmissions=self.retransmissions,
+                held=len(self.held_back),
+                slowest=format_seconds(max(stream, default=0.0)),
+            ),
         ]
         if self.errors:
-            lines.append("problems: " + "; ".join(self.errors))
+            lines.append(_("problems: ") + "; ".join(self.errors))
         return wrap_lines(lines)
 
     def __str__(self) -> str:

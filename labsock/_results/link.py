@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labsock._core.formatting import wrap_lines
+from labsock._core.i18n import gettext as _
 from labsock._core.impair import Impairment, LinkStats
 from labsock._results.ping import PingResult
 
@@ -38,21 +39,27 @@ class LinkRun:
         if self.protocol == "tcp":
             # A stream has no datagrams: the link sees chunks of bytes.
             return [
-                ("bytes sent / relayed", self.ping.sent * self.ping.size, fwd.bytes_in),
-                ("bytes echoed / relayed back", self.ping.received * self.ping.size, back.bytes_in),
-                ("probes lost / dropped", self.ping.lost, total.dropped),
-                ("reordered", self.ping.reordered, total.reordered),
+                (_("bytes sent / relayed"), self.ping.sent * self.ping.size, fwd.bytes_in),
+                (
+                    _("bytes echoed / relayed back"),
+                    self.ping.received * self.ping.size,
+                    back.bytes_in,
+                ),
+                (_("probes lost / dropped"), self.ping.lost, total.dropped),
+                (_("reordered"), self.ping.reordered, total.reordered),
             ]
         return [
-            ("probes sent / relayed", self.ping.sent, fwd.received),
-            ("lost / dropped (both ways)", self.ping.lost, total.dropped),
-            ("reordered / reordered (both ways)", self.ping.reordered, total.reordered),
-            ("duplicates / duplicated (both ways)", self.ping.duplicates, total.duplicated),
+            (_("probes sent / relayed"), self.ping.sent, fwd.received),
+            (_("lost / dropped (both ways)"), self.ping.lost, total.dropped),
+            (_("reordered / reordered (both ways)"), self.ping.reordered, total.reordered),
+            (_("duplicates / duplicated (both ways)"), self.ping.duplicates, total.duplicated),
         ]
 
     def summary(self) -> str:
         """Two or three lines: the settings, then what the client measured."""
-        head = f"{self.protocol.upper()} link ({self.settings}), seed {self.seed}"
+        head = _("{proto} link ({settings}), seed {seed}").format(
+            proto=self.protocol.upper(), settings=self.settings, seed=self.seed
+        )
         return f"{wrap_lines([head])}\n{self.ping}"
 
     def _repr_html_(self) -> str:
@@ -61,6 +68,7 @@ class LinkRun:
             for what, saw, did in self.comparison()
         )
         return (
-            "<table><thead><tr><th style='text-align:left'></th><th>the client saw</th>"
-            f"<th>the link did</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<table><thead><tr><th style='text-align:left'></th>"
+            f"<th>{_('the client saw')}</th><th>{_('the link did')}</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
         )

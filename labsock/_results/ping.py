@@ -13,6 +13,8 @@ from typing import Literal
 
 from labsock._core import stats as _stats
 from labsock._core.formatting import format_seconds, wrap_lines
+from labsock._core.i18n import gettext as _
+from labsock._core.i18n import ngettext
 from labsock._core.records import ProbeRecord
 
 __all__ = ["PingResult", "format_seconds"]
@@ -128,39 +130,67 @@ class PingResult:
     def summary(self) -> str:
         """A few lines a student can read, e.g. for ``print(result)``."""
         where = f"{self.address[0]}:{self.address[1]}"
+        counts = {
+            "proto": self.protocol.upper(),
+            "where": where,
+            "sent": self.sent,
+            "size": self.size,
+            "received": self.received,
+            "lost": self.lost,
+            "rate": self.loss_rate,
+        }
         # A request run times whole requests (new socket to close), not probes.
-        run, unit, timed = (
-            ("ping", "probes", "round trip")
-            if self.kind == "probe"
-            else ("requests to", "requests", "request time")
-        )
-        lines = [
-            f"{self.protocol.upper()} {run} {where}: {self.sent} {unit} of {self.size} bytes, "
-            f"{self.received} answered, {self.lost} lost ({self.loss_rate:.1%})"
-        ]
+        if self.kind == "probe":
+            head = ngettext(
+                "{proto} ping {where}: {sent} probe of {size} bytes, "
+                "{received} answered, {lost} lost ({rate:.1%})",
+                "{proto} ping {where}: {sent} probes of {size} bytes, "
+                "{received} answered, {lost} lost ({rate:.1%})",
+                self.sent,
+            )
+            timed = _("round trip")
+        else:
+            head = ngettext(
+                "{proto} requests to {where}: {sent} request of {size} bytes, "
+                "{received} answered, {lost} lost ({rate:.1%})",
+                "{proto} requests to {where}: {sent} requests of {size} bytes, "
+                "{received} answered, {lost} lost ({rate:.1%})",
+                self.sent,
+            )
+            timed = _("request time")
+        lines = [head.format(**counts)]
         if self.rtt is not None:
             r = self.rtt
             lines.append(
-                f"{timed}: min {format_seconds(r.min)}, median {format_seconds(r.median)}, "
-                f"p99 {format_seconds(r.p99)}, max {format_seconds(r.max)}"
+                _("{timed}: min {min}, median {median}, p99 {p99}, max {max}").format(
+                    timed=timed,
+                    min=format_seconds(r.min),
+                    median=format_seconds(r.median),
+                    p99=format_seconds(r.p99),
+                    max=format_seconds(r.max),
+                )
             )
-        order = f"reordered {self.reordered}"
+        order = _("reordered {n}").format(n=self.reordered)
         if self.reordered:
-            order += f" (up to {self.max_displacement} places late)"
-        order += f", duplicates {self.duplicates}"
+            order += _(" (up to {n} places late)").format(n=self.max_displacement)
+        order += _(", duplicates {n}").format(n=self.duplicates)
         if self.jitter is not None:
-            order += f", jitter {format_seconds(self.jitter)}"
+            order += _(", jitter {value}").format(value=format_seconds(self.jitter))
         lines.append(order)
         if self.connect_time is not None:
-            lines.append(f"connection set-up: {format_seconds(self.connect_time)}")
+            lines.append(
+                _("connection set-up: {value}").format(value=format_seconds(self.connect_time))
+            )
         if self.received == 0:
             if self.unreachable:
                 lines.append(
-                    "no reply at all: the kernel reported the port unreachable, "
-                    "so nothing is listening there. Start the server, check the port."
+                    _(
+                        "no reply at all: the kernel reported the port unreachable, "
+                        "so nothing is listening there. Start the server, check the port."
+                    )
                 )
             else:
-                lines.append("no reply at all: is an echo server running at that address?")
+                lines.append(_("no reply at all: is an echo server running at that address?"))
         return wrap_lines(lines)
 
     def __str__(self) -> str:

@@ -10,6 +10,8 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
+from labsock._core.i18n import gettext as _
+
 __all__ = ["NOT_ATTEMPTED", "GoodputResult", "GoodputRow"]
 
 #: How a report calls an exercise whose starter code still raises NotImplementedError.
@@ -54,11 +56,13 @@ class GoodputResult:
 
     def __str__(self) -> str:
         if not self.attempted:
-            return f"goodput: {NOT_ATTEMPTED} (rdt_send/rdt_receive raise NotImplementedError)"
+            return _("goodput: {status} (rdt_send/rdt_receive raise NotImplementedError)").format(
+                status=_(NOT_ATTEMPTED)
+            )
         out = [
-            f"{self.messages} messages, {self.payload_bytes:,} payload bytes, "
-            f"delay {self.delay * 1e3:g} ms each way",
-            "loss   time     DATA sent  goodput",
+            self._settings(),
+            # The column titles keep the table's widths: 7, 9 and 11 characters.
+            _("loss   time     DATA sent  goodput"),
         ]
         out += [f"{a:>4}   {b:>7}  {c:>9}  {d}" for a, b, c, d in self._lines()]
         if self.tcp is not None:
@@ -80,12 +84,21 @@ class GoodputResult:
     def _tcp_line(self) -> str:
         factor = self.tcp_factor()
         assert self.tcp is not None
-        times = f", {factor:,.0f} times stop-and-wait's without loss" if factor else ""
-        return f"TCP (same delay, no loss): {self.tcp / 1e3:,.1f} kB/s{times}"
+        times = (
+            _(", {factor:,.0f} times stop-and-wait's without loss").format(factor=factor)
+            if factor
+            else ""
+        )
+        return _("TCP (same delay, no loss): {rate:,.1f} kB/s").format(rate=self.tcp / 1e3) + times
+
+    def _settings(self) -> str:
+        return _(
+            "{messages} messages, {payload:,} payload bytes, delay {delay:g} ms each way"
+        ).format(messages=self.messages, payload=self.payload_bytes, delay=self.delay * 1e3)
 
     def _repr_html_(self) -> str:
         if not self.attempted:
-            return f"<p>goodput: <b>{NOT_ATTEMPTED}</b></p>"
+            return f"<p>goodput: <b>{html.escape(_(NOT_ATTEMPTED))}</b></p>"
         rows = "".join(
             f"<tr><td>{a}</td><td>{b}</td><td>{c}</td><td>{html.escape(d)}</td></tr>"
             for a, b, c, d in self._lines()
@@ -93,8 +106,8 @@ class GoodputResult:
         tcp = f"<p>{html.escape(self._tcp_line())}</p>" if self.tcp is not None else ""
         note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
         return (
-            f"<p>{self.messages} messages, {self.payload_bytes:,} payload bytes, delay "
-            f"{self.delay * 1e3:g} ms each way</p><table><thead><tr><th>loss</th><th>time</th>"
-            f"<th>DATA sent</th><th>goodput</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<p>{html.escape(self._settings())}</p><table><thead><tr>"
+            f"<th>{_('loss')}</th><th>{_('time')}</th><th>{_('DATA sent')}</th>"
+            f"<th>{_('goodput')}</th></tr></thead><tbody>{rows}</tbody></table>"
             f"{tcp}{note}"
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from labsock._core.formatting import format_seconds
+from labsock._core.i18n import gettext as _
 from labsock._core.stats import percentile
 
 __all__ = ["SenderCost"]
@@ -53,16 +54,30 @@ class SenderCost:
         return self.count * self.receivers
 
     def summary(self) -> str:
-        return (
-            f"reaching {self.receivers} receivers with {self.count} messages "
-            f"of {self.size} bytes:\n"
-            f"  unicast:   {self.receivers} sendto() per message, "
-            f"median {format_seconds(self.unicast_median)} per message, "
-            f"delivered {self.unicast_delivered}/{self.expected}\n"
-            f"  multicast: 1 sendto() per message, "
-            f"median {format_seconds(self.multicast_median)} per message, "
-            f"delivered {self.multicast_delivered}/{self.expected}\n"
-            f"  the sender works {self.ratio:.1f}x longer per message with unicast"
+        lines = [
+            _("reaching {receivers} receivers with {count} messages of {size} bytes:"),
+            "  "
+            + _(
+                "unicast:   {receivers} sendto() per message, median {unicast} per message, "
+                "delivered {unicast_delivered}/{expected}"
+            ),
+            "  "
+            + _(
+                "multicast: 1 sendto() per message, median {multicast} per message, "
+                "delivered {multicast_delivered}/{expected}"
+            ),
+            "  " + _("the sender works {ratio:.1f}x longer per message with unicast"),
+        ]
+        return "\n".join(lines).format(
+            receivers=self.receivers,
+            count=self.count,
+            size=self.size,
+            unicast=format_seconds(self.unicast_median),
+            unicast_delivered=self.unicast_delivered,
+            expected=self.expected,
+            multicast=format_seconds(self.multicast_median),
+            multicast_delivered=self.multicast_delivered,
+            ratio=self.ratio,
         )
 
     def __str__(self) -> str:

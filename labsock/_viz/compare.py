@@ -31,11 +31,13 @@ from matplotlib.transforms import blended_transform_factory
 
 from labsock._core.errors import UsageError
 from labsock._core.formatting import format_rate
+from labsock._core.i18n import N_, ngettext
+from labsock._core.i18n import gettext as _
 from labsock._results.compare import ThroughputPoint
 from labsock._results.ping import PingResult
 from labsock._results.sender_cost import SenderCost
 from labsock._viz import style as _style
-from labsock._viz.style import COLORS, plural
+from labsock._viz.style import COLORS
 
 __all__ = ["compare", "sender_cost", "throughput"]
 
@@ -43,45 +45,53 @@ __all__ = ["compare", "sender_cost", "throughput"]
 # -- TCP against UDP ----------------------------------------------------------------
 @dataclass(frozen=True)
 class _Measured:
-    """How the figure names what each record of a run timed (``PingResult.kind``)."""
+    """How the figure names what each record of a run timed (``PingResult.kind``).
 
-    noun: str  # one record, for counts: "probe"
+    English, marked with ``N_``: each is translated with ``_()`` where it is
+    drawn, so the language chosen after import is the one shown.
+    """
+
     title: str  # the figure's title, from {first}, {second} and {counts}
     axis: str  # the time axis: "round-trip time"
     bar: str  # a bar of the cost panel, under the protocol: "round trip"
     counted: str  # what the distribution counts: "replies"
+    slow: str  # the distribution's y axis: "replies at most this slow"
+    nothing: str  # when neither run got an answer
     costs: str  # the cost panel's title
 
 
 _MEASURED = {
     "probe": _Measured(
-        noun="probe",
-        title="{first} against {second} round trips over loopback: {counts} probes",
-        axis="round-trip time",
-        bar="round trip",
-        counted="replies",
-        costs="set-up against one exchange",
+        title=N_("{first} against {second} round trips over loopback: {counts} probes"),
+        axis=N_("round-trip time"),
+        bar=N_("round trip"),
+        counted=N_("replies"),
+        slow=N_("replies at most this slow"),
+        nothing=N_("no replies in either run: every probe was lost"),
+        costs=N_("set-up against one exchange"),
     ),
     "request": _Measured(
-        noun="request",
-        title=(
+        title=N_(
             "{first} against {second} requests over loopback, a new socket for each: "
             "{counts} requests"
         ),
-        axis="request time, new socket to close",
-        bar="request",
-        counted="requests",
-        costs="a request and its connect()",
+        axis=N_("request time, new socket to close"),
+        bar=N_("request"),
+        counted=N_("requests"),
+        slow=N_("requests at most this slow"),
+        nothing=N_("no replies in either run: every request was lost"),
+        costs=N_("a request and its connect()"),
     ),
 }
 # Two runs that timed different things: only the words that fit both.
 _MIXED = _Measured(
-    noun="probe or request",
-    title="{first} against {second} over loopback: {counts}",
-    axis="time per round trip or request",
+    title=N_("{first} against {second} over loopback: {counts}"),
+    axis=N_("time per round trip or request"),
     bar="",
-    counted="replies",
-    costs="set-up against one exchange",
+    counted=N_("replies"),
+    slow=N_("replies at most this slow"),
+    nothing=N_("no replies in either run: every probe or request was lost"),
+    costs=N_("set-up against one exchange"),
 )
 
 
@@ -102,11 +112,11 @@ def _series(results: Sequence[PingResult]) -> list[tuple[str, str]]:
 
 def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
     words = _measured(results)
-    ylabel = f"{words.counted} at most this slow"
+    ylabel = _(words.slow)
     rtts = [rtt for result in results for rtt in result.rtts]
     if not rtts:
-        _style.no_data(ax, f"no replies in either run: every {words.noun} was lost")
-        _style.finish_axes(ax, xlabel=words.axis, ylabel=ylabel)
+        _style.no_data(ax, _(words.nothing))
+        _style.finish_axes(ax, xlabel=_(words.axis), ylabel=ylabel)
         return ax
     # A log axis: loopback tails are long (medians of 20 µs, a straggler at
     # 2 ms), and on a linear axis long enough for the straggler both medians
@@ -118,7 +128,11 @@ def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
         if result.rtt is None:
             # Still in the legend: "no replies" is a result worth showing.
             ax.plot(
-                [], [], color=colour, linewidth=2, label=f"{name}: no replies ({result.lost} lost)"
+                [],
+                [],
+                color=colour,
+                linewidth=2,
+                label=_("{name}: no replies ({lost} lost)").format(name=name, lost=result.lost),
             )
             continue
         values = np.sort(np.asarray(result.rtts) * view.scale)
@@ -130,15 +144,19 @@ def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
             where="post",
             color=colour,
             linewidth=2,
-            label=f"{name}: median {view.fmt(result.rtt.median)} "
-            f"({len(values):,} {_measured([result]).counted})",
+            label=_("{name}: median {median} ({n:,} {counted})").format(
+                name=name,
+                median=view.fmt(result.rtt.median),
+                n=len(values),
+                counted=_(_measured([result]).counted),
+            ),
             gid=f"cdf-{name}",
         )
         ax.axvline(median, color=colour, linestyle="--", linewidth=1.1, gid=f"median-{name}")
         ax.plot([median], [50], marker="o", markersize=6, color=colour, zorder=5)
         medians.append((median, name, colour))
     if len(medians) == 2:
-        (low, low_name, _), (high, high_name, _) = sorted(medians)
+        (low, low_name, _low_colour), (high, high_name, _high_colour) = sorted(medians)
         ax.annotate(
             "",
             xy=(high, 50),
@@ -149,7 +167,9 @@ def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
         # Right of the higher median on the 50 % line both curves are above:
         # the one spot sure to be free of ink.
         ax.annotate(
-            f"{high_name} median is\n{view.fmt_scaled(high - low)} more than {low_name}'s{ratio}",
+            _("{high} median is\n{difference} more than {low}'s{ratio}").format(
+                high=high_name, difference=view.fmt_scaled(high - low), low=low_name, ratio=ratio
+            ),
             xy=(high, 50),
             xytext=(8, -4),
             textcoords="offset points",
@@ -168,7 +188,7 @@ def _draw_compare_cdfs(ax: Axes, results: Sequence[PingResult]) -> Axes:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(0, 103)
     ax.yaxis.set_major_formatter(PercentFormatter(100))
-    xlabel = f"{view.label(words.axis)[:-1]}, log scale)"
+    xlabel = _("{what} ({unit}, log scale)").format(what=_(words.axis), unit=view.unit)
     _style.finish_axes(ax, xlabel=xlabel, ylabel=ylabel)
     _style.legend(ax, loc="lower right")
     return ax
@@ -181,24 +201,24 @@ def _draw_costs(ax: Axes, results: Sequence[PingResult]) -> Axes:
     for result, (name, colour) in zip(results, _series(results), strict=True):
         if result.rtt is not None:
             bar = _measured([result]).bar
-            bars.append((f"{name}\n{bar}", result.rtt.median, colour, ""))
+            bars.append((f"{name}\n{_(bar) if bar else ''}", result.rtt.median, colour, ""))
         if result.connect_time is not None:
             # A ping opens one connection (its connect() is timed once, cold);
             # a request run times one per request (the bar is their median).
             # Two different numbers: say which one each bar is.
-            which = "median" if result.kind == "request" else "once"
+            which = _("median") if result.kind == "request" else _("once")
             bars.append((f"{name}\nconnect()\n({which})", result.connect_time, colour, "//"))
-    scale, unit = _style.time_unit(max(seconds for _, seconds, _, _ in bars))
-    heights = [seconds * scale for _, seconds, _, _ in bars]
+    scale, unit = _style.time_unit(max(bar[1] for bar in bars))
+    heights = [bar[1] * scale for bar in bars]
     container = ax.bar(
-        [label for label, _, _, _ in bars],
+        [bar[0] for bar in bars],
         heights,
-        color=[colour for _, _, colour, _ in bars],
+        color=[bar[2] for bar in bars],
         edgecolor="white",
         width=0.65,
         gid="costs",
     )
-    for patch, (_, _, colour, hatch) in zip(container.patches, bars, strict=True):
+    for patch, (_label, _seconds, colour, hatch) in zip(container.patches, bars, strict=True):
         if hatch:
             # A hatched bar is a cost paid once per connection, not per message.
             patch.set_facecolor("white")
@@ -212,7 +232,12 @@ def _draw_costs(ax: Axes, results: Sequence[PingResult]) -> Axes:
         padding=2,
     )
     ax.set_ylim(0, max(heights) * 1.18)
-    _style.finish_axes(ax, xlabel="", ylabel=f"time ({unit})", title=_measured(results).costs)
+    _style.finish_axes(
+        ax,
+        xlabel="",
+        ylabel=_("time ({unit})").format(unit=unit),
+        title=_(_measured(results).costs),
+    )
     ax.tick_params(axis="x", labelsize=_style.LEGEND_SIZE)
     ax.grid(False, axis="x")
     return ax
@@ -245,14 +270,16 @@ def compare(udp_result: PingResult, tcp_result: PingResult) -> Figure:
     else:
         cdf_ax = fig.subplots()
     _draw_compare_cdfs(cdf_ax, results)
-    (first, _), (second, _) = _series(results)
+    (first, _colour1), (second, _colour2) = _series(results)
     words = _measured(results)
     if words is _MIXED:
-        counts = " + ".join(plural(r.sent, _measured([r]).noun) for r in results)
+        counts = " + ".join(
+            _style.probes(r.sent) if r.kind == "probe" else _style.requests(r.sent) for r in results
+        )
     else:
         counts = " + ".join(f"{r.sent:,}" for r in results)
     fig.suptitle(
-        words.title.format(first=first, second=second, counts=counts),
+        _(words.title).format(first=first, second=second, counts=counts),
         fontsize=_style.TITLE_SIZE,
         x=0.01,
         ha="left",
@@ -322,8 +349,8 @@ def _rate_axis(ax: Axes, rates: Sequence[float]) -> None:
 
 def _draw_throughput(ax: Axes, points: Sequence[ThroughputPoint]) -> Axes:
     if not points:
-        _style.no_data(ax, "no measurements")
-        _style.finish_axes(ax, xlabel="message size", ylabel="throughput")
+        _style.no_data(ax, _("no measurements"))
+        _style.finish_axes(ax, xlabel=_("message size"), ylabel=_("throughput"))
         return ax
     rates = [p.bytes_per_second for p in points if p.bytes_per_second > 0]
     # A log axis has no zero: a size where nothing got through is marked on
@@ -355,17 +382,19 @@ def _draw_throughput(ax: Axes, points: Sequence[ThroughputPoint]) -> Axes:
         best = max(range(len(sizes)), key=medians.__getitem__)
         drawn = [(x, y) for x, y in zip(sizes, medians, strict=True) if y > 0 or not log]
         ax.plot(
-            [x for x, _ in drawn],
-            [y for _, y in drawn],
+            [x for x, __ in drawn],
+            [y for __, y in drawn],
             marker="o",
             markersize=5,
             linewidth=2,
             color=colour,
             label=f"{protocol.upper()}: "
             + (
-                f"best {format_rate(medians[best])} at {_style.size_label(sizes[best])}"
+                _("best {rate} at {size}").format(
+                    rate=format_rate(medians[best]), size=_style.size_label(sizes[best])
+                )
                 if medians[best] > 0
-                else "nothing delivered"
+                else _("nothing delivered")
             ),
             gid=f"line-{protocol}",
         )
@@ -380,8 +409,11 @@ def _draw_throughput(ax: Axes, points: Sequence[ThroughputPoint]) -> Axes:
                 markersize=7,
                 color=colour,
                 clip_on=False,
-                label=f"{protocol.upper()}: nothing delivered ({len(nothing)} "
-                f"size{'s' if len(nothing) > 1 else ''})",
+                label=ngettext(
+                    "{proto}: nothing delivered ({n} size)",
+                    "{proto}: nothing delivered ({n} sizes)",
+                    len(nothing),
+                ).format(proto=protocol.upper(), n=len(nothing)),
                 gid=f"nothing-{protocol}",
             )
     ax.set_xscale("log", base=2)
@@ -390,13 +422,13 @@ def _draw_throughput(ax: Axes, points: Sequence[ThroughputPoint]) -> Axes:
     ax.xaxis.set_minor_formatter(NullFormatter())
     if log:
         _rate_axis(ax, rates)
-        ylabel = "throughput (log scale)"
+        ylabel = _("throughput (log scale)")
     else:
-        _style.no_data(ax, "nothing was delivered at any size")
+        _style.no_data(ax, _("nothing was delivered at any size"))
         ax.set_ylim(0, 1)
         ax.set_yticks([0])
-        ylabel = "throughput (B/s)"
-    _style.finish_axes(ax, xlabel="message size (bytes per send call, log scale)", ylabel=ylabel)
+        ylabel = _("throughput (B/s)")
+    _style.finish_axes(ax, xlabel=_("message size (bytes per send call, log scale)"), ylabel=ylabel)
     _style.legend(ax, loc="upper left")
     return ax
 
@@ -422,10 +454,14 @@ def throughput(
     measured = _points(points)
     fig, ax = _style.target(ax)
     _draw_throughput(ax, measured)
-    protocols = ", ".join(dict.fromkeys(p.protocol.upper() for p in measured)) or "nothing"
+    protocols = ", ".join(dict.fromkeys(p.protocol.upper() for p in measured)) or _("nothing")
     _style.set_title(
         ax,
-        f"Throughput against message size: {protocols} ({plural(len(measured), 'measurement')})",
+        ngettext(
+            "Throughput against message size: {protocols} ({n:,} measurement)",
+            "Throughput against message size: {protocols} ({n:,} measurements)",
+            len(measured),
+        ).format(protocols=protocols, n=len(measured)),
     )
     return fig
 
@@ -451,8 +487,8 @@ def sender_cost(costs: Sequence[SenderCost], *, ax: Axes | None = None) -> Figur
     fig, ax = _style.target(ax)
     x = [c.receivers for c in runs]
     for name, colour, samples in (
-        ("unicast: one sendto() per receiver", COLORS["udp"], [c.unicast for c in runs]),
-        ("multicast: one sendto() to the group", COLORS["tcp"], [c.multicast for c in runs]),
+        (_("unicast: one sendto() per receiver"), COLORS["udp"], [c.unicast for c in runs]),
+        (_("multicast: one sendto() to the group"), COLORS["tcp"], [c.multicast for c in runs]),
     ):
         quartiles = np.array([np.percentile(np.asarray(s) * 1e6, [25, 50, 75]) for s in samples])
         ax.fill_between(x, quartiles[:, 0], quartiles[:, 2], color=colour, alpha=0.2, linewidth=0)
@@ -462,11 +498,11 @@ def sender_cost(costs: Sequence[SenderCost], *, ax: Axes | None = None) -> Figur
     ax.legend(loc="upper left", frameon=False)
     _style.finish_axes(
         ax,
-        xlabel="receivers reached",
-        ylabel="sender time per message (µs)",
-        title=(
-            f"What the sender pays to reach N receivers "
-            f"({runs[0].count} messages of {runs[0].size} bytes each; band: middle half)"
-        ),
+        xlabel=_("receivers reached"),
+        ylabel=_("sender time per message (µs)"),
+        title=_(
+            "What the sender pays to reach N receivers "
+            "({count} messages of {size} bytes each; band: middle half)"
+        ).format(count=runs[0].count, size=runs[0].size),
     )
     return fig

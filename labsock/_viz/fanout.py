@@ -26,18 +26,27 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from labsock._core.errors import UsageError
-from labsock._results.fanout import FanOutResult, MembershipEvent, joined_late, move_words
+from labsock._core.i18n import N_, ngettext
+from labsock._core.i18n import gettext as _
+from labsock._results.fanout import (
+    FanOutResult,
+    MembershipEvent,
+    joined_late,
+    move_kinds,
+    move_words,
+)
 from labsock._viz import style as _style
-from labsock._viz.style import COLORS, plural
+from labsock._viz.style import COLORS
 
 __all__ = ["cell_codes", "fan_out"]
 
-#: What each cell code means, and how it is drawn. The order is the code.
+#: What each cell code means (English, translated where drawn), and how it
+#: is drawn. The order is the code.
 _KINDS = (
-    ("received", COLORS["reply"]),
-    ("lost while a member", COLORS["lost"]),
-    ("not a member (had left the group)", COLORS["absent"]),
-    ("heard while not a member", COLORS["reordered"]),
+    (N_("received"), COLORS["reply"]),
+    (N_("lost while a member"), COLORS["lost"]),
+    (N_("not a member (had left the group)"), COLORS["absent"]),
+    (N_("heard while not a member"), COLORS["reordered"]),
 )
 RECEIVED, LOST, OUT, UNEXPECTED = range(4)
 _LABEL_SIZE = 7.5
@@ -66,20 +75,20 @@ def _row_note(result: FanOutResult, row: int) -> tuple[str, str]:
     out = result.count - sum(result.expected[row]) - before
     parts = []
     if before == result.count:
-        parts.append("never a member")
+        parts.append(_("never a member"))
     elif before:
-        parts.append(f"{before:,} sent before it joined")
+        parts.append(_("{n:,} sent before it joined").format(n=before))
     if out:
-        parts.append(f"{out:,} sent while it was out")
+        parts.append(_("{n:,} sent while it was out").format(n=out))
     lost = result.lost[row]
     if lost:
-        parts.append(f"{lost:,} lost ({result.loss_rate[row]:.1%})")
+        parts.append(_("{n:,} lost ({rate:.1%})").format(n=lost, rate=result.loss_rate[row]))
     if result.unexpected[row]:
-        parts.append(f"{result.unexpected[row]:,} heard while out")
+        parts.append(_("{n:,} heard while out").format(n=result.unexpected[row]))
     if result.duplicates[row]:
-        parts.append(plural(result.duplicates[row], "duplicate"))
+        parts.append(_style.duplicates(result.duplicates[row]))
     if not parts:
-        return "got every one", COLORS["text"]
+        return _("got every one"), COLORS["text"]
     return ", ".join(parts), COLORS["lost"] if lost else COLORS["text"]
 
 
@@ -88,10 +97,10 @@ def _out_label(result: FanOutResult) -> str:
     late = any(joined_late(row) for row in result.expected)
     left = any(e.action == "leave" for e in result.events)
     if late and left:
-        return "not a member (not joined yet, or had left)"
+        return _("not a member (not joined yet, or had left)")
     if late:
-        return "not a member (not joined yet)"
-    return _KINDS[OUT][0]
+        return _("not a member (not joined yet)")
+    return _(_KINDS[OUT][0])
 
 
 def _points_per_unit(ax: Axes) -> float:
@@ -243,12 +252,15 @@ def fan_out(result: FanOutResult, *, ax: Axes | None = None) -> Figure:
     rows = len(result.names)
     fig, ax = _style.target(ax, (_style.FIGSIZE[0], min(1.8 + 0.42 * max(rows, 2), 12.0)))
     host, port = result.group
-    title = (
-        f"Multicast fan-out to {host}:{port}: which of the {plural(result.count, 'datagram')} "
-        f"each of {rows} receivers got"
-    )
+    title = ngettext(
+        "Multicast fan-out to {host}:{port}: which of the {n:,} datagram "
+        "each of {rows} receivers got",
+        "Multicast fan-out to {host}:{port}: which of the {n:,} datagrams "
+        "each of {rows} receivers got",
+        result.count,
+    ).format(host=host, port=port, n=result.count, rows=rows)
     if result.count == 0 or rows == 0:
-        _style.no_data(ax, "no datagrams were sent")
+        _style.no_data(ax, _("no datagrams were sent"))
         ax.set_xticks([])
         ax.set_yticks([])
         _style.set_title(ax, title)
@@ -256,7 +268,7 @@ def fan_out(result: FanOutResult, *, ax: Axes | None = None) -> Figure:
     codes = cell_codes(result)
     ax.imshow(
         codes,
-        cmap=ListedColormap([colour for _, colour in _KINDS]),
+        cmap=ListedColormap([colour for _name, colour in _KINDS]),
         vmin=-0.5,
         vmax=len(_KINDS) - 0.5,
         aspect="auto",
@@ -293,21 +305,21 @@ def fan_out(result: FanOutResult, *, ax: Axes | None = None) -> Figure:
     # Columns are counted in tens and fives: no ticks at 15, 30, 45.
     ax.xaxis.set_major_locator(MaxNLocator("auto", integer=True, steps=[1, 2, 2.5, 5, 10]))
     ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    _style.finish_axes(ax, xlabel="sequence number (the order the sender sent them)", ylabel="")
+    _style.finish_axes(ax, xlabel=_("sequence number (the order the sender sent them)"), ylabel="")
     ax.grid(False)
     ax.tick_params(axis="y", length=0, labelsize=_style.LABEL_SIZE)
     for spine in ax.spines.values():
         spine.set_visible(False)
     present = set(np.unique(codes).tolist())
     handles = [
-        Patch(facecolor=colour, label=_out_label(result) if code == OUT else label)
+        Patch(facecolor=colour, label=_out_label(result) if code == OUT else _(label))
         for code, (label, colour) in enumerate(_KINDS)
         if code in present or code in (RECEIVED, LOST)
     ]
     if result.events:
-        said = {word.split(" before")[0] for word in move_words(result.events)}
-        moves = " / ".join(w for w in ("joined", "left", "rejoined") if w in said)
-        handles.append(Patch(facecolor="black", label=f"{moves} the group"))
+        said = set(move_kinds(result.events))
+        moves = " / ".join(_(w) for w in (N_("joined"), N_("left"), N_("rejoined")) if w in said)
+        handles.append(Patch(facecolor="black", label=_("{moves} the group").format(moves=moves)))
     ax.legend(
         handles=handles,
         loc="lower left",

@@ -43,6 +43,8 @@ from matplotlib.ticker import PercentFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from labsock._core.errors import UsageError
+from labsock._core.i18n import gettext as _
+from labsock._core.i18n import ngettext
 from labsock._results.compare import ThroughputPoint
 from labsock._results.ping import PingResult
 from labsock._viz import style as _style
@@ -50,7 +52,7 @@ from labsock._viz.compare import compare, sender_cost, throughput
 from labsock._viz.fanout import fan_out
 from labsock._viz.head_of_line import head_of_line
 from labsock._viz.sequence import sequence
-from labsock._viz.style import COLORS, RASTERIZE_ABOVE, RttView, plural, to_png
+from labsock._viz.style import COLORS, RASTERIZE_ABOVE, RttView, to_png
 
 __all__ = [
     "ThroughputPoint",
@@ -73,11 +75,11 @@ __all__ = [
 def _silence(result: PingResult) -> str | None:
     """What to write instead of a plot when there is nothing to plot, else None."""
     if result.sent == 0:
-        return "no probes were sent"
+        return _("no probes were sent")
     if result.received == 0:
-        message = "no replies:\nevery probe was lost"
+        message = _("no replies:\nevery probe was lost")
         if result.unreachable:
-            message += "\n(the kernel said: port unreachable.\nIs a server listening?)"
+            message += "\n" + _("(the kernel said: port unreachable.\nIs a server listening?)")
         return message
     return None
 
@@ -110,7 +112,7 @@ def _mark_median_p99(ax: Axes, result: PingResult, view: RttView) -> None:
         color=COLORS["median"],
         linestyle="--",
         linewidth=1.6,
-        label=f"median {view.fmt(rtt.median)}",
+        label=_("median {value}").format(value=view.fmt(rtt.median)),
         gid="median",
     )
     ax.axvline(
@@ -118,7 +120,7 @@ def _mark_median_p99(ax: Axes, result: PingResult, view: RttView) -> None:
         color=COLORS["p99"],
         linestyle="-.",
         linewidth=1.8,
-        label=f"p99 {view.fmt(rtt.p99)}",
+        label=_("p99 {value}").format(value=view.fmt(rtt.p99)),
         gid="p99",
     )
 
@@ -146,7 +148,9 @@ def _draw_histogram(ax: Axes, result: PingResult) -> Axes:
         _style.no_data(ax, message)
         ax.set_xticks([])
         ax.set_yticks([])
-        _style.finish_axes(ax, xlabel="round-trip time", ylabel="replies", title="round trips")
+        _style.finish_axes(
+            ax, xlabel=_("round-trip time"), ylabel=_("replies"), title=_("round trips")
+        )
         return ax
     view = _style.rtt_view(result.rtts)
     values = np.asarray(result.rtts) * view.scale
@@ -158,14 +162,14 @@ def _draw_histogram(ax: Axes, result: PingResult) -> Axes:
         alpha=0.85,
         edgecolor="white",
         linewidth=0.5,
-        label=f"replies ({len(values):,})",
+        label=_("replies ({n:,})").format(n=len(values)),
         gid="histogram",
     )
     _mark_median_p99(ax, result, view)
     _style.mark_beyond(ax, view, 0.0)
     ax.set_xlim(view.lo, view.hi)
     _style.whole_numbers(ax.yaxis)
-    _style.finish_axes(ax, xlabel=view.label(), ylabel="replies", title="round trips")
+    _style.finish_axes(ax, xlabel=view.label(), ylabel=_("replies"), title=_("round trips"))
     _style.legend(ax, loc=_clear_corner(ax, np.asarray(counts), np.asarray(edges), view))
     return ax
 
@@ -192,7 +196,7 @@ def _clear_corner(
 
 def _draw_cdf(ax: Axes, result: PingResult) -> Axes:
     message = _silence(result)
-    xlabel = "round-trip time"
+    xlabel = _("round-trip time")
     if message is not None:
         _style.no_data(ax, message)
         ax.set_xticks([])
@@ -207,7 +211,7 @@ def _draw_cdf(ax: Axes, result: PingResult) -> Axes:
             where="post",
             color=COLORS["reply"],
             linewidth=1.8,
-            label=f"replies ({len(values):,})",
+            label=_("replies ({n:,})").format(n=len(values)),
             gid="cdf",
         )
         _mark_median_p99(ax, result, view)
@@ -215,7 +219,9 @@ def _draw_cdf(ax: Axes, result: PingResult) -> Axes:
         ax.set_xlim(view.lo, view.hi)
     ax.set_ylim(0, 103)
     ax.yaxis.set_major_formatter(PercentFormatter(100))
-    _style.finish_axes(ax, xlabel=xlabel, ylabel="replies at most this slow", title="cumulative")
+    _style.finish_axes(
+        ax, xlabel=xlabel, ylabel=_("replies at most this slow"), title=_("cumulative")
+    )
     _style.legend(ax, loc="lower right")
     return ax
 
@@ -252,13 +258,16 @@ def latency(result: PingResult, *, ax: Axes | Sequence[Axes] | None = None) -> F
     _draw_histogram(hist_ax, result)
     if cdf_ax is not None:
         _draw_cdf(cdf_ax, result)
-    title = (
-        f"{_style.proto(result)} round-trip times: {result.received:,} of "
-        f"{plural(result.sent, 'probe')} answered"
-    )
+    title = ngettext(
+        "{proto} round-trip times: {received:,} of {sent:,} probe answered",
+        "{proto} round-trip times: {received:,} of {sent:,} probes answered",
+        result.sent,
+    ).format(proto=_style.proto(result), received=result.received, sent=result.sent)
     if result.rtt is not None:
         view = _style.rtt_view(result.rtts)
-        title += f", median {view.fmt(result.rtt.median)}, p99 {view.fmt(result.rtt.p99)}"
+        title += _(", median {median}, p99 {p99}").format(
+            median=view.fmt(result.rtt.median), p99=view.fmt(result.rtt.p99)
+        )
     if ax is None:
         fig.suptitle(title, fontsize=_style.TITLE_SIZE, x=0.01, ha="left")
     else:
@@ -269,7 +278,7 @@ def latency(result: PingResult, *, ax: Axes | Sequence[Axes] | None = None) -> F
 # -- RTT of each probe ---------------------------------------------------------------
 def _draw_rtt_by_seq(ax: Axes, result: PingResult) -> Axes:
     message = _silence(result)
-    ylabel = "round-trip time"
+    ylabel = _("round-trip time")
     if message is not None:
         _style.no_data(ax, message)
         ax.set_yticks([])
@@ -289,7 +298,7 @@ def _draw_rtt_by_seq(ax: Axes, result: PingResult) -> Axes:
             markeredgewidth=0,
             color=COLORS["reply"],
             rasterized=len(values) > RASTERIZE_ABOVE,
-            label=f"replies ({len(values):,})",
+            label=_("replies ({n:,})").format(n=len(values)),
             gid="replies",
         )
         assert result.rtt is not None
@@ -298,7 +307,7 @@ def _draw_rtt_by_seq(ax: Axes, result: PingResult) -> Axes:
             color=COLORS["median"],
             linestyle="--",
             linewidth=1.2,
-            label=f"median {view.fmt(result.rtt.median)}",
+            label=_("median {value}").format(value=view.fmt(result.rtt.median)),
             gid="median",
         )
         if view.beyond:
@@ -320,12 +329,16 @@ def _draw_rtt_by_seq(ax: Axes, result: PingResult) -> Axes:
     lost = result.lost_seqs
     size = _sizes(len(lost))
     _style.mark_lost_on_top(
-        ax, lost, label=f"lost ({len(lost):,})", size=size.cross, width=size.cross_width
+        ax,
+        lost,
+        label=_("lost ({n:,})").format(n=len(lost)),
+        size=size.cross,
+        width=size.cross_width,
     )
     pad = max(0.5, 0.01 * result.sent)
     ax.set_xlim(-pad, max(result.sent - 1, 0) + pad)
     _style.whole_numbers(ax.xaxis)
-    _style.finish_axes(ax, xlabel="sequence number", ylabel=ylabel, title="each probe")
+    _style.finish_axes(ax, xlabel=_("sequence number"), ylabel=ylabel, title=_("each probe"))
     _style.legend(ax, ncols=2)
     return ax
 
@@ -345,8 +358,11 @@ def rtt_by_seq(result: PingResult, *, ax: Axes | None = None) -> Figure:
     _draw_rtt_by_seq(ax, result)
     _style.set_title(
         ax,
-        f"{_style.proto(result)} round-trip time of each probe: "
-        f"{plural(result.sent, 'probe')}, {result.lost:,} lost",
+        ngettext(
+            "{proto} round-trip time of each probe: {sent:,} probe, {lost:,} lost",
+            "{proto} round-trip time of each probe: {sent:,} probes, {lost:,} lost",
+            result.sent,
+        ).format(proto=_style.proto(result), sent=result.sent, lost=result.lost),
     )
     return fig
 
@@ -359,7 +375,7 @@ def _draw_loss(ax: Axes, result: PingResult) -> Axes:
     lost = result.lost_seqs
     corner: _style.LegendLoc = "upper right"
     if n == 0:
-        _style.no_data(ax, "no probes were sent")
+        _style.no_data(ax, _("no probes were sent"))
     else:
         seqs = np.arange(n)
         flags = np.array([record.lost for record in result.records], dtype=float)
@@ -369,7 +385,7 @@ def _draw_loss(ax: Axes, result: PingResult) -> Axes:
             running,
             color=COLORS["lost"],
             linewidth=1.8,
-            label="lost so far / sent so far",
+            label=_("lost so far / sent so far"),
             gid="running",
         )
         ax.axhline(
@@ -377,7 +393,7 @@ def _draw_loss(ax: Axes, result: PingResult) -> Axes:
             color=COLORS["reference"],
             linestyle="--",
             linewidth=1.2,
-            label=f"whole run: {result.loss_rate:.1%}",
+            label=_("whole run: {rate:.1%}").format(rate=result.loss_rate),
             gid="overall",
         )
         top = max(float(running.max()) * 1.2, 2.0)
@@ -400,7 +416,7 @@ def _draw_loss(ax: Axes, result: PingResult) -> Axes:
         strip.text(
             0.5,
             0.5,
-            "no probe lost",
+            _("no probe lost"),
             transform=strip.transAxes,
             ha="center",
             va="center",
@@ -410,7 +426,7 @@ def _draw_loss(ax: Axes, result: PingResult) -> Axes:
     strip.set_ylim(0, 1)
     strip.set_yticks([])
     strip.set_ylabel(
-        f"lost\n({len(lost):,})",
+        _("lost\n({n:,})").format(n=len(lost)),
         rotation=0,
         ha="right",
         va="center",
@@ -422,9 +438,9 @@ def _draw_loss(ax: Axes, result: PingResult) -> Axes:
         strip.spines[side].set_visible(False)
     ax.yaxis.set_major_formatter(PercentFormatter(100))
     _style.whole_numbers(ax.xaxis)
-    _style.finish_axes(ax, xlabel="sequence number", ylabel="loss rate")
+    _style.finish_axes(ax, xlabel=_("sequence number"), ylabel=_("loss rate"))
     _style.legend(ax, loc=corner)
-    _style.set_title(strip, "loss")
+    _style.set_title(strip, _("loss"))
     return strip
 
 
@@ -444,8 +460,13 @@ def loss(result: PingResult, *, ax: Axes | None = None) -> Figure:
     strip = _draw_loss(ax, result)
     _style.set_title(
         strip,
-        f"{_style.proto(result)} loss: {result.lost:,} of {plural(result.sent, 'probe')} lost "
-        f"({result.loss_rate:.1%})",
+        ngettext(
+            "{proto} loss: {lost:,} of {sent:,} probe lost ({rate:.1%})",
+            "{proto} loss: {lost:,} of {sent:,} probes lost ({rate:.1%})",
+            result.sent,
+        ).format(
+            proto=_style.proto(result), lost=result.lost, sent=result.sent, rate=result.loss_rate
+        ),
     )
     return fig
 
@@ -498,7 +519,7 @@ def _plot_arrivals(
         linewidth=1.2,
         linestyle=(0, (4, 3)),
         rasterized=big,
-        label=label("perfect order"),
+        label=label(_("perfect order")),
         gid="perfect-order",
         zorder=1,
     )
@@ -510,7 +531,7 @@ def _plot_arrivals(
         color=COLORS["reply"],
         linewidths=0,
         rasterized=big,
-        label=label(f"in order ({len(xs):,})"),
+        label=label(_("in order ({n:,})").format(n=len(xs))),
         gid="in-order",
         zorder=2,
     )
@@ -524,7 +545,7 @@ def _plot_arrivals(
         edgecolors=COLORS["duplicate"],
         linewidths=1.4 if n <= 5_000 else 0.8,
         rasterized=big,
-        label=label(f"duplicate ({len(xs):,})"),
+        label=label(_("duplicate ({n:,})").format(n=len(xs))),
         gid="duplicate",
         zorder=3,
     )
@@ -537,7 +558,7 @@ def _plot_arrivals(
         edgecolors="black",
         linewidths=size.edge,
         rasterized=big,
-        label=label(f"reordered ({len(xs):,})"),
+        label=label(_("reordered ({n:,})").format(n=len(xs))),
         gid="reordered",
         zorder=4,
     )
@@ -567,7 +588,7 @@ def _draw_ordering(ax: Axes, result: PingResult) -> Axes:
         in_layout=False,
         zorder=6,
         rasterized=len(lost) > RASTERIZE_ABOVE,
-        label=f"lost ({len(lost):,}, on the y axis)",
+        label=_("lost ({n:,}, on the y axis)").format(n=len(lost)),
         gid="lost",
     )
     x_pad = max(1.0, 0.02 * n)
@@ -582,9 +603,9 @@ def _draw_ordering(ax: Axes, result: PingResult) -> Axes:
         ax.set_xticks([])
     _style.finish_axes(
         ax,
-        xlabel="arrival order (k-th reply to arrive)",
-        ylabel="sequence number",
-        title="arrival order",
+        xlabel=_("arrival order (k-th reply to arrive)"),
+        ylabel=_("sequence number"),
+        title=_("arrival order"),
     )
     _style.legend(ax, loc="lower right")
     return ax
@@ -628,7 +649,10 @@ def _draw_zoom(ax: Axes, result: PingResult) -> Axes | None:
     _style.whole_numbers(zoom.yaxis, most=4)
     zoom.tick_params(labelsize=_style.TICK_SIZE - 1, length=2)
     zoom.set_title(
-        f"zoom on arrivals {first:,}-{last:,}", fontsize=_style.TICK_SIZE, loc="left", pad=3
+        _("zoom on arrivals {first:,}-{last:,}").format(first=first, last=last),
+        fontsize=_style.TICK_SIZE,
+        loc="left",
+        pad=3,
     )
     for spine in zoom.spines.values():
         spine.set_edgecolor(COLORS["text"])
@@ -658,10 +682,17 @@ def ordering(result: PingResult, *, ax: Axes | None = None) -> Figure:
     _draw_zoom(ax, result)
     _style.set_title(
         ax,
-        f"{_style.proto(result)} arrival order: {result.received:,} of "
-        f"{plural(result.sent, 'probe')} answered, {result.reordered:,} reordered, "
-        f"{plural(result.duplicates, 'duplicate')}, "
-        f"{result.lost:,} lost",
+        _(
+            "{proto} arrival order: {received:,} of {probes} answered, {reordered:,} reordered, "
+            "{duplicates}, {lost:,} lost"
+        ).format(
+            proto=_style.proto(result),
+            received=result.received,
+            probes=_style.probes(result.sent),
+            reordered=result.reordered,
+            duplicates=_style.duplicates(result.duplicates),
+            lost=result.lost,
+        ),
     )
     return fig
 
@@ -683,9 +714,18 @@ def dashboard(result: PingResult) -> Figure:
     _draw_rtt_by_seq(seq_ax, result)
     _draw_ordering(order_ax, result)
     fig.suptitle(
-        f"{_style.proto(result)} ping: {plural(result.sent, 'probe')} of {result.size:,} bytes, "
-        f"{result.received:,} answered, {result.lost:,} lost, {result.reordered:,} reordered, "
-        f"{plural(result.duplicates, 'duplicate')}",
+        _(
+            "{proto} ping: {probes} of {size:,} bytes, {received:,} answered, {lost:,} lost, "
+            "{reordered:,} reordered, {duplicates}"
+        ).format(
+            proto=_style.proto(result),
+            probes=_style.probes(result.sent),
+            size=result.size,
+            received=result.received,
+            lost=result.lost,
+            reordered=result.reordered,
+            duplicates=_style.duplicates(result.duplicates),
+        ),
         fontsize=_style.TITLE_SIZE,
         x=0.01,
         ha="left",

@@ -30,6 +30,7 @@ def goodput(result: GoodputResult) -> Figure | None:
         >>> goodput(GoodputResult(False, 60, 0, 0.001, (), None)) is None
         True
     """
+    from labsock._core.i18n import gettext as _
     from labsock._viz.style import COLORS, finish_axes, legend, new_figure
 
     good = [r for r in result.rows if r.goodput is not None]
@@ -43,23 +44,23 @@ def goodput(result: GoodputResult) -> Figure | None:
         rates,
         marker="o",
         color=COLORS["udp"],
-        label="stop-and-wait over UDP (your rdt_send/rdt_receive)",
+        label=_("stop-and-wait over UDP (your rdt_send/rdt_receive)"),
     )
     if result.tcp is not None:
         ax.axhline(
             result.tcp / 1e3,
             color=COLORS["tcp"],
             linestyle="--",
-            label="TCP, same delay, no loss (a relay cannot drop TCP segments)",
+            label=_("TCP, same delay, no loss (a relay cannot drop TCP segments)"),
         )
     ax.set_yscale("log")
     # Room under the curve for the legend: the axis spans decades anyway.
     ax.set_ylim(bottom=min(rates) / 30)
     finish_axes(
         ax,
-        xlabel="loss on each direction (%)",
-        ylabel="goodput (kB/s)",
-        title="Stop-and-wait goodput against loss",
+        xlabel=_("loss on each direction (%)"),
+        ylabel=_("goodput (kB/s)"),
+        title=_("Stop-and-wait goodput against loss"),
     )
     legend(ax, loc="lower left")
     return fig

@@ -15,9 +15,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from labsock._core.errors import UsageError
+from labsock._core.i18n import gettext as _
+from labsock._core.i18n import ngettext
 from labsock._results.head_of_line import HeadOfLineResult
 from labsock._viz import style as _style
-from labsock._viz.style import COLORS, plural
+from labsock._viz.style import COLORS
 
 __all__ = ["head_of_line"]
 
@@ -54,7 +56,7 @@ def head_of_line(result: HeadOfLineResult, *, ax: Axes | None = None) -> Figure:
         linewidth=1.8,
         marker="o",
         markersize=2.5,
-        label=f"stream, in order ({len(result.held_back)} held back behind a loss)",
+        label=_("stream, in order ({n} held back behind a loss)").format(n=len(result.held_back)),
         gid="stream",
         zorder=2,
     )
@@ -65,18 +67,20 @@ def head_of_line(result: HeadOfLineResult, *, ax: Axes | None = None) -> Figure:
         marker="o",
         markersize=4,
         color=COLORS["udp"],
-        label=f"datagrams ({result.count - len(result.lost_originals)} arrived)",
+        label=_("datagrams ({n} arrived)").format(n=result.count - len(result.lost_originals)),
         gid="datagrams",
         zorder=3,
     )
     lost = list(result.lost_originals)
-    _style.mark_lost_on_top(ax, lost, label=f"first copy lost ({len(lost)}): as a datagram, never")
+    _style.mark_lost_on_top(
+        ax, lost, label=_("first copy lost ({n}): as a datagram, never").format(n=len(lost))
+    )
     ax.axhline(
         result.delay * 1e3,
         color=COLORS["reference"],
         linestyle="--",
         linewidth=1.1,
-        label=f"one-way delay of the link ({result.delay * 1e3:g} ms)",
+        label=_("one-way delay of the link ({ms:g} ms)").format(ms=result.delay * 1e3),
         gid="delay",
     )
     top = np.nanmax(np.concatenate([stream, datagram, [result.delay * 1e3]]))
@@ -86,13 +90,20 @@ def head_of_line(result: HeadOfLineResult, *, ax: Axes | None = None) -> Figure:
     _style.whole_numbers(ax.xaxis)
     _style.finish_axes(
         ax,
-        xlabel="message number (the order they were sent)",
-        ylabel="first send to hand-over (ms)",
+        xlabel=_("message number (the order they were sent)"),
+        ylabel=_("first send to hand-over (ms)"),
     )
     _style.legend(ax, loc="upper right", ncols=2)
     _style.set_title(
         ax,
-        f"Head-of-line blocking: {plural(result.count, 'message')}, "
-        f"{len(lost)} first copies lost, {plural(result.retransmissions, 'retransmission')}",
+        _("Head-of-line blocking: {messages}, {lost} first copies lost, {retransmissions}").format(
+            messages=ngettext("{n:,} message", "{n:,} messages", result.count).format(
+                n=result.count
+            ),
+            lost=len(lost),
+            retransmissions=ngettext(
+                "{n:,} retransmission", "{n:,} retransmissions", result.retransmissions
+            ).format(n=result.retransmissions),
+        ),
     )
     return fig

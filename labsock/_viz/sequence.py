@@ -37,10 +37,12 @@ from matplotlib.text import Text
 
 from labsock._core.conversation import Message, Note, Story, conversation
 from labsock._core.errors import UsageError
+from labsock._core.i18n import gettext as _
+from labsock._core.i18n import ngettext
 from labsock._core.validate import check_count
 from labsock._endpoints.trace import Trace, TraceEvent
 from labsock._viz import style as _style
-from labsock._viz.style import COLORS, plural
+from labsock._viz.style import COLORS
 
 __all__ = ["sequence"]
 
@@ -175,7 +177,7 @@ def _draw_message(ax: Axes, m: Message, x: dict[str, float], heads: dict[str, Te
             zorder=4,
             gid=f"{m.kind}-end",
         )
-    label = m.label if m.received else f"{m.label} (no recv took it)"
+    label = m.label if m.received else _("{label} (no recv took it)").format(label=m.label)
     if m.inline:
         ax.text(
             (x0 + x1) / 2,
@@ -346,23 +348,28 @@ def _legend(ax: Axes, story: Story) -> None:
                 color=COLORS["reply"],
                 lw=1.6,
                 marker=">",
-                label="data: a send, to the recv that took it",
+                label=_("data: a send, to the recv that took it"),
             )
         )
     if kinds & {"syn", "ack", "fin"}:
         handles.append(
             Line2D(
-                [], [], color=COLORS["text"], lw=1.1, marker=">", label="TCP control: SYN, ACK, FIN"
+                [],
+                [],
+                color=COLORS["text"],
+                lw=1.1,
+                marker=">",
+                label=_("TCP control: SYN, ACK, FIN"),
             )
         )
     if any(n.error for n in story.notes) or kinds & {"refused", "failed"}:
-        handles.append(Line2D([], [], color=COLORS["lost"], lw=1.6, marker="x", label="error"))
+        handles.append(Line2D([], [], color=COLORS["lost"], lw=1.6, marker="x", label=_("error")))
     if any(y_to - y_from >= 0.5 for _, y_from, y_to in story.waits):
         handles.append(
             Patch(
                 facecolor=_WAIT_FACE,
                 edgecolor=COLORS["reference"],
-                label="blocked in accept / recv",
+                label=_("blocked in accept / recv"),
             )
         )
     if handles:
@@ -406,9 +413,9 @@ def sequence(trace: Trace | Iterable[TraceEvent], *, max_events: int = 40) -> Fi
     if not events:
         fig = _style.new_figure((_style.FIGSIZE[0], 2.2))
         ax = fig.subplots()
-        _style.no_data(ax, "no socket calls recorded yet:\nmake some with trace.socket(...)")
+        _style.no_data(ax, _("no socket calls recorded yet:\nmake some with trace.socket(...)"))
         ax.set_axis_off()
-        _style.set_title(ax, "What really happened: no socket calls yet")
+        _style.set_title(ax, _("What really happened: no socket calls yet"))
         return fig
     story = conversation(events, limit)
     top = -1.6
@@ -432,8 +439,11 @@ def sequence(trace: Trace | Iterable[TraceEvent], *, max_events: int = 40) -> Fi
         ax.text(
             width / 2,
             bottom - 0.8,
-            f"… {plural(story.hidden, 'more call')} not shown "
-            f"(plots.sequence(trace, max_events=...) draws more)",
+            ngettext(
+                "… {n:,} more call not shown (plots.sequence(trace, max_events=...) draws more)",
+                "… {n:,} more calls not shown (plots.sequence(trace, max_events=...) draws more)",
+                story.hidden,
+            ).format(n=story.hidden),
             ha="center",
             va="center",
             fontsize=_TEXT_SIZE,
@@ -442,10 +452,14 @@ def sequence(trace: Trace | Iterable[TraceEvent], *, max_events: int = 40) -> Fi
         )
     _legend(ax, story)
     total = len(story.events) + story.hidden
-    *others, last = [lane.key for lane in story.lanes if lane.kind == "actor"] or ["nobody"]
-    roles = f"{', '.join(others)} and {last}" if others else last
-    title = f"What really happened: {plural(total, 'socket call')} by {roles}"
+    *others, last = [lane.key for lane in story.lanes if lane.kind == "actor"] or [_("nobody")]
+    roles = _("{some} and {last}").format(some=", ".join(others), last=last) if others else last
+    title = ngettext(
+        "What really happened: {n:,} socket call by {roles}",
+        "What really happened: {n:,} socket calls by {roles}",
+        total,
+    ).format(n=total, roles=roles)
     if story.hidden:
-        title += f" (the first {len(story.events)} drawn)"
+        title += _(" (the first {n} drawn)").format(n=len(story.events))
     ax.set_title(title, fontsize=_style.TITLE_SIZE, loc="left", color="black", pad=10)
     return fig

@@ -33,6 +33,8 @@ from matplotlib.transforms import blended_transform_factory
 
 from labsock._core.errors import UsageError
 from labsock._core.formatting import format_seconds, format_size, rate_unit, three_figures
+from labsock._core.i18n import gettext as _
+from labsock._core.i18n import ngettext
 from labsock._core.stats import percentile
 from labsock._results.ping import PingResult
 
@@ -260,7 +262,9 @@ def no_data(ax: Axes, message: str, *, y: float = 0.5) -> None:
 
 def beyond_label(view: RttView) -> str:
     """Legend text for the values past the axis cut: how many, and the slowest."""
-    return f"{view.beyond:,} beyond the axis (max {format_seconds(view.max_seconds)})"
+    return _("{n:,} beyond the axis (max {slowest})").format(
+        n=view.beyond, slowest=format_seconds(view.max_seconds)
+    )
 
 
 def mark_beyond(ax: Axes, view: RttView, y: float) -> None:
@@ -301,8 +305,9 @@ class RttView:
     beyond: int
     max_seconds: float
 
-    def label(self, what: str = "round-trip time") -> str:
-        return f"{what} ({self.unit})"
+    def label(self, what: str | None = None) -> str:
+        """``what`` (by default "round-trip time", translated) with this view's unit."""
+        return f"{_('round-trip time') if what is None else what} ({self.unit})"
 
     def fmt(self, seconds: float) -> str:
         """``seconds`` in this view's unit, about three significant figures."""
@@ -373,8 +378,27 @@ def text_width(text: str, size: float) -> float:
 
 
 def plural(count: int, noun: str) -> str:
-    """``1 probe``, ``2 probes``, with thousands separators: ``100,000 probes``."""
+    """``1 probe``, ``2 probes``, with thousands separators: ``100,000 probes``.
+
+    English only: text a student reads uses :func:`probes`, :func:`duplicates`
+    or its own ``ngettext`` call, which a translation can follow.
+    """
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def probes(count: int) -> str:
+    """``1 probe``, ``2 probes``, ``100,000 probes``, in the current language."""
+    return ngettext("{n:,} probe", "{n:,} probes", count).format(n=count)
+
+
+def requests(count: int) -> str:
+    """``1 request``, ``2 requests``, in the current language."""
+    return ngettext("{n:,} request", "{n:,} requests", count).format(n=count)
+
+
+def duplicates(count: int) -> str:
+    """``1 duplicate``, ``2 duplicates``, in the current language."""
+    return ngettext("{n:,} duplicate", "{n:,} duplicates", count).format(n=count)
 
 
 def mark_lost_on_top(

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from labsock._core.errors import UsageError
+from labsock._core.i18n import gettext as _
+from labsock._core.i18n import ngettext
 from labsock._results.practice import NOT_ATTEMPTED
 
 __all__ = [
@@ -131,20 +133,32 @@ class Report:
             return NOT_ATTEMPTED
         return "passed" if self.passed else "failed"
 
+    def _said_status(self) -> str:
+        """:attr:`status` as a student reads it, in the current language (status stays data)."""
+        if not self.attempted:
+            return _("not attempted yet")
+        return _("passed") if self.passed else _("failed")
+
     def _headline(self) -> str:
         if not self.attempted:
-            return f"{self.title}: {NOT_ATTEMPTED} (the starter code raises NotImplementedError)"
+            return _("{title}: {status} (the starter code raises NotImplementedError)").format(
+                title=self.title, status=self._said_status()
+            )
         good = sum(c.passed for c in self.criteria)
-        return f"{self.title}: {self.status} ({good} of {len(self.criteria)} criteria)"
+        return ngettext(
+            "{title}: {status} ({good} of {n} criterion)",
+            "{title}: {status} ({good} of {n} criteria)",
+            len(self.criteria),
+        ).format(title=self.title, status=self._said_status(), good=good, n=len(self.criteria))
 
     def __str__(self) -> str:
         lines = [self._headline()]
         for c in self.criteria:
             lines.append(f"  {_MARKS[c.status]} {c.name}")
             if not c.passed and c.hint:
-                lines.append(f"      hint: {c.hint}")
+                lines.append("      " + _("hint: {hint}").format(hint=c.hint))
             if not c.passed and c.detail:
-                lines.append(f"      seen: {c.detail}")
+                lines.append("      " + _("seen: {detail}").format(detail=c.detail))
         lines.extend(f"  ! {note}" for note in self.notes)
         return "\n".join(lines)
 
@@ -161,7 +175,8 @@ class Report:
             if not c.passed:
                 parts = [esc(c.hint)] if c.hint else []
                 if c.detail:
-                    parts.append(f"<span style='color:#666'>seen: {esc(c.detail)}</span>")
+                    seen = _("seen: {detail}").format(detail=c.detail)
+                    parts.append(f"<span style='color:#666'>{esc(seen)}</span>")
                 explain = "<br>".join(parts)
             rows.append(
                 f"<tr><td style='color:{_COLORS[c.status]};font-weight:bold;text-align:center'>"
@@ -170,8 +185,9 @@ class Report:
             )
         notes = "".join(f"<li>{esc(n)}</li>" for n in self.notes)
         table = (
-            "<table><thead><tr><th></th><th style='text-align:left'>criterion</th>"
-            "<th style='text-align:left'>hint</th></tr></thead>"
+            "<table><thead><tr><th></th>"
+            f"<th style='text-align:left'>{esc(_('criterion'))}</th>"
+            f"<th style='text-align:left'>{esc(_('hint'))}</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
             if rows
             else ""
@@ -250,11 +266,18 @@ class Score:
         """``"points: 5 of 7"``, with a word on why when it is not all of them."""
         why = ""
         if not self.report.attempted:
-            why = f" ({NOT_ATTEMPTED})"
+            why = " ({})".format(_("not attempted yet"))
         elif self.earned < self.maximum:
             bad = len(self.report.failed)
-            why = f" ({bad} criteri{'on' if bad == 1 else 'a'} to fix: see the hints)"
-        return f"points: {self.earned:g} of {self.maximum:g}{why}"
+            why = ngettext(
+                " ({n} criterion to fix: see the hints)",
+                " ({n} criteria to fix: see the hints)",
+                bad,
+            ).format(n=bad)
+        return (
+            _("points: {earned:g} of {maximum:g}").format(earned=self.earned, maximum=self.maximum)
+            + why
+        )
 
     def __str__(self) -> str:
         return f"{self.report}\n{self.line()}"
@@ -279,22 +302,35 @@ class Summary:
             if r.attempted and not r.passed:
                 first = r.failed[0] if r.failed else None
                 if first is None:
-                    return f"{r.title}: run its check again."
-                hint = f" Hint: {first.hint}" if first.hint else ""
-                return f"{r.title}: fix \u201c{first.name}\u201d first.{hint}"
+                    return _("{title}: run its check again.").format(title=r.title)
+                hint = _(" Hint: {hint}").format(hint=first.hint) if first.hint else ""
+                return (
+                    _("{title}: fix \u201c{name}\u201d first.").format(
+                        title=r.title, name=first.name
+                    )
+                    + hint
+                )
         todo = [r for r in self.reports if not r.attempted]
         if todo:
-            return f"{todo[0].title}: write it (its starter code still raises NotImplementedError)."
-        return "Every exercise passes: try the questions under \u201cTry it yourself\u201d."
+            return _(
+                "{title}: write it (its starter code still raises NotImplementedError)."
+            ).format(title=todo[0].title)
+        return _("Every exercise passes: try the questions under \u201cTry it yourself\u201d.")
 
     def __str__(self) -> str:
-        lines = [f"{self.passed} of {len(self.reports)} exercises passed"]
+        lines = [
+            ngettext(
+                "{passed} of {n} exercise passed",
+                "{passed} of {n} exercises passed",
+                len(self.reports),
+            ).format(passed=self.passed, n=len(self.reports))
+        ]
         for r in self.reports:
             good = sum(c.passed for c in r.criteria)
             where = f" ({good}/{len(r.criteria)})" if r.attempted else ""
-            lines.append(f"  {r.title}: {r.status}{where}")
+            lines.append(f"  {r.title}: {r._said_status()}{where}")
             lines.extend(f"      \u2717 {c.name}" for c in r.failed)
-        lines.append(f"next: {self.next_step()}")
+        lines.append(_("next: {step}").format(step=self.next_step()))
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

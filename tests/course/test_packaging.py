@@ -210,3 +210,11 @@ def test_binder_image_leaves_the_teachers_folder_out(tmp_path: Path) -> None:
     assert sorted(p.name for p in (repo / "notebooks").glob("*.ipynb")) == sorted(
         p.name for p in (ROOT / "notebooks").glob("*.ipynb")
     )
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_labsocks_own_translations_are_packaged(built: tuple[Path, Path], kind: str) -> None:
+    # labsock reads the compiled catalog at run time: without it, set_language
+    # would silently fall back to English in an installed labsock.
+    names = list(_members(built[0] if kind == "wheel" else built[1]))
+    assert any(n.endswith("labsock/locale/pt_BR/LC_MESSAGES/labsock.mo") for n in names)
