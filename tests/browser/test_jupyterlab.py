@@ -26,7 +26,7 @@ from tests.browser.labdriver import (
     notebook_names,
     notebook_source,
 )
-from tests.helpers import wait_until
+from tests.helpers import ROOT, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -336,3 +336,27 @@ def test_multicast_lab_calls_an_added_receivers_first_join_a_join(lab: LabDriver
     )
     assert f"{name} rejoined" not in _panel_text(cell)
     lab.screenshot(run, suffix=".first-join")
+
+
+PORTUGUESE_UDP = "pt_BR/03_udp.ipynb"
+
+
+@pytest.mark.skipif(
+    not (ROOT / "notebooks" / PORTUGUESE_UDP).exists(), reason="no Portuguese edition built"
+)
+def test_a_portuguese_lesson_shows_its_panel_and_figure_in_portuguese(lab: LabDriver) -> None:
+    run = lab.run(PORTUGUESE_UDP)
+    _clean(run)
+    where = run.panel_cells("LinkLab(")
+    assert where is not None, "the Portuguese 03 never shows its LinkLab"
+    cell = lab.panel(run, where[1])
+    # The panel's own words come from labsock's pt_BR catalog.
+    assert cell.get_by_role("button", name="Executar").count() == 1
+    text = _panel_text(cell)
+    assert "o enlace fez" in text, f"the panel's table is not in Portuguese: {text!r}"
+    assert "the link did" not in text
+    # The figure is a PNG (its Portuguese titles and axes are checked where
+    # they can be read, in tests/core/test_messages_i18n.py): here, it is drawn.
+    assert cell.locator("img.widget-image").first.get_attribute("src")
+    assert "Perda e inversão de ordem" in run.page.inner_text("body")
+    lab.screenshot(run, suffix=".pt-link-lab")
