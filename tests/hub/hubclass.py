@@ -16,7 +16,7 @@ What it starts, all on 127.0.0.1 and on ports chosen free at run time:
   student otherwise), and ``cleanup_servers = False``, as TLJH does.
 - Each student's **jupyterhub-singleuser** (JupyterLab) and its kernels.
 
-The course comes from a **local bare repository**, ``build/hub/class-*/labsock.git``,
+The course comes from a **local bare repository**, ``build/hub/class-*/labsock``,
 holding the worktree's committed ``HEAD`` as branch ``main`` (uncommitted
 changes are not in it: commit first). Each student pulls it with nbgitpuller,
 the teaching guide's link, into ``~/labsock``.
@@ -101,7 +101,9 @@ BRANCH = "main"
 MIB = 2**20
 
 CELL_TIMEOUT = 300.0  # seconds for one cell under class load
-SPAWN_TIMEOUT = 600.0  # seconds from "start my server" to ready, 30 arrivals on 2 cores
+SPAWN_TIMEOUT = float(
+    os.environ.get("HUBCLASS_SPAWN_TIMEOUT", "600")
+)  # seconds from "start my server" to ready, 30 arrivals on 2 cores
 HUB_RETRY = 180.0  # seconds a student keeps retrying the hub (it may be restarting)
 HUB_START_TIMEOUT = 120.0
 SAMPLE_INTERVAL = 1.0
@@ -218,8 +220,18 @@ class Accounts:
         self.names.append(name)  # before useradd: removed even if what follows fails
         if self.real:
             subprocess.run(
-                ["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/bash"]
-                + ["--user-group", "--comment", "labsock hub test student", name],
+                [
+                    "useradd",
+                    "--no-create-home",
+                    "--home-dir",
+                    str(home),
+                    "--shell",
+                    "/bin/bash",
+                    "--user-group",
+                    "--comment",
+                    "labsock hub test student",
+                    name,
+                ],
                 check=True,
                 capture_output=True,
                 timeout=60,
@@ -363,7 +375,10 @@ class Hub:
                 }
             ],
         }
-        lines = ["# Written by tests/hub/hubclass.py for one test class; do not edit.", "c = get_config()  # noqa"]
+        lines = [
+            "# Written by tests/hub/hubclass.py for one test class; do not edit.",
+            "c = get_config()  # noqa",
+        ]
         for key, value in settings.items():
             lines.append(f"c.{key} = {value!r}")
         gitconfig = self.folder / "gitconfig"
@@ -406,7 +421,9 @@ class Hub:
             if status == 200:
                 return time.monotonic() - started
             time.sleep(0.25)
-        raise RuntimeError(f"the hub did not answer in {HUB_START_TIMEOUT:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"the hub did not answer in {HUB_START_TIMEOUT:.0f} s:\n{self.log_tail()}"
+        )
 
     @staticmethod
     def _probe(url: str, token: str) -> tuple[int, Any]:
@@ -781,22 +798,34 @@ class Student:
         self.token = body["token"]
 
     async def start_server(self) -> None:
-        """Ask the hub for the server and wait until the hub says it is ready."""
+        """Ask the hub for the server until it is ready and answers through the proxy.
+
+        As a person would, the student asks again when the request met trouble:
+        a 500 from a hub stopped in the middle of the spawn (the restart fault),
+        or "already running" from a hub that has not yet seen the server die (the
+        kill fault). Each such retry is counted in ``hub_retries``.
+        """
         deadline = time.monotonic() + SPAWN_TIMEOUT
         while True:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server was not up in {SPAWN_TIMEOUT:.0f} s")
             code, body = await self.call("POST", f"{self.run.hub.api}/users/{self.name}/server")
             if code in (201, 202):
-                break
-            if code == 400 and time.monotonic() < deadline:  # still stopping, or already up
-                if await self.ready():
-                    return
-                await asyncio.sleep(1.0)
-                continue
-            raise RuntimeError(f"the hub did not start the server: {code} {body}")
-        while not await self.ready():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server was not ready in {SPAWN_TIMEOUT:.0f} s")
-            await asyncio.sleep(0.5)
+                while not await self.ready():
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the server was not ready in {SPAWN_TIMEOUT:.0f} s")
+                    await asyncio.sleep(0.5)
+            elif code not in (400, 500):
+                raise RuntimeError(f"the hub did not start the server: {code} {body}")
+            if await self.ready() and await self.answers():
+                return
+            self.retries += 1
+            await asyncio.sleep(1.0)
+
+    async def answers(self) -> bool:
+        """The server answers through the proxy (its route is there, it is alive)."""
+        code, _ = await self.call("GET", f"{self.server}/api/status", retry_for=10)
+        return code == 200
 
     async def ready(self) -> bool:
         code, body = await self.call("GET", f"{self.run.hub.api}/users/{self.name}")
@@ -813,9 +842,7 @@ class Student:
         """nbgitpuller's event stream, as the link's page reads it; seconds taken."""
         from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-        query = urllib.parse.urlencode(
-            {"repo": self.run.repo_url, "branch": BRANCH, "targetpath": REPO_NAME}
-        )
+        query = urllib.parse.urlencode({"repo": self.run.repo_url, "branch": BRANCH})
         events: list[dict[str, Any]] = []
         buffer = bytearray()
 
@@ -838,12 +865,14 @@ class Student:
         await AsyncHTTPClient().fetch(request)
         phases = [e.get("phase") for e in events]
         if "finished" not in phases:
-            errors = [e.get("message", e.get("output", "")) for e in events if e.get("phase") == "error"]
+            errors = [
+                e.get("message", e.get("output", "")) for e in events if e.get("phase") == "error"
+            ]
             raise RuntimeError(f"nbgitpuller did not finish: {errors or phases}")
         return time.monotonic() - started
 
     async def lessons(self) -> list[str]:
-        """The lessons in the pulled notebooks/ folder: every notebook but the map and practice."""
+        """The lessons in the pulled notebooks/ folder: all but the map and the practice."""
         code, body = await self.call("GET", f"{self.server}/api/contents/{REPO_NAME}/notebooks")
         if code != 200:
             raise RuntimeError(f"cannot list the pulled notebooks: {code} {body}")
@@ -854,7 +883,7 @@ class Student:
         )
 
     async def run_lesson(self, path: str) -> dict[str, Any]:
-        """Open ``path`` in a session of its own, run every code cell, audit, shut the kernel down."""
+        """Open ``path`` in a session of its own, run every code cell, audit, shut down."""
         from tornado.httpclient import HTTPRequest
         from tornado.iostream import StreamClosedError
         from tornado.websocket import WebSocketClosedError, websocket_connect
@@ -867,7 +896,12 @@ class Student:
         code, session = await self.call(
             "POST",
             f"{self.server}/api/sessions",
-            {"path": path, "name": Path(path).name, "type": "notebook", "kernel": {"name": "python3"}},
+            {
+                "path": path,
+                "name": Path(path).name,
+                "type": "notebook",
+                "kernel": {"name": "python3"},
+            },
         )
         if code not in (200, 201):
             raise ServerLost(f"no session for {path}: {code} {session}")
@@ -983,13 +1017,23 @@ def browser_lesson() -> str | None:
     """A lesson with plots and panels, from the committed notebooks (what the students pull)."""
     listing = subprocess.run(
         ["git", "ls-tree", "--name-only", "HEAD", "notebooks/"],
-        cwd=ROOT, capture_output=True, text=True, check=True, timeout=30,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout.split()
-    names = sorted(Path(p).name for p in listing if p.endswith(".ipynb") and is_lesson(Path(p).name))
+    names = sorted(
+        Path(p).name for p in listing if p.endswith(".ipynb") and is_lesson(Path(p).name)
+    )
     for name in names:
         source = subprocess.run(
             ["git", "show", f"HEAD:notebooks/{name}"],
-            cwd=ROOT, capture_output=True, text=True, check=True, timeout=30,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
         ).stdout
         if "plots." in source and "widgets." in source:
             return name
@@ -1025,8 +1069,27 @@ def browser_student(run: ClassRun, name: str, lesson: str, profile: Path) -> dic
                 page.fill("#username_input", name)
                 page.fill("#password_input", run.hub.password)
                 page.click("#login_submit")
-                # The hub spawns the server, nbgitpuller pulls, JupyterLab opens the lesson.
-                page.wait_for_function(lab._JS_OPENED, arg=path, timeout=SPAWN_TIMEOUT * 1000)
+                # The hub spawns the server, nbgitpuller pulls, JupyterLab opens the lesson:
+                # several pages one after another, so poll rather than wait in one.
+                visited: list[str] = []
+                record["pages"] = visited
+                deadline = time.monotonic() + SPAWN_TIMEOUT
+                while True:
+                    where = page.url.split("?")[0].replace(run.hub.url, "")
+                    if not visited or visited[-1] != where:
+                        visited.append(where)
+                    with contextlib.suppress(Exception):  # a page that is navigating away
+                        if page.evaluate(lab._JS_OPENED, path):
+                            break
+                    if time.monotonic() > deadline:
+                        shot = SCREENSHOTS / "hub-browser-stuck.png"
+                        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                        shot.write_bytes(page.screenshot(full_page=True))
+                        text = page.inner_text("body")[:1500]
+                        raise RuntimeError(
+                            f"JupyterLab did not open {path}; stuck at {where}: {text}"
+                        )
+                    page.wait_for_timeout(500)
                 record["lab_open_s"] = round(time.monotonic() - began, 2)
                 page.evaluate(lab._JS_READY, path)
                 ran = time.monotonic()
@@ -1058,7 +1121,11 @@ def browser_student(run: ClassRun, name: str, lesson: str, profile: Path) -> dic
                 buttons = page.locator(".jupyter-widgets .widget-button").count()
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 shot = SCREENSHOTS / f"hub-{Path(lesson).stem}.png"
-                shot.write_bytes(page.screenshot(full_page=True))
+                if buttons:  # the first panel in view, as the student scrolls to it
+                    first = page.locator(".jupyter-widgets .widget-button").first
+                    first.scroll_into_view_if_needed()
+                    page.wait_for_timeout(500)
+                shot.write_bytes(page.screenshot())
                 record.update(
                     unexecuted=notebook.unexecuted,
                     errors=notebook.error_outputs(),
@@ -1118,15 +1185,23 @@ class ClassRun:
         self.homes.mkdir(parents=True)
         self.folder.chmod(0o755)
         self.homes.chmod(0o755)
-        bare = self.bare = self.folder / f"{REPO_NAME}.git"
+        # Named like the GitHub repository it stands for (no ".git"): nbgitpuller
+        # pulls into a folder named after the URL's last part, the guide's REPO.
+        bare = self.bare = self.folder / REPO_NAME
         git = ["git", "-c", "init.defaultBranch=main"]
         subprocess.run([*git, "init", "--quiet", "--bare", str(bare)], check=True, timeout=60)
         subprocess.run(
             ["git", "push", "--quiet", str(bare), f"HEAD:refs/heads/{BRANCH}"],
-            cwd=ROOT, check=True, timeout=120, capture_output=True,
+            cwd=ROOT,
+            check=True,
+            timeout=120,
+            capture_output=True,
         )
         subprocess.run(
-            ["git", "symbolic-ref", "HEAD", f"refs/heads/{BRANCH}"], cwd=bare, check=True, timeout=30
+            ["git", "symbolic-ref", "HEAD", f"refs/heads/{BRANCH}"],
+            cwd=bare,
+            check=True,
+            timeout=30,
         )
         self.commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -1137,7 +1212,7 @@ class ClassRun:
         rng = random.Random(self.args.seed)
         names = [f"{self.prefix}-s{i:02d}" for i in range(self.args.students)]
         arrivals = sorted(rng.uniform(0, self.args.arrival) for _ in names)
-        plans = [Plan(n, "student", a) for n, a in zip(names, arrivals)]
+        plans = [Plan(n, "student", a) for n, a in zip(names, arrivals, strict=False)]
         if self.args.faults and len(plans) >= 3:
             plans[1].kill_mid_lesson = True
             plans[2].twice_at_once = True
@@ -1186,9 +1261,7 @@ class ClassRun:
             sync_call, "GET", f"{self.hub.api}/users?limit=500", self.hub.admin_token
         )
         ready = {
-            u["name"]
-            for u in users or []
-            if (u.get("servers") or {}).get("", {}).get("ready")
+            u["name"] for u in users or [] if (u.get("servers") or {}).get("", {}).get("ready")
         }
         answering = {}
         for name in alive_after:
@@ -1230,9 +1303,12 @@ class ClassRun:
             profile.mkdir()
             start_at = self.args.arrival / 2
             browser_task = asyncio.ensure_future(
-                self._later(start_at, asyncio.to_thread(
-                    browser_student, self, self.browser_name, self.browser_lesson, profile
-                ))
+                self._later(
+                    start_at,
+                    asyncio.to_thread(
+                        browser_student, self, self.browser_name, self.browser_lesson, profile
+                    ),
+                )
             )
         restart = (
             asyncio.ensure_future(self.restart_hub_when_busy(students))
@@ -1473,7 +1549,9 @@ def files_of(uids: dict[int, str], prefix: str) -> list[str]:
     return sorted(found)[:50]
 
 
-def leftovers(run: ClassRun, census: Census | None, hub: Hub | None, uids: dict[int, str]) -> dict[str, Any]:
+def leftovers(
+    run: ClassRun, census: Census | None, hub: Hub | None, uids: dict[int, str]
+) -> dict[str, Any]:
     """What survived the teardown: must be nothing at all."""
     left: dict[str, Any] = {}
     procs = []
@@ -1481,7 +1559,10 @@ def leftovers(run: ClassRun, census: Census | None, hub: Hub | None, uids: dict[
         with contextlib.suppress(psutil.Error):
             if uids and proc.uids().real in uids:
                 procs.append(f"{proc.pid} {' '.join(proc.cmdline())[:150]}")
-            elif hub is not None and proc.pid in (*hub.hub_pids, hub.proxy.pid if hub.proxy else -1):
+            elif hub is not None and proc.pid in (
+                *hub.hub_pids,
+                hub.proxy.pid if hub.proxy else -1,
+            ):
                 if proc.status() != psutil.STATUS_ZOMBIE:
                     procs.append(f"{proc.pid} {' '.join(proc.cmdline())[:150]}")
             elif any(str(run.folder) in part for part in proc.cmdline()):
@@ -1527,7 +1608,9 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=30)
-    parser.add_argument("--arrival", type=float, default=60.0, help="seconds over which they arrive")
+    parser.add_argument(
+        "--arrival", type=float, default=60.0, help="seconds over which they arrive"
+    )
     parser.add_argument("--browser", action="store_true", help="one more student in chromium")
     parser.add_argument("--no-faults", dest="faults", action="store_false")
     parser.add_argument("--seed", type=int, default=17)
