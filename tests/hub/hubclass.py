@@ -82,6 +82,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -474,20 +475,40 @@ def become_subreaper() -> bool:
         return False
 
 
-def reap(accounts: Accounts) -> None:
-    """Collect our adopted children that have exited (never a child we started ourselves)."""
-    uids = accounts.uids()
+def reap(held: set[int]) -> None:
+    """Collect adopted children that have exited: servers that outlived a hub, chromium's.
+
+    Never a child we hold a Popen for (``held``: hub, proxy) nor Node (the proxy,
+    Playwright's driver): their owners wait for them.
+    """
     for child in psutil.Process().children():
         try:
-            if child.status() != psutil.STATUS_ZOMBIE:
+            if child.pid in held or child.status() != psutil.STATUS_ZOMBIE:
                 continue
-            # Ours to reap: a student's process (as root), or, with one Unix user,
-            # anything but Node (our proxy, Playwright's driver), which Popen reaps.
-            if (uids and child.uids().real not in uids) or (not uids and child.name() == "node"):
+            if child.name() == "node":
                 continue
             os.waitpid(child.pid, os.WNOHANG)
         except (psutil.Error, ChildProcessError):
             continue
+
+
+class Reaper(threading.Thread):
+    """Reaps adopted orphans every 0.2 s until stopped (a zombie server looks alive to the hub)."""
+
+    def __init__(self, held: Callable[[], set[int]]) -> None:
+        super().__init__(name="hub-reaper", daemon=True)
+        self.held = held
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.wait(0.2):
+            with contextlib.suppress(Exception):
+                reap(self.held())
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(5)
+        reap(self.held())
 
 
 def alive(pid: int) -> bool:
@@ -563,7 +584,6 @@ class Sampler(threading.Thread):
         while not self.stop_event.wait(SAMPLE_INTERVAL):
             try:
                 self.sample()
-                reap(self.census.accounts)
             except Exception as exc:  # reported, never fatal
                 self.errors.append(repr(exc))
 
@@ -732,6 +752,7 @@ class Student:
         self.token = ""
         self.retries = 0
         self.in_lesson = False
+        self.spawning = False
         self.record: dict[str, Any] = {
             "name": plan.name,
             "role": plan.role,
@@ -801,38 +822,48 @@ class Student:
         """Ask the hub for the server until it is ready and answers through the proxy.
 
         As a person would, the student asks again when the request met trouble:
-        a 500 from a hub stopped in the middle of the spawn (the restart fault),
-        or "already running" from a hub that has not yet seen the server die (the
-        kill fault). Each such retry is counted in ``hub_retries``.
+        a 500 from a hub stopped in the middle of the spawn, a spawn the hub no
+        longer knows of, or "already running" from a hub that has not yet seen
+        the server die (the kill fault). Each retry is counted in ``hub_retries``.
         """
         deadline = time.monotonic() + SPAWN_TIMEOUT
-        while True:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server was not up in {SPAWN_TIMEOUT:.0f} s")
-            code, body = await self.call("POST", f"{self.run.hub.api}/users/{self.name}/server")
-            if code in (201, 202):
-                while not await self.ready():
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"the server was not ready in {SPAWN_TIMEOUT:.0f} s")
-                    await asyncio.sleep(0.5)
-            elif code not in (400, 500):
-                raise RuntimeError(f"the hub did not start the server: {code} {body}")
-            if await self.ready() and await self.answers():
-                return
-            self.retries += 1
-            await asyncio.sleep(1.0)
+        self.spawning = True
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the server was not up in {SPAWN_TIMEOUT:.0f} s")
+                url = f"{self.run.hub.api}/users/{self.name}/server"
+                code, body = await self.call("POST", url)
+                if code in (201, 202):
+                    while (state := await self.state()) == "pending":
+                        if time.monotonic() > deadline:
+                            raise RuntimeError(f"not ready in {SPAWN_TIMEOUT:.0f} s")
+                        await asyncio.sleep(0.5)
+                elif code not in (400, 500):
+                    raise RuntimeError(f"the hub did not start the server: {code} {body}")
+                else:
+                    state = await self.state()
+                if state == "ready" and await self.answers():
+                    return
+                self.retries += 1
+                await asyncio.sleep(1.0)
+        finally:
+            self.spawning = False
+
+    async def state(self) -> str:
+        """What the hub says of the server: ready, pending (spawn, check, stop) or none."""
+        code, body = await self.call("GET", f"{self.run.hub.api}/users/{self.name}")
+        if code != 200:
+            raise RuntimeError(f"the hub did not say how the server is: {code} {body}")
+        server = (body.get("servers") or {}).get("")
+        if not server:
+            return "none"
+        return "ready" if server.get("ready") else "pending"
 
     async def answers(self) -> bool:
         """The server answers through the proxy (its route is there, it is alive)."""
         code, _ = await self.call("GET", f"{self.server}/api/status", retry_for=10)
         return code == 200
-
-    async def ready(self) -> bool:
-        code, body = await self.call("GET", f"{self.run.hub.api}/users/{self.name}")
-        if code != 200:
-            raise RuntimeError(f"the hub did not say how the server is: {code} {body}")
-        server = (body.get("servers") or {}).get("")
-        return bool(server and server.get("ready"))
 
     @property
     def server(self) -> str:
@@ -1180,9 +1211,13 @@ class ClassRun:
 
     # set-up --------------------------------------------------------------------------------
     def prepare(self) -> None:
-        for old in BUILD.glob("class-*"):  # earlier runs' folders (their users are gone)
+        for old in BUILD.glob("class-*"):  # earlier runs' folders, unless that run still runs
+            with contextlib.suppress(OSError, ValueError):
+                if alive(int((old / "runner.pid").read_text())):
+                    continue
             shutil.rmtree(old, ignore_errors=True)
         self.homes.mkdir(parents=True)
+        (self.folder / "runner.pid").write_text(str(os.getpid()))
         self.folder.chmod(0o755)
         self.homes.chmod(0o755)
         # Named like the GitHub repository it stands for (no ".git"): nbgitpuller
@@ -1243,13 +1278,18 @@ class ClassRun:
                 for s in killed
                 if "end" not in s.record
             )
-            return recovering or sum(s.in_lesson for s in students) < want
+            # A spawn in flight when the hub stops is lost, and its server process
+            # orphaned (seen on JupyterHub 6.1 with LocalProcessSpawner): restart
+            # between spawns, as a teacher would between arrivals.
+            spawning = any(s.spawning for s in students)
+            return recovering or spawning or sum(s.in_lesson for s in students) < want
 
         while waiting() and time.monotonic() < deadline:
             if all("end" in s.record for s in students):
                 return {"ok": False, "error": "the class ended before the restart"}
             await asyncio.sleep(0.5)
         in_lesson = [s.name for s in students if s.in_lesson]
+        spawning = [s.name for s in students if s.spawning]
         before = {n: p.pid for n in self.accounts.names if (p := self.census.server_of(n))}
         before = {n: pid for n, pid in before.items() if alive(pid)}
         began = time.monotonic()
@@ -1272,6 +1312,7 @@ class ClassRun:
         record = {
             "at": round(began - self.clock, 2),
             "students_in_lesson": len(in_lesson),
+            "spawns_in_flight": len(spawning),
             "servers_before": len(before),
             "servers_alive_after": len(alive_after),
             "hub_ready_again": sorted(ready & set(before)) == sorted(before),
@@ -1339,6 +1380,8 @@ class ClassRun:
         sampler = None
         outcome: dict[str, Any] = {}
         report["subreaper"] = become_subreaper()
+        reaper = Reaper(self._held)
+        reaper.start()
         try:
             self.prepare()
             report["commit"] = self.commit
@@ -1385,8 +1428,15 @@ class ClassRun:
             if sampler is not None:
                 sampler.stop()
             report["teardown"] = self.teardown()
+            reaper.stop()
         report.update(self.figures(outcome, sampler))
         return report
+
+    def _held(self) -> set[int]:
+        hub = getattr(self, "hub", None)
+        if hub is None:
+            return set()
+        return {*hub.hub_pids, *([hub.proxy.pid] if hub.proxy else [])}
 
     def _lab_settings(self, name: str, home: Path) -> None:
         from tests.browser.labdriver import LAB_SETTINGS
@@ -1404,14 +1454,19 @@ class ClassRun:
         hub = getattr(self, "hub", None)
         census = getattr(self, "census", None)
         if hub is not None and hub.hub is not None and hub.hub.poll() is None:
-            stopping = []
-            for name in self.accounts.names:
-                with contextlib.suppress(OSError, urllib.error.URLError):
-                    status, _ = sync_call(
-                        "DELETE", f"{hub.api}/users/{name}/server", hub.admin_token, timeout=30
-                    )
-                    if status == 202:
-                        stopping.append(name)
+            from concurrent.futures import ThreadPoolExecutor
+
+            def stop(name: str) -> int:
+                try:
+                    url = f"{hub.api}/users/{name}/server"
+                    return sync_call("DELETE", url, hub.admin_token, timeout=60)[0]
+                except (OSError, urllib.error.URLError):
+                    return 0
+
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                names = self.accounts.names
+                codes = dict(zip(names, pool.map(stop, names), strict=True))
+            stopping = [name for name, code in codes.items() if code == 202]
             deadline = time.monotonic() + 60
             while stopping and time.monotonic() < deadline and census is not None:
                 stopping = [n for n in stopping if census.server_of(n) is not None]
@@ -1420,7 +1475,6 @@ class ClassRun:
         if hub is not None:
             hub.stop_hub()
             hub.stop_proxy()
-        reap(self.accounts)
         self.orphans_at_teardown = frozenset(p for p in self.watched_kernels if alive(p))
         # Whatever a student still runs (a kernel orphaned by the killed server, say): by pid.
         killed = []
@@ -1434,7 +1488,6 @@ class ClassRun:
                         killed.append(" ".join(proc.cmdline())[:200])
                         proc.kill()
                 psutil.wait_procs(found, timeout=10)
-                reap(self.accounts)
         done["killed_at_teardown"] = killed
         uids = self.accounts.uids()
         done["files_outside_build"] = files_of(uids, self.accounts.prefix)
