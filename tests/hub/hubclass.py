@@ -1095,6 +1095,9 @@ def browser_student(run: ClassRun, name: str, lesson: str, profile: Path) -> dic
                 viewport=lab.VIEWPORT,
             )
             try:
+                # Under a class's load the hub may take long to answer the login form.
+                context.set_default_timeout(SPAWN_TIMEOUT * 1000)
+                context.set_default_navigation_timeout(SPAWN_TIMEOUT * 1000)
                 page = context.new_page()
                 page.goto(f"{run.hub.url}/hub/login?next={urllib.parse.quote(link)}")
                 page.fill("#username_input", name)
