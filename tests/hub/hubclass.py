@@ -1102,16 +1102,26 @@ def browser_student(run: ClassRun, name: str, lesson: str, profile: Path) -> dic
                 page.goto(f"{run.hub.url}/hub/login?next={urllib.parse.quote(link)}")
                 page.fill("#username_input", name)
                 page.fill("#password_input", run.hub.password)
+                run.browser_spawning = True  # no hub restart until the lab is open
                 page.click("#login_submit")
                 # The hub spawns the server, nbgitpuller pulls, JupyterLab opens the lesson:
                 # several pages one after another, so poll rather than wait in one.
                 visited: list[str] = []
                 record["pages"] = visited
+                record["reloads"] = 0
                 deadline = time.monotonic() + SPAWN_TIMEOUT
+                since = time.monotonic()
                 while True:
                     where = page.url.split("?")[0].replace(run.hub.url, "")
                     if not visited or visited[-1] != where:
                         visited.append(where)
+                        since = time.monotonic()
+                    elif "/spawn-pending/" in where and time.monotonic() - since > 90:
+                        # "Your server is starting up" for long: a person reloads the page
+                        # (its progress stream does not survive a restart of the hub).
+                        page.reload()
+                        record["reloads"] += 1
+                        since = time.monotonic()
                     with contextlib.suppress(Exception):  # a page that is navigating away
                         if page.evaluate(lab._JS_OPENED, path):
                             break
@@ -1125,6 +1135,7 @@ def browser_student(run: ClassRun, name: str, lesson: str, profile: Path) -> dic
                         )
                     page.wait_for_timeout(500)
                 record["lab_open_s"] = round(time.monotonic() - began, 2)
+                run.browser_spawning = False
                 page.evaluate(lab._JS_READY, path)
                 ran = time.monotonic()
                 page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -1186,6 +1197,7 @@ def browser_student(run: ClassRun, name: str, lesson: str, profile: Path) -> dic
                 context.close()
     except Exception as exc:
         record["error"] = f"{type(exc).__name__}: {exc}"[-2000:]
+    run.browser_spawning = False
     record["end"] = round(time.monotonic() - run.clock, 2)
     return record
 
@@ -1211,6 +1223,7 @@ class ClassRun:
         self.census: Census
         self.kills: list[dict[str, Any]] = []
         self.watched_kernels: list[int] = []
+        self.browser_spawning = False
 
     # set-up --------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -1284,7 +1297,7 @@ class ClassRun:
             # A spawn in flight when the hub stops is lost, and its server process
             # orphaned (seen on JupyterHub 6.1 with LocalProcessSpawner): restart
             # between spawns, as a teacher would between arrivals.
-            spawning = any(s.spawning for s in students)
+            spawning = any(s.spawning for s in students) or self.browser_spawning
             return recovering or spawning or sum(s.in_lesson for s in students) < want
 
         while waiting() and time.monotonic() < deadline:
@@ -1697,6 +1710,8 @@ def main(argv: list[str] | None = None) -> int:
         report["passed"] == report["total"]
         and not report.get("error")
         and not report["teardown"]["leftovers"]
+        and all(fault.get("ok") for fault in report["faults"].values())
+        and report.get("browser", {"ok": True})["ok"]
     )
     return 0 if ok else 1
 
