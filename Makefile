@@ -7,15 +7,19 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.installed-lab
 # Keep Jupyter's runtime files (kernel connection files, lab workspaces) inside
 # the project, so parallel checkouts and CI runs never share them.
 export JUPYTER_RUNTIME_DIR ?= $(CURDIR)/.jupyter-runtime
 
-.PHONY: lab test setup system-deps lint typecheck unit notebooks bench clean \
-        site binder-check browser-check classroom
+.PHONY: lab lab-setup test setup system-deps lint typecheck unit notebooks bench clean \
+        site binder-check browser-check classroom translations
 
-lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks notebooks/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
+# EDITION=pt_BR opens the Portuguese edition (notebooks/pt_BR/). JupyterLab is
+# rooted at the repository so the lessons' links to docs/ open too.
+EDITION ?=
+lab: lab-setup
+	$(BIN)/jupyter lab --notebook-dir=. $(if $(EDITION),notebooks/$(EDITION),notebooks)/00_index.ipynb $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # One pytest run for tests and notebooks, so its closing line counts them all.
 test: setup system-deps lint typecheck
@@ -27,6 +31,16 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(LAB_STAMP)
+
+# A student's set-up: the course and JupyterLab only (the "lab" extra), none of
+# the test toolchain. (`make test` adds that to the same .venv.)
+lab-setup: $(LAB_STAMP)
+
+$(LAB_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[lab]'
 	@touch $@
 
 # Outside programs the tests use as clients we did not write (socat, netcat).
@@ -35,8 +49,8 @@ system-deps:
 	@bash scripts/system-deps.sh
 
 lint: setup
-	$(BIN)/ruff check labsock tests notebooks scripts benchmarks
-	$(BIN)/ruff format --check labsock tests notebooks scripts benchmarks
+	$(BIN)/ruff check labsock tests notebooks scripts benchmarks teacher
+	$(BIN)/ruff format --check labsock tests notebooks scripts benchmarks teacher
 
 typecheck: setup
 	$(BIN)/mypy
@@ -46,6 +60,15 @@ unit: setup
 
 notebooks: setup
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks
+
+# The Portuguese edition from the English notebooks and the catalogs in
+# notebooks/locale: refresh the catalogs (changed cells become stale), build
+# notebooks/pt_BR/, and print how much is translated and current. make test
+# fails when a catalog is incomplete or a built notebook is out of date.
+translations: setup
+	$(BIN)/python scripts/i18n_notebooks.py update
+	$(BIN)/python scripts/i18n_notebooks.py build
+	$(BIN)/python scripts/i18n_notebooks.py report
 
 # labsock against bare sockets and the loopback limit: one table, a few minutes
 # (see benchmarks/README.md). BENCH_ARGS=--quick for a smoke run in seconds.
@@ -61,7 +84,7 @@ site: setup
 # JupyterLab in chromium (screenshots in artifacts/screenshots/); a class of 8
 # students on this host, every lesson, with memory per kernel (JSON report).
 binder-check: setup
-	$(BIN)/python -m pytest tests/test_binder.py
+	$(BIN)/python -m pytest tests/course/test_binder.py
 
 browser-check: setup system-deps
 	$(BIN)/python -m pytest tests/browser

@@ -40,7 +40,7 @@ from benchmarks._harness import (
     spread,
 )
 from labsock import MulticastGroup
-from labsock._multicast import draw_group, encode_tagged_probe
+from labsock._endpoints.multicast import draw_group, encode_tagged_probe
 
 __all__ = ["bench_fanout"]
 

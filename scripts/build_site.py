@@ -4,17 +4,28 @@
     python scripts/build_site.py                      # -> build/site/index.html
     python scripts/build_site.py --build-dir /tmp/b   # elsewhere
 
+The site has two languages: the English edition at its root and the
+Portuguese one (``notebooks/pt_BR``, with the Portuguese pages of ``docs/``:
+``guia-do-professor.md``, ``glossario.md``) in ``pt/``; every page has a
+language switch (the theme's ``extra.alternate``: English -> ``index.html``,
+Português -> ``pt/index.html``) and the navigation a section per language.
+
 Four steps, and the build fails at the first that goes wrong:
 
-1. execute every notebook in ``notebooks/`` in a fresh kernel
-   (``scripts/execute_notebooks.py``): a cell that raises fails the build;
+1. execute every notebook in ``notebooks/`` and ``notebooks/pt_BR/`` in a
+   fresh kernel (``scripts/execute_notebooks.py``): a cell that raises fails
+   the build;
 2. stage the site's sources in ``<build>/site-src``: the pages of ``docs/``
    and the executed notebooks (the course map ``00_index`` is the home page),
-   with links between notebooks (``02_tcp.ipynb``) pointed at their pages
-   (``02_tcp.html``), Mermaid diagrams handed to the theme's Mermaid, and
-   each interactive panel replaced by a static snapshot of what it showed
-   (its figure, its tables, its controls' values): a static site has no
-   kernel to run a panel;
+   with links between notebooks (``02_tcp.ipynb``) and to ``docs/`` pages
+   pointed at their pages (``02_tcp.html``), Mermaid diagrams handed to the
+   theme's Mermaid, each interactive panel replaced by a static snapshot of
+   what it showed (its figure, its tables, its controls' values): a static
+   site has no kernel to run a panel; and the closing checks of each lesson
+   (cells tagged ``checks``) left out: they test the run, a reader has no
+   use for them. Mermaid itself ships with the site (``javascripts/``,
+   fetched once with ``npm pack`` and kept in ``build/vendor``), so a site
+   served offline still draws its diagrams;
 3. ``mkdocs build --strict`` with ``docs/mkdocs.yml`` (MkDocs, Material theme,
    mkdocs-jupyter): any warning, a broken link between pages among them, fails;
 4. check every link and anchor inside the built site (``<a href>``,
@@ -34,7 +45,11 @@ import json
 import logging
 import re
 import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -45,8 +60,25 @@ DOCS = ROOT / "docs"
 NOTEBOOKS = ROOT / "notebooks"
 CONFIG = DOCS / "mkdocs.yml"
 HOME = "00_index"  # the course map notebook, the site's home page
+#: The Portuguese edition: its notebooks' folder under notebooks/, its section of the site.
+PT_EDITION, PT_SECTION = "pt_BR", "pt"
+#: docs/ pages in Portuguese (they go to the site's pt/ section), and the
+#: Portuguese page of an English one, where a Portuguese lesson's link to it lands.
+PT_DOCS = {"guia-do-professor.md", "glossario.md"}
+PT_COUNTERPART = {"teaching-guide": "guia-do-professor", "glossary": "glossario"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+#: Cells with this tag (each lesson's closing checks) stay out of the site.
+CHECKS_TAG = "checks"
+#: The setup cell a translated notebook starts with (``set_language``, made by
+#: scripts/i18n_notebooks.py): it runs, but a reader of the page needs it no more
+#: than the English reader, whose page has none.
+LANGUAGE_SETUP_TAG = "i18n"
+#: The Mermaid the theme expects (Material for MkDocs draws with Mermaid 11),
+#: pinned; the site ships it instead of loading it from a CDN.
+MERMAID = "mermaid@11.17.2"
+MERMAID_JS = "javascripts/mermaid.min.js"
+VENDOR = ROOT / "build" / "vendor"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from execute_notebooks import execute  # noqa: E402
@@ -64,8 +96,97 @@ def notebook_title(nb: dict[str, Any], fallback: str) -> str:
 
 
 def page_links(text: str) -> str:
-    """Markdown links to sibling notebooks (``x.ipynb``, ``x.ipynb#part``) -> their pages."""
+    """Links to sibling notebooks (``x.ipynb#part``) and ``../docs/x.md`` -> their pages."""
+    text = re.sub(r"\]\(\.\./docs/([\w.-]+)\.md(#[^)]*)?\)", r"](\1.html\2)", text)
     return re.sub(r"\]\(([\w.-]+)\.ipynb(#[^)]*)?\)", r"](\1.html\2)", text)
+
+
+def pt_page_links(text: str) -> str:
+    """:func:`page_links` for a Portuguese lesson, whose page is in the site's ``pt/``.
+
+    Its links to ``docs/`` (``../../docs/x.md``, one folder deeper) go to the
+    page's Portuguese counterpart when it has one and the link names no
+    part of it, else to the English page, one folder up.
+    """
+
+    def docs_link(match: re.Match[str]) -> str:
+        name, part = match[1], match[2] or ""
+        if not part and name in PT_COUNTERPART:
+            return f"]({PT_COUNTERPART[name]}.html)"
+        return f"](../{name}.html{part})"
+
+    text = re.sub(r"\]\(\.\./\.\./docs/([\w.-]+)\.md(#[^)]*)?\)", docs_link, text)
+    return page_links(text)
+
+
+def section_links(text: str, portuguese: bool) -> str:
+    """Links between ``docs/`` pages, fixed for the section each page lands in.
+
+    In ``docs/`` all pages are side by side; on the site the Portuguese ones
+    are in ``pt/``: an English page's link to one gains ``pt/``, a
+    Portuguese page's link to an English one gains ``../``.
+    """
+
+    def link(match: re.Match[str]) -> str:
+        target = match[1]
+        if (target in PT_DOCS) == portuguese:
+            return match[0]
+        return f"]({'../' if portuguese else PT_SECTION + '/'}{target}"
+
+    return re.sub(r"\]\(([\w.-]+\.md)(?=[#)])", link, text)
+
+
+def without_checks(nb: dict[str, Any], tag: str = CHECKS_TAG) -> int:
+    """Drop the cells tagged ``tag`` (default: the closing asserts); how many were dropped."""
+    kept = [c for c in nb["cells"] if tag not in c.get("metadata", {}).get("tags", [])]
+    dropped = len(nb["cells"]) - len(kept)
+    nb["cells"] = kept
+    return dropped
+
+
+def vendor_mermaid(target: Path, vendor: Path = VENDOR) -> Path:
+    """Put ``mermaid.min.js`` (and its licence) at ``target``/javascripts; return the script.
+
+    Fetched once with ``npm pack`` (the ordinary npm client, no install, no
+    dependencies: the file is a self-contained bundle) into ``vendor``.
+    Raises SystemExit saying what to do when npm is missing or fails.
+    """
+    name = MERMAID.replace("@", "-")
+    cached, licence = vendor / f"{name}.min.js", vendor / f"{name}.LICENSE"
+    if not cached.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SystemExit(
+                "site: the site ships Mermaid, fetched with npm, and npm is missing "
+                "(Debian: apt-get install npm)"
+            )
+        vendor.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=vendor) as tmp:
+            done = subprocess.run(
+                [npm, "pack", MERMAID, "--pack-destination", tmp, "--silent"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            packed = sorted(Path(tmp).glob("*.tgz"))
+            if done.returncode != 0 or not packed:
+                raise SystemExit(f"site: npm pack {MERMAID} failed:\n{done.stderr[-2000:]}")
+            with tarfile.open(packed[0]) as archive:
+                for member, path in (
+                    ("package/dist/mermaid.min.js", cached),
+                    ("package/LICENSE", licence),
+                ):
+                    source = archive.extractfile(member)
+                    if source is None:
+                        raise SystemExit(f"site: {packed[0].name} has no {member}")
+                    path.write_bytes(source.read())
+    script = target / MERMAID_JS
+    script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached, script)
+    if licence.is_file():
+        shutil.copyfile(licence, script.with_name("mermaid.LICENSE.txt"))
+    return script
 
 
 class _Snapshot:
@@ -180,18 +301,45 @@ def mermaid_for_the_site(text: str) -> str:
 def stage(executed: Path, source: Path) -> list[tuple[str, str]]:
     """Fill ``source`` with the site's pages; the lessons as (page, title).
 
-    The course map (``00_index``) becomes the home page, ``index.html``.
+    The course map (``00_index``) becomes the home page, ``index.html``; the
+    Portuguese edition (``executed/pt_BR``) and the Portuguese pages of
+    ``docs/`` go to ``pt/``, its course map to ``pt/index.html``.
     """
     if source.exists():
         shutil.rmtree(source)
-    shutil.copytree(DOCS, source, ignore=shutil.ignore_patterns("mkdocs.yml", "*.py", ".*"))
+    shutil.copytree(
+        DOCS, source, ignore=shutil.ignore_patterns("mkdocs.yml", "*.py", ".*", *PT_DOCS)
+    )
+    (source / PT_SECTION).mkdir()
+    for page in sorted(DOCS.glob("*.md")):
+        portuguese = page.name in PT_DOCS
+        target = source / PT_SECTION / page.name if portuguese else source / page.name
+        target.write_text(section_links(page.read_text(encoding="utf-8"), portuguese), "utf-8")
+    lessons = _stage_lessons(executed, source, page_links)
+    lessons += [
+        (f"{PT_SECTION}/{page}", title)
+        for page, title in _stage_lessons(executed / PT_EDITION, source / PT_SECTION, pt_page_links)
+    ]
+    vendor_mermaid(source)
+    if not (source / "index.ipynb").exists():  # no course map yet: a plain list of lessons
+        rows = "\n".join(f"- [{title}]({page})" for page, title in lessons)
+        (source / "index.md").write_text(f"# labsock lessons\n\n{rows}\n", encoding="utf-8")
+    return lessons
+
+
+def _stage_lessons(
+    executed: Path, source: Path, links: Callable[[str], str]
+) -> list[tuple[str, str]]:
+    """Stage the executed notebooks of one edition in ``source``; the lessons as (page, title)."""
     lessons = []
     for path in sorted(executed.glob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
         page = "index" if path.stem == HOME else path.stem
+        without_checks(nb)
+        without_checks(nb, LANGUAGE_SETUP_TAG)
         for cell in nb["cells"]:
             if cell["cell_type"] == "markdown":
-                text = page_links("".join(cell["source"])).replace(f"]({HOME}.html", "](index.html")
+                text = links("".join(cell["source"])).replace(f"]({HOME}.html", "](index.html")
                 cell["source"] = mermaid_for_the_site(text)
             for output in cell.get("outputs", []):
                 markdown = output.get("data", {}).get("text/markdown")
@@ -200,10 +348,25 @@ def stage(executed: Path, source: Path) -> list[tuple[str, str]]:
         static_panels(nb)
         (source / f"{page}.ipynb").write_text(json.dumps(nb, indent=1), encoding="utf-8")
         lessons.append((f"{page}.ipynb", notebook_title(nb, path.stem)))
-    if not (source / "index.ipynb").exists():  # no course map yet: a plain list of lessons
-        rows = "\n".join(f"- [{title}]({page})" for page, title in lessons)
-        (source / "index.md").write_text(f"# labsock lessons\n\n{rows}\n", encoding="utf-8")
     return lessons
+
+
+def navigation(source: Path) -> list[dict[str, list[str]]]:
+    """The site's navigation: a section per language, each its course map, lessons, pages.
+
+    Every staged page is in it (MkDocs, strict, fails on a page left out).
+    """
+
+    def pages(folder: Path, prefix: str) -> list[str]:
+        home = [f"{prefix}{n}" for n in ("index.ipynb", "index.md") if (folder / n).exists()]
+        lessons = sorted(f"{prefix}{p.name}" for p in folder.glob("*.ipynb") if p.stem != "index")
+        docs = sorted(f"{prefix}{p.name}" for p in folder.glob("*.md") if p.stem != "index")
+        return home[:1] + lessons + docs
+
+    return [
+        {"English": pages(source, "")},
+        {"Português": pages(source / PT_SECTION, f"{PT_SECTION}/")},
+    ]
 
 
 # -- step 3: mkdocs ----------------------------------------------------------------------------
@@ -251,7 +414,11 @@ def mkdocs_build(source: Path, site: Path) -> None:
     logger.setLevel(logging.INFO)
     try:
         config = load_config(
-            config_file=str(CONFIG), docs_dir=str(source), site_dir=str(site), strict=True
+            config_file=str(CONFIG),
+            docs_dir=str(source),
+            site_dir=str(site),
+            strict=True,
+            nav=navigation(source),
         )
         build(config)
     finally:
@@ -323,8 +490,13 @@ def build_site(build: Path, jobs: int = 2) -> Path:
         if folder.exists():
             shutil.rmtree(folder)
     notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
-    print(f"1/4 executing {len(notebooks)} notebooks", flush=True)
+    translated = sorted((NOTEBOOKS / PT_EDITION).glob("*.ipynb"))
+    print(f"1/4 executing {len(notebooks) + len(translated)} notebooks", flush=True)
     errors = execute(notebooks, executed, jobs=jobs)
+    errors |= {
+        f"{PT_EDITION}/{name}": error
+        for name, error in execute(translated, executed / PT_EDITION, jobs=jobs).items()
+    }
     if errors:
         for name, error in errors.items():
             print(f"\n===== {name} =====\n{error}", file=sys.stderr)

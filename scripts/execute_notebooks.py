@@ -36,22 +36,31 @@ async def _execute(path: Path, out: Path, timeout: float, slots: asyncio.Semapho
     from nbclient.exceptions import CellExecutionError
 
     async with slots:
-        nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(
-            nb,
-            timeout=timeout,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-            store_widget_state=True,
-        )
         started = time.monotonic()
         error = None
-        try:
-            await client.async_execute()
-        except CellExecutionError as exc:
-            error = str(exc)
-        except Exception as exc:  # a kernel that died or timed out
-            error = f"{type(exc).__name__}: {exc}"
+        # A kernel picks its ports before it binds them, so two kernels
+        # starting at once can collide ("Address already in use"); it then
+        # dies before running a single cell. That is the machine's race, not
+        # the lesson's failure: start it once more.
+        for attempt in (1, 2):
+            nb = nbformat.read(path, as_version=4)
+            client = NotebookClient(
+                nb,
+                timeout=timeout,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(path.parent)}},
+                store_widget_state=True,
+            )
+            try:
+                await client.async_execute()
+                error = None
+            except CellExecutionError as exc:
+                error = str(exc)
+            except Exception as exc:  # a kernel that died or timed out
+                error = f"{type(exc).__name__}: {exc}"
+                if attempt == 1 and "before replying to kernel_info" in str(exc):
+                    continue
+            break
         seconds = time.monotonic() - started
         nbformat.write(nb, out / path.name)
         print(f"{'ok' if error is None else 'FAILED':>6}  {path.name}  {seconds:.1f} s", flush=True)

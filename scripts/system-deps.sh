@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests use: socat and netcat as outside
-# clients (clients we did not write), and chromium for the browser tests
+# clients (clients we did not write), g++ and strace for the C++ lesson, and
+# chromium for the browser tests
 # (JupyterLab driven by Playwright; Playwright's own browser downloads are
 # never used). Where apt-get is missing or we are not root, say so and go on:
 # the tests that need a tool skip with a reason.
@@ -8,6 +9,11 @@ set -euo pipefail
 need=()
 command -v socat >/dev/null || need+=(socat)
 command -v nc >/dev/null || need+=(netcat-openbsd)
+# The C++ lesson (05_cpp): a compiler, and strace to record a program's socket calls.
+command -v g++ >/dev/null || need+=(g++)
+command -v strace >/dev/null || need+=(strace)
+# npm fetches the Mermaid the course website ships (scripts/build_site.py).
+command -v npm >/dev/null || need+=(npm)
 browser=()
 if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
     # A font too, so that pages render text on a minimal system.

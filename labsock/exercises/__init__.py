@@ -26,17 +26,14 @@ says "not attempted yet"; displaying it does not fail the cell.
 
 Collecting results (teachers):
 
-* ``export_results(reports, "results.json")`` writes every report, per
-  exercise and per criterion (``report.to_dict()``), to one JSON file a
-  student can hand in.
-* With nbgrader: in the source notebook, put the reference code (see
-  :mod:`labsock.solutions`) between ``### BEGIN SOLUTION`` and
-  ``### END SOLUTION`` in each exercise cell; the release version then gets
-  nbgrader's stub, ``raise NotImplementedError()``, which the checks report
-  as "not attempted yet". Make each check cell an autograded test cell
-  ending with ``assert report.passed, report`` (the message is the report's
-  text, hints included). Delete :mod:`labsock.solutions` from the copy
-  students receive.
+* ``export_results(reports, "practice-results-HAND-IN.json")`` writes every
+  report, per exercise and per criterion (``report.to_dict()``), to one JSON
+  file a student can hand in.
+* With nbgrader: ``report.points(maximum)`` is what a graded test cell ends
+  with; it shows the report with its points, and nbgrader reads the points
+  as the cell's partial credit (one equal share per criterion). The course's
+  nbgrader source notebook, the reference solutions and the teacher's
+  commands are outside this package (see docs/teaching-guide.md).
 
 Example:
     >>> from labsock.exercises import check_echo_server
@@ -46,17 +43,19 @@ Example:
     'not attempted yet'
 """
 
+from labsock._results.practice import GoodputResult, GoodputRow
 from labsock.exercises._checks_concurrent import check_concurrent_server
 from labsock.exercises._checks_framing import check_framing
 from labsock.exercises._checks_multicast import check_discovery
 from labsock.exercises._checks_ping import check_udp_ping
 from labsock.exercises._checks_reliable import check_reliable
 from labsock.exercises._checks_servers import check_echo_server
-from labsock.exercises._goodput import GoodputResult, GoodputRow, measure_goodput
+from labsock.exercises._goodput import measure_goodput
 from labsock.exercises._report import (
     NOT_ATTEMPTED,
     Criterion,
     Report,
+    Score,
     Summary,
     export_results,
     summarize,
@@ -68,6 +67,7 @@ __all__ = [
     "GoodputResult",
     "GoodputRow",
     "Report",
+    "Score",
     "Summary",
     "check_concurrent_server",
     "check_discovery",

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 
-from labsock._validate import check_count
+from labsock._core.validate import check_count
 from labsock.exercises._checks_servers import CLOSE_HINT, MESSAGE, Server, check_stop
 from labsock.exercises._clients import connect, exchange_all, read_exactly, reset
 from labsock.exercises._harness import CheckRun
@@ -23,6 +23,10 @@ __all__ = ["CLIENTS", "check_concurrent_server"]
 
 CLIENTS = 50
 _STALL = 1.0
+# Each phase waits at most this long (a correct server needs a fraction of a
+# second): the five phases, stop and the thread check together stay far below
+# nbgrader's 30 s per cell, whatever the server does.
+_PHASE = 4.0
 
 
 def check_concurrent_server(server_func: Server, *, clients: int = CLIENTS) -> Report:
@@ -39,8 +43,7 @@ def check_concurrent_server(server_func: Server, *, clients: int = CLIENTS) -> R
         A :class:`Report` ("not attempted yet" for the starter code).
 
     Example:
-        >>> from labsock.solutions import concurrent_echo_server
-        >>> check_concurrent_server(concurrent_echo_server).passed
+        >>> check_concurrent_server(concurrent_echo_server).passed  # with your working functions
         True
     """
     check_count(clients, name="clients", minimum=5, maximum=500)
@@ -77,22 +80,37 @@ class _Crowd:
             self._finish(later[2])
         for s in self.socks:
             s.close()
-        check_stop(run, server, "returns soon after stop is set")
-        self._threads_ended("leaves no thread running once stopped")
+        outcome = check_stop(run, server, "returns soon after stop is set")
+        threads = "leaves no thread running once stopped"
+        if outcome == "ended before":
+            run.skip(threads, "not checked: your server had ended before it was stopped")
+        elif outcome != "stopped":
+            run.skip(threads, "not checked: your server itself did not return when stopped")
+        else:
+            self._threads_ended(threads)
 
     def _all_at_once(self, name: str) -> bool:
         messages = [f"client {i} says hello\n".encode() for i in range(self.n)]
         for s, m in zip(self.socks, messages, strict=True):
             s.sendall(m)
         got = exchange_all(
-            self.socks, messages, stall=_STALL, timeout=10.0, alive=self.server.alive
+            self.socks, messages, stall=_STALL, timeout=_PHASE, alive=self.server.alive
         )
         served = got.complete(messages)
         wrong = [i for i in range(self.n) if bytes(got.received[i]) != messages[i]]
         if served == self.n and not wrong:
             return self.run.check(name, True)
+        foreign = [i for i in range(self.n) if not messages[i].startswith(bytes(got.received[i]))]
         if not self.server.alive():
             hint = self.server.ended_hint()
+        elif foreign:
+            # Bytes reached a client that never sent them: the connections share state.
+            hint = (
+                f"{len(foreign)} clients got bytes another client sent: your connections share "
+                "one buffer (or one variable for 'the current connection'). Keep a buffer per "
+                "connection, e.g. a dict {conn: bytearray()}, and send each one's bytes back "
+                "to that connection only"
+            )
         elif served < self.n:
             hint = (
                 f"only {served} of {self.n} clients got an echo while all {self.n} were "
@@ -118,7 +136,7 @@ class _Crowd:
                 s.sendall(m[r : r + 1])
             time.sleep(0.002)
         got = exchange_all(
-            self.socks, messages, stall=_STALL, timeout=10.0, alive=self.server.alive
+            self.socks, messages, stall=_STALL, timeout=_PHASE, alive=self.server.alive
         )
         wrong = [i for i in range(self.n) if bytes(got.received[i]) != messages[i]]
         hint = (
@@ -143,7 +161,7 @@ class _Crowd:
             self.socks[:vanish],
             [b"half a mess"] * vanish,
             stall=_STALL,
-            timeout=5.0,
+            timeout=_PHASE,
             alive=self.server.alive,
         )
         for s in self.socks[:vanish]:
@@ -157,7 +175,7 @@ class _Crowd:
             s.setblocking(True)
             s.sendall(b"B")
         still = exchange_all(
-            self.socks, survivors, stall=_STALL, timeout=5.0, alive=self.server.alive
+            self.socks, survivors, stall=_STALL, timeout=_PHASE, alive=self.server.alive
         )
         ok = got == MESSAGE and still.complete(survivors) == len(self.socks)
         hint = (
@@ -189,7 +207,7 @@ class _Crowd:
             self.socks,
             [b""] * len(self.socks),
             stall=_STALL,
-            timeout=5.0,
+            timeout=_PHASE,
             until_eof=True,
             alive=self.server.alive,
         )

@@ -17,8 +17,8 @@ import struct
 import time
 from collections.abc import Callable
 
-from labsock._framing import LengthPrefixCodec
-from labsock._validate import check_seconds
+from labsock._core.framing import LengthPrefixCodec
+from labsock._core.validate import check_seconds
 from labsock.exercises._clients import send_bytewise, tcp_pair
 from labsock.exercises._harness import CheckRun, StudentCall, describe, hang_up
 from labsock.exercises._report import Report
@@ -34,6 +34,15 @@ _LARGE = 1 << 20
 _OVER_READ = (
     "you read past the end of a message and lost the start of the next one: ask recv() "
     "for exactly the bytes still missing, recv(n - len(buf)), never more"
+)
+
+
+# Waiting for bytes that were never sent: two mistakes look the same from outside.
+_WAITED_FOR_MORE = (
+    "it waited for more bytes than the message has. Two causes fit: the length unpacked in "
+    "your machine's byte order ('I' or '<I': a length of 5 reads as 83,886,080) instead of "
+    "struct.unpack('!I', header); or a loop that keeps calling recv() once the message is "
+    "complete (read exactly 4 bytes, then exactly length bytes)"
 )
 
 
@@ -82,10 +91,13 @@ class _Framing:
         if call.not_implemented:
             return f"{which}() still raises NotImplementedError: write it first"
         if not call.finished or id(call) in self.forced:
-            return (
+            text = (
                 f"{which}() did not return within {self.timeout + 0.5:g} s (the check closed "
                 "the socket to stop it)"
             )
+            if which == "recv_message":
+                text += ". " + _WAITED_FOR_MORE
+            return text
         if call.error is not None:
             return f"{which}() raised {describe(call.error)}"
         return None
@@ -213,7 +225,9 @@ class _Framing:
         if call.error is not None and not call.not_implemented and id(call) not in self.forced:
             seen = f"it raised {describe(call.error)}"
             hint = None  # a crash on a short read: the same mistake as a short result
-        if hint is None and call.result != message:
+        if hint is None and isinstance(call.error, TimeoutError):
+            hint = f"recv_message timed out: {_WAITED_FOR_MORE}"
+        elif hint is None and call.result != message:
             hint = (
                 "recv(n) returns at most n bytes, and often fewer: call it in a loop until you "
                 "have all 4 header bytes, then again until you have the whole payload"
@@ -233,7 +247,12 @@ class _Framing:
         a, b = self.pair()
         a.sendall(_frame(b"") + _frame(b"after"))
         got, hint = self.receive_all(b, [b"", b"after"])
-        if got[:1] not in ([], [b""]):
+        if not got and hint is not None and "raised" in hint:
+            hint = (
+                "a length of 0 is a message with no bytes: return b'' (the peer has not "
+                f"closed, there is nothing to read). Instead, {hint}"
+            )
+        elif got[:1] not in ([], [b""]):
             hint = (
                 "a length of 0 is a message with no bytes: return b''. None means the "
                 "stream ended, and it has not"
@@ -266,6 +285,12 @@ class _Framing:
         if hint is None:
             call = self.call("recv_message", b)
             second, hint = call.result, self.failure("recv_message", call)
+            if call.error is not None and isinstance(call.error, ConnectionError):
+                hint = (
+                    "the peer closed cleanly between two messages, the normal end of a "
+                    "conversation: return None. Raise ConnectionError only when it closes in "
+                    f"the middle of a message. ({hint})"
+                )
             if id(call) in self.forced:
                 second = "(no return)"
                 hint = (
@@ -330,8 +355,7 @@ def check_framing(
         raise ``NotImplementedError``).
 
     Example:
-        >>> from labsock.solutions import send_message, recv_message
-        >>> check_framing(send_message, recv_message).passed
+        >>> check_framing(send_message, recv_message).passed  # with your working functions
         True
     """
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)

@@ -28,9 +28,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from labsock._impair import Impairment
-from labsock._link import ImpairedLink
-from labsock._validate import check_count
+from labsock._core.guard import check_destination
+from labsock._core.impair import Impairment
+from labsock._core.validate import check_count
+from labsock._endpoints.link import ImpairedLink
 from labsock.exercises._harness import CheckRun, StudentCall, describe, hang_up
 from labsock.exercises._report import Report
 from labsock.exercises._udp_peers import RecordingEcho, udp_socket
@@ -50,6 +51,24 @@ LINK = Impairment(loss=0.2, duplicate=0.1, delay=0.002, jitter=0.004)
 SENDER_SEED, RECEIVER_SEED = 11, 12
 TIMEOUT = 0.03
 _MAX_TRIES = 30  # the check's sender gives a message up after this many sends
+# Overall limits: a transfer of 25 messages takes about a second here; a sender
+# that never finishes (retransmitting forever, say) is stopped after _LIMIT s,
+# so the whole check stays far below nbgrader's 30 s per cell.
+_LIMIT = 8.0
+_BYTE_ORDER_HINT = (
+    "the seq is in your machine's byte order (little-endian here), not network order: "
+    "pack and unpack it with struct '!I' (the '!' matters: 'I' alone or '<I' is "
+    "little-endian), so seq 1 is b'\\x00\\x00\\x00\\x01'"
+)
+
+
+def swapped(seq: int) -> int:
+    """``seq`` with its 4 bytes reversed: what a little-endian pack reads as in network order.
+
+    >>> swapped(1)
+    16777216
+    """
+    return int.from_bytes(seq.to_bytes(4, "big"), "little")
 
 
 def parse(packet: bytes, kind: bytes) -> int | None:
@@ -84,10 +103,17 @@ class _ReferenceReceiver:
         self.delivered: list[bytes] = []
         self.gaps: list[tuple[int, int]] = []  # (expected, got)
         self.malformed: list[bytes] = []
+        self.byte_swapped = False  # a seq that reads right once its bytes are reversed
 
     def answer(self, packet: bytes) -> bytes | None:
         seq = parse(packet, DATA)
         if seq is None:
+            self.malformed.append(packet)
+            return None
+        if seq != self.expected and swapped(seq) <= self.expected + 1 and seq > 0xFFFF:
+            self.byte_swapped = True
+        elif seq >= 1 << 16:
+            # Far beyond any message count: not a big-endian seq (text, say).
             self.malformed.append(packet)
             return None
         if seq == self.expected:
@@ -101,11 +127,15 @@ class _ReferenceReceiver:
         return ACK + _SEQ.pack(seq)
 
 
-def _wait(call: StudentCall[object], last: Callable[[], float | None], stall: float) -> None:
+def _wait(
+    call: StudentCall[object], last: Callable[[], float | None], stall: float, limit: float
+) -> None:
+    """Wait for ``call`` to return, or ``stall`` s without a datagram, or ``limit`` s in all."""
     start = time.perf_counter()
     while not call.wait(0.05):
         seen = last()
-        if time.perf_counter() - (seen if seen is not None else start) > stall:
+        now = time.perf_counter()
+        if now - (seen if seen is not None else start) > stall or now - start > limit:
             return
 
 
@@ -145,18 +175,38 @@ class _ReliableCheck:
         messages = messages_for(SENDER_SEED, self.count)
         sock = udp_socket(run)
         call = run.call(self.rdt_send, sock, link.address, list(messages), TIMEOUT, name="rdt_send")
-        _wait(call, peer.last_arrival, stall=1.5)
+        _wait(call, peer.last_arrival, stall=1.5, limit=_LIMIT)
         if call.not_implemented:
             for name in names:
                 run.check(name, False, "rdt_send() still raises NotImplementedError")
             return
         self.attempted = True
         finished = call.finished
+        last = peer.last_arrival()
+        # Stopped by the check's time limit while it was still sending.
+        still_sending = not finished and last is not None and time.perf_counter() - last < 0.5
         if not finished:
             hang_up(sock)  # ends a stuck sender: its next sendto/recvfrom fails
             call.wait(1.0)
         error = call.error if finished else None
         link.wait_idle(0.5)
+        if link.statistics().forward.received == 0:
+            hint = (
+                f"rdt_send raised {describe(error)} before sending anything"
+                if error is not None
+                else "rdt_send sent nothing: sock.sendto(packet, peer) for each message"
+                if finished
+                else "rdt_send sent nothing and did not return"
+            )
+            run.check(names[0], False, hint)
+            for name in names[1:]:
+                run.skip(name, "not checked: rdt_send must send DATA packets first")
+            return
+        if reference.byte_swapped:
+            run.check(names[0], False, _BYTE_ORDER_HINT, "seq 1 arrived as 16777216")
+            for name in names[1:]:
+                run.skip(name, "not checked: the DATA packets must follow the format first")
+            return
         if reference.malformed:
             run.check(
                 names[0],
@@ -170,19 +220,26 @@ class _ReliableCheck:
             return
         run.check(names[0], True)
         delivered = reference.delivered == messages
+        if reference.gaps:
+            why = "your sender moved on before the current packet was acknowledged"
+        elif still_sending:
+            stuck = len(reference.delivered)
+            why = (
+                f"rdt_send kept sending message {max(stuck - 1, 0)} until the check stopped it "
+                f"after {_LIMIT:g} s, although the receiver ACKed it: it never took a reply as "
+                "its ACK. Compare each reply with b'A' + struct.pack('!I', seq) (bytes, all 5 "
+                "of them) and go on with the next message when they are equal"
+            )
+        else:
+            why = "keep sending each one until its ACK arrives"
         run.check(
             names[1],
             delivered,
-            "every message must reach the receiver: "
-            + (
-                "your sender moved on before the current packet was acknowledged"
-                if reference.gaps
-                else "keep sending each one until its ACK arrives"
-            ),
+            f"every message must reach the receiver: {why}",
             f"the receiver got {len(reference.delivered)} of {len(messages)} messages in order",
         )
         sent = link.statistics().forward.received
-        if (not finished or error is not None) and not reference.gaps:
+        if (not finished or error is not None) and not reference.gaps and not still_sending:
             hint = (
                 f"rdt_send raised {describe(error)}: when recvfrom() times out, send "
                 "the same packet again (catch TimeoutError)"
@@ -243,7 +300,14 @@ class _ReliableCheck:
         if not returned:
             hang_up(sock)  # ends a receiver that ignores stop: its recvfrom() fails
             call.wait(1.0)
-        if outcome.malformed:
+        if returned and call.error is not None:
+            run.check(names[0], False, f"rdt_receive raised {describe(call.error)}")
+            for name in names[1:]:
+                run.skip(name, "not checked: rdt_receive must run until stop is set first")
+            return
+        if outcome.byte_swapped:
+            run.check(names[0], False, _BYTE_ORDER_HINT, "the ACK of seq 1 read as 16777216")
+        elif outcome.malformed:
             hint = "an ACK is b'A' + struct.pack('!I', seq) of the DATA packet it acknowledges"
             run.check(names[0], False, hint, f"got {outcome.malformed[0][:20]!r}")
         elif outcome.gave_up is not None:
@@ -273,13 +337,23 @@ class _ReliableCheck:
         else:
             got = [bytes(m) if isinstance(m, (bytes, bytearray)) else m for m in result]
             dup = len(got) > len(messages)
-            hint = (
-                "a retransmitted packet was delivered twice: deliver only the packet whose "
-                "seq is the one you expect next; ACK older ones again without delivering them"
-                if dup
-                else "deliver each message once, in the order of its seq, payload only "
-                "(without the 5-byte header)"
-            )
+            if dup:
+                hint = (
+                    "a retransmitted packet was delivered twice: deliver only the packet whose "
+                    "seq is the one you expect next; ACK older ones again without delivering them"
+                )
+            elif got == messages[:1] and outcome.acked == len(messages):
+                # Every message was ACKed, yet only seq 0 (the same in both orders) delivered.
+                hint = (
+                    "only the first message was delivered although every one was ACKed: if you "
+                    "read the seq with struct 'I' or '<I', seq 1 reads as 16777216 and never "
+                    "matches the one you expect. Unpack it with '!I' (network order)"
+                )
+            else:
+                hint = (
+                    "deliver each message once, in the order of its seq, payload only "
+                    "(without the 5-byte header)"
+                )
             ok = got == messages[: outcome.acked] and outcome.acked == len(messages)
             run.check(names[1], ok, hint, f"delivered {len(got)} of {len(messages)}")
         run.check(
@@ -287,6 +361,7 @@ class _ReliableCheck:
             returned,
             "check stop.is_set() each time recvfrom() times out (sock.settimeout(0.1)), "
             "and return the list then",
+            "" if returned else "the check closed the socket to end it",
         )
 
 
@@ -295,13 +370,19 @@ class _SendOutcome:
         self.acked = 0
         self.gave_up: int | None = None
         self.malformed: list[bytes] = []
+        self.byte_swapped = False  # an ACK whose seq reads right once its bytes are reversed
 
 
 def _reference_send(run: CheckRun, peer: tuple[str, int], messages: list[bytes]) -> _SendOutcome:
     """The check's stop-and-wait sender, in this thread; gives up after _MAX_TRIES sends."""
     outcome = _SendOutcome()
+    peer = check_destination(peer, what="the check's sender")  # the loopback guard, once
     sock = udp_socket(run)
+    end = time.perf_counter() + _LIMIT
     for seq, payload in enumerate(messages):
+        if time.perf_counter() > end:
+            outcome.gave_up = seq
+            break
         for _ in range(_MAX_TRIES):
             sock.sendto(DATA + _SEQ.pack(seq) + payload, peer)
             deadline = time.perf_counter() + TIMEOUT
@@ -318,6 +399,8 @@ def _reference_send(run: CheckRun, peer: tuple[str, int], messages: list[bytes])
                 elif got == seq:
                     acked = True
                     break
+                elif seq and got == swapped(seq):
+                    outcome.byte_swapped = True
             if acked:
                 outcome.acked += 1
                 break
@@ -342,8 +425,7 @@ def check_reliable(rdt_send: RdtSend, rdt_receive: RdtReceive, *, count: int = 2
         raise ``NotImplementedError``).
 
     Example:
-        >>> from labsock.solutions import rdt_send, rdt_receive
-        >>> check_reliable(rdt_send, rdt_receive).passed
+        >>> check_reliable(rdt_send, rdt_receive).passed  # with your working functions
         True
     """
     check_count(count, name="count", maximum=10_000)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 
-from labsock._validate import check_seconds
+from labsock._core.validate import check_seconds
 from labsock.exercises._clients import (
     connect,
     read_exactly,
@@ -25,7 +26,7 @@ from labsock.exercises._clients import (
 )
 from labsock.exercises._harness import CheckRun
 from labsock.exercises._report import Report
-from labsock.exercises._server_under_test import STOP_GRACE, ServerUnderTest
+from labsock.exercises._server_under_test import STOP_GRACE, ServerUnderTest, StopOutcome
 
 __all__ = ["CLOSE_HINT", "MESSAGE", "Server", "check_echo_server", "check_stop"]
 
@@ -34,6 +35,7 @@ Server = Callable[[socket.socket, threading.Event], object]
 MESSAGE = b"hello, echo server"
 BYTEWISE = b"one byte at a time"
 LARGE = 1 << 20
+_ONE_RECV = 65_536  # the most a server's recv() usually asks for
 
 CLOSE_HINT = (
     "when recv() returns b'' the client has finished sending: close that connection "
@@ -79,15 +81,20 @@ def _echo_once(
     return run.check(name, False, hint, f"sent {MESSAGE!r}, got {got!r}")
 
 
-def check_stop(run: CheckRun, server: ServerUnderTest, name: str) -> None:
+def check_stop(run: CheckRun, server: ServerUnderTest, name: str) -> StopOutcome:
+    """The criterion ``name``: the server returns soon after stop; returns how it ended."""
+    # A server that just finished with the last client needs a moment to get
+    # back to accept(): stop is set while it waits there, as it would be in use.
+    if server.alive() and server.stuck_reason is None:
+        time.sleep(0.3)
     # A server known to be stuck with a client cannot notice stop: end it soon.
     outcome = server.stop_and_wait(STOP_GRACE if server.stuck_reason is None else 0.3)
     if outcome == "stopped":
         run.check(name, True)
-        return
+        return outcome
     if outcome == "ended before":
         run.skip(name, "not checked: your server had already ended")
-        return
+        return outcome
     if server.stuck_reason is not None:
         run.check(
             name,
@@ -96,7 +103,7 @@ def check_stop(run: CheckRun, server: ServerUnderTest, name: str) -> None:
             "never got back to its loop to look at stop: fix the criteria above first",
             "the check shut the listener and the connections down to end it",
         )
-        return
+        return outcome
     run.check(
         name,
         False,
@@ -107,6 +114,7 @@ def check_stop(run: CheckRun, server: ServerUnderTest, name: str) -> None:
         if outcome == "forced"
         else "even shutting the sockets down did not end it",
     )
+    return outcome
 
 
 # -- exercise 1 ----------------------------------------------------------------------
@@ -125,13 +133,12 @@ def check_echo_server(echo_server: Server, *, timeout: float = 2.0) -> Report:
         timeout: seconds to wait for each echo.
 
     Returns:
-        A :class:`Report`; ``report.passed`` is True when every criterion
-        held. Starter code that still raises ``NotImplementedError`` gives a
+        A :class:`Report`; ``report.passed`` is True when no criterion
+        failed. Starter code that still raises ``NotImplementedError`` gives a
         report that says "not attempted yet".
 
     Example:
-        >>> from labsock.solutions import echo_server
-        >>> check_echo_server(echo_server).passed
+        >>> check_echo_server(echo_server).passed  # with your working functions
         True
     """
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)
@@ -145,6 +152,8 @@ def check_echo_server(echo_server: Server, *, timeout: float = 2.0) -> Report:
             "serves a second client after the first one left",
             timeout,
             after="after the first client",
+            extra_hint="your server did not answer a second client: after the first client "
+            "left, go back to accept() for the next one (accept() belongs inside the loop)",
         )
         _bytewise_client(run, server, timeout)
         _large_client(run, server, timeout)
@@ -222,17 +231,37 @@ def _large_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> Non
         return
     payload = random.Random(1).randbytes(LARGE)
     with connect(server.address, timeout) as client:
-        echo, _, _ = send_while_reading(client, payload, timeout, server.alive)
+        echo, eof, send_error = send_while_reading(client, payload, timeout, server.alive)
     if echo == payload:
         run.check(name, True)
         return
-    if len(echo) < len(payload):
+    if not server.alive():
+        hint = server.ended_hint()
+    elif (
+        len(echo) < len(payload)
+        and eof
+        and payload.startswith(echo)
+        and (send_error is not None or len(echo) <= _ONE_RECV)
+    ):
+        # The server hung up after echoing no more than one recv() can return (or
+        # while the client was still sending): it read once and left.
         hint = (
-            "some bytes never came back: send() may send only part of what you give it (it "
-            "returns how many bytes it took). Use sendall(), which loops until all is sent"
+            f"your server sent back the first {len(echo):,} bytes, then closed the connection: "
+            "it called recv() once, but 1 MiB arrives in many pieces. Keep calling recv() "
+            "(and sendall() each piece) until recv() returns b''"
         )
-        if not server.alive():
-            hint = server.ended_hint()
+    elif len(echo) < len(payload) and payload.startswith(echo):
+        hint = (
+            "the echo stopped part-way. Two causes fit: send() sends only part of what you give "
+            "it (it returns how many bytes it took): use sendall(); or your loop stopped "
+            "calling recv() before the client had finished: keep calling it until it returns b''"
+        )
+    elif len(echo) < len(payload):
+        hint = (
+            "bytes are missing from the middle of the echo: send() may send only part of what "
+            "you give it (it returns how many bytes it took). Use sendall(), which loops until "
+            "all is sent"
+        )
     else:
         hint = "the echo differs from what was sent: send back exactly what recv() returned"
     run.check(name, False, hint, f"{len(echo):,} of {len(payload):,} bytes came back")
@@ -250,6 +279,16 @@ def _resetting_client(run: CheckRun, server: ServerUnderTest, timeout: float) ->
         read_exactly(client, len(b"half a mess"), timeout, server.alive)
     finally:
         reset(client)
+    if not server.alive() and server.call.error is None and not server.end_reported:
+        server.end_reported = True
+        run.check(
+            name,
+            False,
+            "your server returned when a client reset its connection: catch OSError "
+            "(ConnectionResetError) around that one client's recv()/sendall() only, close "
+            "that connection and go back to accept()",
+        )
+        return
     _echo_once(
         run,
         server,

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from labsock._core.guard import check_destination
+
 __all__ = [
     "Exchange",
     "connect",
@@ -38,8 +40,12 @@ def _always() -> bool:
 
 
 def connect(address: tuple[str, int], timeout: float = 2.0) -> socket.socket:
-    """A TCP client connected to ``address``, with ``TCP_NODELAY`` and a timeout."""
-    sock = socket.create_connection(address, timeout=timeout)
+    """A TCP client connected to ``address``, with ``TCP_NODELAY`` and a timeout.
+
+    Every client of the checks connects here, through the loopback guard.
+    """
+    sockaddr = check_destination(address, what="the check's client", kind=socket.SOCK_STREAM)
+    sock = socket.create_connection(sockaddr[:2], timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 

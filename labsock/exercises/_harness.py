@@ -20,7 +20,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from labsock._endpoint import close_socket
+from labsock._endpoints.base import close_socket
 from labsock.exercises._report import Criterion, Report, Status
 
 __all__ = [

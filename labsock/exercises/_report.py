@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from labsock._errors import UsageError
+from labsock._core.errors import UsageError
+from labsock._results.practice import NOT_ATTEMPTED
 
 __all__ = [
     "NOT_ATTEMPTED",
     "Criterion",
     "Report",
+    "Score",
     "Status",
     "Summary",
     "export_results",
@@ -29,8 +31,6 @@ __all__ = [
 
 Status = Literal["passed", "failed", "skipped"]
 
-#: How a report calls an exercise whose starter code still raises NotImplementedError.
-NOT_ATTEMPTED = "not attempted yet"
 
 _MARKS = {"passed": "✓", "failed": "✗", "skipped": "–"}
 _COLORS = {"passed": "#009E73", "failed": "#D55E00", "skipped": "#999999"}
@@ -97,12 +97,24 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        """True when the exercise was attempted and every criterion passed."""
-        return self.attempted and bool(self.criteria) and all(c.passed for c in self.criteria)
+        """True when the exercise was attempted and no criterion failed.
+
+        A criterion is skipped either because one it builds on failed (then
+        that one fails the report), or because this run could not judge it
+        (no probe happened to need a second retry, say): that is not the
+        student's fault, and does not fail the report.
+        """
+        return (
+            self.attempted
+            and any(c.passed for c in self.criteria)
+            and not any(c.status == "failed" for c in self.criteria)
+        )
 
     @property
     def failed(self) -> tuple[Criterion, ...]:
-        """The criteria that did not pass (failed or skipped)."""
+        """The criteria that did not pass (failed or skipped); none when the report passed."""
+        if self.passed:
+            return ()
         return tuple(c for c in self.criteria if not c.passed)
 
     def criterion(self, name: str) -> Criterion:
@@ -187,6 +199,69 @@ class Report:
         """The report as JSON text (see :meth:`to_dict`)."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
+    def points(self, maximum: float) -> Score:
+        """This report's points out of ``maximum``: an equal share for each criterion that held.
+
+        What an nbgrader test cell ends with: nbgrader reads a cell's result
+        as partial credit when its plain text is a number, and :class:`Score`
+        shows as that number in plain text, and as the report with the points
+        in a notebook. Unfinished work scores 0 without an error.
+
+        Raises:
+            UsageError: ``maximum`` is not a positive number.
+
+        Example:
+            >>> two = (Criterion("a", "passed"), Criterion("b", "failed"))
+            >>> Report("demo", "Demo", True, two).points(4)
+            2
+        """
+        if isinstance(maximum, bool) or not isinstance(maximum, (int, float)) or maximum <= 0:
+            raise UsageError(f"points(maximum) needs a positive number, not {maximum!r}")
+        good = sum(c.passed for c in self.criteria) if self.attempted else 0
+        total = len(self.criteria)
+        # Skips without any failure were this run's luck, not the student's doing.
+        earned = maximum if self.passed else maximum * good / total if total else 0.0
+        return Score(self, round(earned, 2), maximum)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Score:
+    """The points a report earned (see :meth:`Report.points`).
+
+    Its plain-text form is the number alone (``"5.25"``), which nbgrader
+    takes as the cell's partial credit; in a notebook it shows the report
+    with a line of points under it.
+    """
+
+    report: Report
+    earned: float
+    maximum: float
+
+    def __repr__(self) -> str:
+        return f"{self.earned:g}"
+
+    def __float__(self) -> float:
+        return float(self.earned)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+    def line(self) -> str:
+        """``"points: 5 of 7"``, with a word on why when it is not all of them."""
+        why = ""
+        if not self.report.attempted:
+            why = f" ({NOT_ATTEMPTED})"
+        elif self.earned < self.maximum:
+            bad = len(self.report.failed)
+            why = f" ({bad} criteri{'on' if bad == 1 else 'a'} to fix: see the hints)"
+        return f"points: {self.earned:g} of {self.maximum:g}{why}"
+
+    def __str__(self) -> str:
+        return f"{self.report}\n{self.line()}"
+
+    def _repr_html_(self) -> str:
+        return f"{self.report._repr_html_()}<p><b>{html.escape(self.line())}</b></p>"
+
 
 @dataclass(frozen=True, slots=True)
 class Summary:
@@ -198,12 +273,28 @@ class Summary:
     def passed(self) -> int:
         return sum(r.passed for r in self.reports)
 
+    def next_step(self) -> str:
+        """What to work on next: the first criterion that fails, with its hint."""
+        for r in self.reports:
+            if r.attempted and not r.passed:
+                first = r.failed[0] if r.failed else None
+                if first is None:
+                    return f"{r.title}: run its check again."
+                hint = f" Hint: {first.hint}" if first.hint else ""
+                return f"{r.title}: fix \u201c{first.name}\u201d first.{hint}"
+        todo = [r for r in self.reports if not r.attempted]
+        if todo:
+            return f"{todo[0].title}: write it (its starter code still raises NotImplementedError)."
+        return "Every exercise passes: try the questions under \u201cTry it yourself\u201d."
+
     def __str__(self) -> str:
         lines = [f"{self.passed} of {len(self.reports)} exercises passed"]
         for r in self.reports:
             good = sum(c.passed for c in r.criteria)
             where = f" ({good}/{len(r.criteria)})" if r.attempted else ""
             lines.append(f"  {r.title}: {r.status}{where}")
+            lines.extend(f"      \u2717 {c.name}" for c in r.failed)
+        lines.append(f"next: {self.next_step()}")
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -216,15 +307,19 @@ class Summary:
             color = "#999999" if not r.attempted else _COLORS["passed" if r.passed else "failed"]
             good = sum(c.passed for c in r.criteria)
             count = f"{good} / {len(r.criteria)}" if r.attempted else ""
+            failing = "<br>".join(f"\u2717 {html.escape(c.name)}" for c in r.failed)
             rows.append(
                 f"<tr><td style='text-align:left'>{html.escape(r.title)}</td>"
-                f"<td style='text-align:left;color:{color}'>{status}</td><td>{count}</td></tr>"
+                f"<td style='text-align:left;color:{color}'>{status}</td><td>{count}</td>"
+                f"<td style='text-align:left'>{failing}</td></tr>"
             )
         return (
             f"<p><b>{self.passed} of {len(self.reports)} exercises passed</b></p>"
             "<table><thead><tr><th style='text-align:left'>exercise</th>"
-            "<th style='text-align:left'>status</th><th>criteria</th></tr></thead>"
+            "<th style='text-align:left'>status</th><th>criteria</th>"
+            "<th style='text-align:left'>still failing</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
+            f"<p><b>Next:</b> {html.escape(self.next_step())}</p>"
         )
 
 
@@ -244,6 +339,7 @@ def summarize(reports: Sequence[Report]) -> Summary:
     >>> print(summarize([Report("a", "Exercise A", False)]))
     0 of 1 exercises passed
       Exercise A: not attempted yet
+    next: Exercise A: write it (its starter code still raises NotImplementedError).
     """
     return Summary(_checked(reports))
 
@@ -274,6 +370,6 @@ def export_results(reports: Iterable[Report], path: str | Path) -> Path:
         "total": len(exercises),
         "exercises": exercises,
     }
-    target = Path(path)
+    target = Path(path).resolve()
     target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return target

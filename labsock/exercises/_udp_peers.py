@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from labsock._core.guard import check_bind
 from labsock.exercises._harness import CheckRun
 
 __all__ = ["Datagram", "RecordingEcho", "udp_socket"]
@@ -20,8 +21,9 @@ __all__ = ["Datagram", "RecordingEcho", "udp_socket"]
 
 def udp_socket(run: CheckRun) -> socket.socket:
     """A UDP socket bound to 127.0.0.1 on a free port, closed when the check ends."""
+    local = check_bind(("127.0.0.1", 0), what="the check's UDP peer")  # the loopback guard
     sock = run.own(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(local)
     return sock
 
 

@@ -1,0 +1,1 @@
+"""Tests of labsock._endpoints: servers, links, multicast, traces, registry, socket table."""

@@ -1,0 +1,1 @@
+"""Tests of labsock._experiments: ping, blast, compare, sender cost (fan-out: endpoints/)."""

@@ -1,0 +1,1 @@
+"""Tests of labsock._panels through labsock.widgets: real sockets behind every button."""

@@ -1,0 +1,1 @@
+"""Tests of labsock._viz through labsock.plots: every figure, artist by artist."""
