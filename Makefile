@@ -93,5 +93,19 @@ browser-check: setup system-deps
 classroom: setup
 	$(BIN)/python scripts/classroom.py students --students 8 --lessons all
 
+# A class on a real JupyterHub (tests/hub/hubclass.py, docs/teaching-guide.md):
+# configurable-http-proxy (npm) and the students' Python environment, both in
+# build/hub. `make test` runs a class of 5 with a browser student; this runs
+# STUDENTS (30 by default) and writes build/hub/report.json.
+.PHONY: hub-deps classroom-hub
+STUDENTS ?= 30
+test: hub-deps
+
+hub-deps: setup
+	@bash scripts/hub-deps.sh
+
+classroom-hub: setup system-deps hub-deps
+	$(BIN)/python -m tests.hub.hubclass --students $(STUDENTS) --browser --json build/hub/report.json
+
 clean:
 	rm -rf $(VENV) .jupyter-runtime .mypy_cache .ruff_cache build dist *.egg-info
