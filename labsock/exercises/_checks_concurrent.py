@@ -13,6 +13,7 @@ import threading
 import time
 
 from labsock._core.validate import check_count
+from labsock._endpoints.sockettable import socket_table
 from labsock.exercises._checks_servers import CLOSE_HINT, MESSAGE, Server, check_stop
 from labsock.exercises._clients import connect, exchange_all, read_exactly, reset
 from labsock.exercises._harness import CheckRun
@@ -164,9 +165,11 @@ class _Crowd:
             timeout=_PHASE,
             alive=self.server.alive,
         )
+        gone = {s.getsockname()[1] for s in self.socks[:vanish]}
         for s in self.socks[:vanish]:
             reset(s)
         del self.socks[:vanish]
+        _let_the_server_see(self.server.address[1], gone)
         with connect(self.server.address) as newcomer:
             newcomer.sendall(MESSAGE)
             got, _ = read_exactly(newcomer, len(MESSAGE), 3.0, self.server.alive)
@@ -242,3 +245,29 @@ class _Crowd:
             "thread end when its client leaves, and join() them (or use selectors, one thread)",
             ", ".join(sorted(t.name for t in still)[:5]),
         )
+
+
+def _let_the_server_see(server_port: int, client_ports: set[int], limit: float = 2.0) -> None:
+    """Wait (at most ``limit`` s) until the server has dealt with the reset connections.
+
+    A reset reaches the server's threads a moment after the client sends it,
+    later still on a busy machine: until then a server that gives up on any
+    client's error has not yet had the chance to. When the server's side of
+    every reset connection has left the kernel's table (the server closed
+    it), and one poll interval of a typical accept loop more, the check goes
+    on, so that it judges what the server did with the resets, not the race.
+    """
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        rows = socket_table(kinds="tcp").rows
+        if not any(
+            r.local is not None
+            and r.local[1] == server_port
+            and r.remote is not None
+            and r.remote[1] in client_ports
+            and r.state not in ("TIME_WAIT", "CLOSE")
+            for r in rows
+        ):
+            break
+        time.sleep(0.02)
+    time.sleep(0.25)

@@ -86,7 +86,7 @@ class Report:
     Example:
         >>> r = Report("demo", "Demo", True, (Criterion("says hello", "passed"),))
         >>> r.passed, str(r).splitlines()[0]
-        (True, 'Demo: passed (1 of 1 criteria)')
+        (True, 'Demo: passed (1 of 1 criterion)')
     """
 
     exercise: str
@@ -373,7 +373,7 @@ def summarize(reports: Sequence[Report]) -> Summary:
     """A one-line-per-exercise overview of several reports.
 
     >>> print(summarize([Report("a", "Exercise A", False)]))
-    0 of 1 exercises passed
+    0 of 1 exercise passed
       Exercise A: not attempted yet
     next: Exercise A: write it (its starter code still raises NotImplementedError).
     """
