@@ -1506,7 +1506,7 @@ class ClassRun:
                 psutil.wait_procs(found, timeout=10)
         done["killed_at_teardown"] = killed
         uids = self.accounts.uids()
-        done["files_outside_build"] = files_of(uids, self.accounts.prefix)
+        done["files_outside_build"] = files_of(uids, self.accounts.prefix, BUILD)
         done["userdel_problems"] = self.accounts.remove()
         shutil.rmtree(self.homes, ignore_errors=True)
         done["leftovers"] = leftovers(self, census, hub, uids)
@@ -1604,11 +1604,21 @@ class ClassRun:
     solo_record: dict[str, Any] = {}  # noqa: RUF012 (replaced, never mutated)
 
 
-def files_of(uids: dict[int, str], prefix: str) -> list[str]:
-    """Files the students own outside the build folder (shared temporary folders, mail)."""
+def files_of(uids: dict[int, str], prefix: str, build: Path) -> list[str]:
+    """Files the students own outside the build folder (shared temporary folders, mail).
+
+    The build folder itself (with the students' homes) is left out of the walk:
+    a checkout can live under /tmp (CI clones there), and what is inside it is
+    removed by the teardown and checked as ``homes``.
+    """
     found = []
+    inside = str(build.resolve())
     for top in ("/tmp", "/var/tmp", "/dev/shm"):
         for dirpath, dirnames, filenames in os.walk(top):
+            if dirpath == inside or dirpath.startswith(inside + os.sep):
+                dirnames[:] = []
+                continue
+            dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) != inside]
             for entry in dirnames + filenames:
                 path = os.path.join(dirpath, entry)
                 with contextlib.suppress(OSError):
