@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests use: socat and netcat as outside
-# clients (clients we did not write), g++ and strace for the C++ lesson, and
+# clients (clients we did not write), g++ and strace for the C++ lesson,
+# sockperf and iperf3 as the benchmarks' C references, and
 # chromium for the browser tests
 # (JupyterLab driven by Playwright; Playwright's own browser downloads are
 # never used). Where apt-get is missing or we are not root, say so and go on:
@@ -14,6 +15,9 @@ command -v g++ >/dev/null || need+=(g++)
 command -v strace >/dev/null || need+=(strace)
 # npm fetches the Mermaid the course website ships (scripts/build_site.py).
 command -v npm >/dev/null || need+=(npm)
+# C references the benchmarks put beside labsock (tests/course/test_benchmarks_smoke.py).
+command -v sockperf >/dev/null || need+=(sockperf)
+command -v iperf3 >/dev/null || need+=(iperf3)
 browser=()
 if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
     # A font too, so that pages render text on a minimal system.
