@@ -25,7 +25,9 @@ Commands (``python scripts/i18n_messages.py COMMAND``)::
              then compile each .po to its .mo (fuzzy entries are left out, so
              a stale translation shows the English instead)
     check    exit 1 if the .pot is not current, a message has no current
-             translation, a placeholder differs, or a .mo is not the .po's
+             translation, a placeholder differs, a .mo is not the .po's, or
+             English a student reads is not marked (see :func:`unmarked`)
+    unmarked list the English a student would read that is not marked
 """
 
 from __future__ import annotations
@@ -105,6 +107,66 @@ def extract(package: Path = PACKAGE) -> list[Message]:
         Message(msgid, plural, tuple(sorted(files)))
         for (msgid, plural), files in sorted(found.items(), key=lambda kv: kv[0][0])
     ]
+
+
+def _english(node: ast.expr) -> bool:
+    """``node`` builds text with words in it, unmarked: a literal, an f-string,
+    ``"...".format(...)``, ``"..." % x`` or ``"..." + x``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return any(c.isalpha() for c in node.value)
+    if isinstance(node, ast.JoinedStr):
+        return any(
+            isinstance(v, ast.Constant) and any(c.isalpha() for c in str(v.value))
+            for v in node.values
+        )
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+        return _english(node.left) or _english(node.right)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr == "format" and _english(node.func.value)
+    return False
+
+
+#: In the practice checks, the calls whose text a student reads in the report:
+#: name -> the positions (and keywords) of that text. A criterion's name is
+#: marked with ``N_`` (it stays English as the criterion's key, and is
+#: translated where the report is shown); hints, reasons and notes with ``_``.
+REPORT_CALLS = {
+    "check": ((0, 2), ("hint",)),
+    "add": ((0, 2), ("hint",)),
+    "skip": ((0, 1), ("reason",)),
+    "note": ((0,), ("text",)),
+    "CheckRun": ((1,), ("title",)),
+}
+
+
+def unmarked(package: Path = PACKAGE) -> list[str]:
+    """English a student would read that gettext never sees, as ``file:line: what``.
+
+    Two kinds are found: a ``raise`` whose message is built from unmarked
+    text (every labsock error is read by a student, in a notebook), and, in
+    ``labsock/exercises``, the criteria, hints and notes of a check's report.
+    """
+    found: list[str] = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        relative = path.relative_to(package.parent).as_posix()
+        practice = relative.startswith("labsock/exercises/")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                args = [*node.exc.args, *(k.value for k in node.exc.keywords)]
+                if any(_english(a) for a in args):
+                    found.append(f"{relative}:{node.lineno}: an error message in English only")
+            elif practice and isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name not in REPORT_CALLS:
+                    continue
+                positions, keywords = REPORT_CALLS[name]
+                args = [node.args[i] for i in positions if i < len(node.args)]
+                args += [k.value for k in node.keywords if k.arg in keywords]
+                if any(_english(a) for a in args):
+                    found.append(f"{relative}:{node.lineno}: {name}() with English only")
+    return found
 
 
 def template(messages: list[Message]) -> polib.POFile:
@@ -300,6 +362,7 @@ def check() -> list[str]:
                 problems.append(
                     f"{mo.relative_to(ROOT)} is not its .po compiled: run make translations"
                 )
+    problems += [f"not marked for translation: {u}" for u in unmarked()]
     return problems
 
 
@@ -309,7 +372,7 @@ def _entries(po: polib.POFile) -> list[tuple[str, str, tuple[str, ...]]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["extract", "update", "check"])
+    parser.add_argument("command", choices=["extract", "update", "check", "unmarked"])
     args = parser.parse_args(argv)
     if args.command == "extract":
         LOCALE.mkdir(parents=True, exist_ok=True)
@@ -318,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "update":
         update()
         return 0
+    if args.command == "unmarked":
+        found = unmarked()
+        print("\n".join(found) or "nothing unmarked")
+        return 1 if found else 0
     problems = check()
     print("\n".join(problems) or "labsock's catalogs are complete and current")
     return 1 if problems else 0

@@ -233,3 +233,30 @@ def test_every_action_labsock_names_is_marked_for_translation() -> None:
                 actions |= {a.value for a in given if isinstance(a, ast.Constant)}
     assert actions, "found no os_errors(...) call: has the boundary moved?"
     assert actions <= set(errors._ACTIONS), sorted(actions - set(errors._ACTIONS))
+
+
+def test_every_error_and_practice_report_a_student_reads_is_marked() -> None:
+    found = tool.unmarked()
+    assert not found, "English only (wrap it in _() or N_()):\n" + "\n".join(found)
+
+
+def test_the_unmarked_scan_finds_english(tmp_path: Path) -> None:
+    package = tmp_path / "labsock"
+    (package / "exercises").mkdir(parents=True)
+    (package / "a.py").write_text(
+        "def f(x):\n"
+        "    if x:\n"
+        "        raise ValueError(f'no such thing: {x}')\n"
+        "    raise ValueError(_('no such thing: {x}').format(x=x))\n"
+    )
+    (package / "exercises" / "c.py").write_text(
+        "def g(run, ok):\n"
+        "    run.check('echoes', ok, hint=_('use sendall'))\n"
+        "    run.check(N_('echoes'), ok, hint='use sendall')\n"
+        "    run.check(N_('echoes'), ok, hint=_('use sendall'))\n"
+    )
+    assert [line.split(":")[:2] for line in tool.unmarked(package)] == [
+        ["labsock/a.py", "3"],
+        ["labsock/exercises/c.py", "2"],
+        ["labsock/exercises/c.py", "3"],
+    ]
