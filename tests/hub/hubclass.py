@@ -44,6 +44,13 @@ Faults, each with its own record in the report:
 - ``hub_restart``: the hub is stopped and started again while students are in
   their lessons; every server that ran before must run after, same process.
 
+One fault at a time: the hub restarts as soon as enough students are in a
+lesson and no server is starting (a spawn in flight when the hub stops is
+lost), not while the killed server is coming back; a kill due while the hub
+is down waits for it to be up again. The restart does not wait for the kill:
+on a slow machine the class could end before the kill's recovery, and a
+restart with no student left in a lesson proves nothing (seen in CI).
+
 With ``--browser``, one more student uses a real browser (Playwright, Debian's
 chromium): logs in on the hub's login page, follows the nbgitpuller link to a
 lesson with plots and panels, runs it (*Run All*) and reports what the page
@@ -952,6 +959,8 @@ class Student:
             for index, cell in enumerate(code_cells):
                 if self.plan.kill_mid_lesson and index == len(code_cells) // 2:
                     self.plan.kill_mid_lesson = False  # once
+                    while self.run.restarting:  # one fault at a time
+                        await asyncio.sleep(0.2)
                     self.record["kill"] = self.run.kill_server(self.name, Path(path).stem, index)
                 source = "".join(cell["source"])
                 result = await kernel.execute(source)
@@ -1222,6 +1231,7 @@ class ClassRun:
         self.hub: Hub
         self.census: Census
         self.kills: list[dict[str, Any]] = []
+        self.restarting = False  # the hub is being restarted (the kill fault waits)
         self.watched_kernels: list[int] = []
         self.browser_spawning = False
 
@@ -1284,15 +1294,17 @@ class ClassRun:
     # the hub restart, while students are in their lessons ---------------------------------------
     async def restart_hub_when_busy(self, students: list[Student]) -> dict[str, Any]:
         want = max(2, len(students) // 3)
-        deadline = time.monotonic() + self.args.arrival + 240
-        # One fault at a time: the killed server is back before the hub goes down.
-        killed = [s for s in students if s.plan.kill_mid_lesson or "kill" in s.record]
+        waited = time.monotonic()
+        deadline = waited + self.args.arrival + 240
 
         def waiting() -> bool:
+            # One fault at a time: not while a killed server is coming back (a
+            # kill that fires later waits for the hub, see run_lesson).
             recovering = any(
-                s.plan.kill_mid_lesson or "restart_seconds" not in s.record.get("kill", {})
-                for s in killed
-                if "end" not in s.record
+                "kill" in s.record
+                and "restart_seconds" not in s.record["kill"]
+                and "end" not in s.record
+                for s in students
             )
             # A spawn in flight when the hub stops is lost, and its server process
             # orphaned (seen on JupyterHub 6.1 with LocalProcessSpawner): restart
@@ -1304,6 +1316,14 @@ class ClassRun:
             if all("end" in s.record for s in students):
                 return {"ok": False, "error": "the class ended before the restart"}
             await asyncio.sleep(0.5)
+        # No await between the wait and this flag: a kill cannot slip in between.
+        self.restarting = True
+        try:
+            return await self._restart_hub(students, waited_s=time.monotonic() - waited)
+        finally:
+            self.restarting = False
+
+    async def _restart_hub(self, students: list[Student], waited_s: float) -> dict[str, Any]:
         in_lesson = [s.name for s in students if s.in_lesson]
         spawning = [s.name for s in students if s.spawning]
         before = {n: p.pid for n in self.accounts.names if (p := self.census.server_of(n))}
@@ -1327,6 +1347,7 @@ class ClassRun:
             answering[name] = status
         record = {
             "at": round(began - self.clock, 2),
+            "waited_s": round(waited_s, 2),
             "students_in_lesson": len(in_lesson),
             "spawns_in_flight": len(spawning),
             "servers_before": len(before),

@@ -158,10 +158,23 @@ def test_the_same_lesson_twice_at_once_passes_both_times(report: dict[str, Any])
     assert all(twice["seconds"]), twice
 
 
+def timeline(report: dict[str, Any]) -> str:
+    """Each student's start, end, lessons and lost server: for a failure's message."""
+    lines = []
+    for s in report.get("students_detail", []):
+        lessons = " ".join(f"{x['lesson']}={x.get('seconds')}s" for x in s.get("lessons", []))
+        kill = s.get("kill")
+        lines.append(
+            f"{s['name']}: start {s.get('start')} ready {s.get('ready_s')} end {s.get('end')}"
+            f" retries {s.get('hub_retries')} {lessons}" + (f" kill {kill}" if kill else "")
+        )
+    return "\n".join(lines)
+
+
 def test_servers_survive_a_hub_restart_while_students_work(report: dict[str, Any]) -> None:
     restart = report["faults"]["hub_restart"]
-    assert restart["ok"], restart
-    assert restart["students_in_lesson"] >= 2, restart
+    assert restart["ok"], f"{restart}\n{timeline(report)}"
+    assert restart["students_in_lesson"] >= 2, f"{restart}\n{timeline(report)}"
     assert restart["servers_alive_after"] == restart["servers_before"] > 0, restart
     # Students who talked to the hub during the restart retried, as a browser does.
     assert all(s["ok"] for s in report["students_detail"])
