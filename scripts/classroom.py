@@ -48,11 +48,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
-# Runs in each student's kernel after each lesson. Leading underscores keep
-# it out of the student's way; it prints one line of JSON.
+# Runs in each student's kernel after each lesson (here and in the hub class,
+# tests/hub/hubclass.py). Leading underscores keep it out of the student's way;
+# it prints one line of JSON.
 AUDIT = """
 import json as _json
+import os as _os
 import labsock as _labsock
+import psutil as _psutil
 
 _probe = _labsock.fan_out(receivers=3, count=100, interval=0.0005)
 _talk = {"audit probe": list(_probe.cross_talk)}
@@ -66,6 +69,8 @@ print(_json.dumps({
     "probe_received": list(_probe.received),
     "probe_lost": list(_probe.lost),
     "live_endpoints": len(_labsock.live_endpoints()),
+    "kernel_rss": _psutil.Process().memory_info().rss,
+    "kernel_pid": _os.getpid(),
 }))
 """
 

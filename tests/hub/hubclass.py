@@ -97,6 +97,9 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import classroom as _classroom  # noqa: E402  (scripts/ is no package)
+
 BUILD = ROOT / "build" / "hub"
 PROXY_BIN = BUILD / "node_modules" / ".bin" / "configurable-http-proxy"
 BIN = Path(sys.executable).parent
@@ -116,28 +119,8 @@ HUB_RETRY = 180.0  # seconds a student keeps retrying the hub (it may be restart
 HUB_START_TIMEOUT = 120.0
 SAMPLE_INTERVAL = 1.0
 
-# Runs in the student's kernel after each lesson: cross-talk of a fresh fan-out
-# and of every fan-out result the lesson left behind, and the kernel's memory.
-AUDIT = """
-import json as _json
-import os as _os
-import labsock as _labsock
-import psutil as _psutil
-
-_probe = _labsock.fan_out(receivers=3, count=100, interval=0.0005)
-_talk = {"audit probe": list(_probe.cross_talk)}
-for _name, _value in list(globals().items()):
-    for _what, _result in ((_name, _value), (_name + ".last", getattr(_value, "last", None))):
-        if isinstance(_result, _labsock.FanOutResult):
-            _talk[_what] = list(_result.cross_talk)
-print(_json.dumps({
-    "cross_talk": _talk,
-    "probe_group": list(_probe.group),
-    "probe_lost": list(_probe.lost),
-    "kernel_rss": _psutil.Process().memory_info().rss,
-    "kernel_pid": _os.getpid(),
-}))
-"""
+# The audit cell each student's kernel runs after each lesson: the classroom script's.
+AUDIT = _classroom.AUDIT
 
 
 # -- small helpers ---------------------------------------------------------------------------
