@@ -271,7 +271,7 @@ class Status:
         return text
 
 
-def _translations(notebook: Path, lang: str) -> tuple[dict[str, str], Status]:
+def current_translations(notebook: Path, lang: str) -> tuple[dict[str, str], Status]:
     """Current translations by cell id, and the catalog's status."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     status = Status(notebook.name)
@@ -304,7 +304,7 @@ def _translations(notebook: Path, lang: str) -> tuple[dict[str, str], Status]:
 def build_notebook(notebook: Path, lang: str) -> tuple[dict, Status]:
     """The translated notebook (as JSON data) and the catalog's status."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
-    current, status = _translations(notebook, lang)
+    current, status = current_translations(notebook, lang)
     out = copy.deepcopy(nb)
     for index, cell in enumerate(out["cells"]):
         context = cell.get("id") or f"cell-{index}"
@@ -313,7 +313,15 @@ def build_notebook(notebook: Path, lang: str) -> tuple[dict, Status]:
         if cell["cell_type"] == "markdown":
             # The edition sits one folder deeper: links out of notebooks/ climb one more.
             cell["source"] = _lines(source_of(cell).replace("](../", "](../../"))
-    setup = {
+    out["cells"].insert(0, setup_cell(lang))
+    out["metadata"]["language_info"] = {**out["metadata"].get("language_info", {})}
+    out["metadata"]["labsock"] = {"language": lang, "source": f"../{notebook.name}"}
+    return out, status
+
+
+def setup_cell(lang: str) -> dict:
+    """The first cell of a notebook in ``lang``: labsock speaks the language too."""
+    return {
         "cell_type": "code",
         "execution_count": None,
         "id": SETUP_ID,
@@ -321,10 +329,29 @@ def build_notebook(notebook: Path, lang: str) -> tuple[dict, Status]:
         "outputs": [],
         "source": _lines(SETUP_SOURCE.format(lang=lang)),
     }
-    out["cells"].insert(0, setup)
-    out["metadata"]["language_info"] = {**out["metadata"].get("language_info", {})}
-    out["metadata"]["labsock"] = {"language": lang, "source": f"../{notebook.name}"}
-    return out, status
+
+
+def translate_cells(nb: dict, english: Path, lang: str) -> dict:
+    """``nb`` with each cell that ``english`` also has translated, and the setup cell first.
+
+    For a notebook made from the same cells as an English notebook of the
+    course, such as the practice's nbgrader source (the students' notebook is
+    generated from it): a cell of ``nb`` whose id and source are those of a
+    cell of ``english`` gets that cell's current translation; the others (the
+    solutions, the hidden checks) stay as they are.
+    """
+    current, _status = current_translations(english, lang)
+    cells_of_english = {
+        c.get("id"): source_of(c) for c in json.loads(english.read_text(encoding="utf-8"))["cells"]
+    }
+    out = copy.deepcopy(nb)
+    for cell in out["cells"]:
+        context = cell.get("id")
+        if context in current and cells_of_english.get(context) == source_of(cell):
+            cell["source"] = _lines(current[context])
+    out["cells"].insert(0, setup_cell(lang))
+    out["metadata"]["labsock"] = {"language": lang}
+    return out
 
 
 def dumps(nb: dict) -> str:
