@@ -8,8 +8,9 @@ from tests.helpers import ROOT, wait_until
 
 
 def test_wait_until_returns_once_the_state_holds() -> None:
-    calls = iter([False, False, True])
-    wait_until(lambda: next(calls), "the third look")
+    calls = iter([False, False, "the value"])
+    assert wait_until(lambda: next(calls), "the third look") == "the value"
+    assert next(calls, "no more looks") == "no more looks"  # it stopped at the third
 
 
 def test_wait_until_fails_saying_what_it_waited_for() -> None:

@@ -37,12 +37,6 @@ LAYERS = ("_core", "_results", "_endpoints", "_experiments", "_viz", "_panels")
 STUDENT_FACING = ("exercises",)
 HIGHEST_FOR_STUDENT_CODE = LAYERS.index("_experiments")
 
-#: Upward imports that exist on main today and are being fixed (issue 13).
-#: Each is an expected failure below; any import not listed here fails at once.
-#: (module file, imported module) -- remove an entry when its import is gone.
-KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset()
-
-
 @dataclass(frozen=True)
 class Import:
     """One import statement's target, where it was written."""
@@ -209,28 +203,8 @@ def test_every_module_is_in_a_layer_or_is_a_face() -> None:
 
 
 def test_no_import_goes_up_the_layers() -> None:
-    new = [
-        f"{imp}: {reason}"
-        for imp, reason in _violations()
-        if (imp.path, imp.target) not in KNOWN_VIOLATIONS
-    ]
+    new = [f"{imp}: {reason}" for imp, reason in _violations()]
     assert not new, "imports that break the layer rules:\n" + "\n".join(new)
-
-
-@pytest.mark.parametrize(
-    ("path", "target"),
-    [
-        pytest.param(*known, marks=pytest.mark.xfail(reason="being fixed (issue 13)", strict=False))
-        for known in sorted(KNOWN_VIOLATIONS)
-    ],
-)
-def test_known_upward_import_is_gone(path: str, target: str) -> None:
-    still = [
-        f"{imp}: {reason}"
-        for imp, reason in _violations()
-        if (imp.path, imp.target) == (path, target)
-    ]
-    assert not still, "\n".join(still)
 
 
 # -- the checker itself: it must see what it claims to see --------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 
 import pytest
 
@@ -118,7 +119,9 @@ def test_udp_ping_where_nothing_listens_loses_every_probe_and_says_why() -> None
     assert result.received == 0
     assert result.lost == 3
     assert "no reply" in result.summary()
-    if result.unreachable:  # Linux and most systems report ICMP port unreachable
+    if sys.platform == "linux":  # the kernel reports ICMP port unreachable on loopback
+        assert result.unreachable
+    if result.unreachable:
         assert "nothing is listening" in result.summary()
 
 

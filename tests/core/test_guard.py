@@ -146,9 +146,25 @@ def test_a_multicast_group_is_no_ping_target_even_for_a_teacher() -> None:
     assert "allow_network" not in str(info.value)  # no opt-in offered: it would not help
 
 
-def test_a_name_is_resolved_once_and_what_it_resolves_to_is_checked() -> None:
+def test_a_name_is_resolved_once_and_what_it_resolves_to_is_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with pytest.raises(NotLoopback, match=r"'134744072' resolves to 8\.8\.8\.8"):
         labsock.ping(("134744072", PORT), count=1)
+    # Once: the address checked is the address used (a second lookup could answer otherwise).
+    lookups: list[object] = []
+    real = socket.getaddrinfo
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        lookups.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counted)
+    with UDPEchoServer() as server:
+        lookups.clear()
+        assert labsock.ping(("localhost", server.port), count=2, timeout=1.0).received == 2
+        assert lookups == ["localhost"]
+        monkeypatch.undo()
     with UDPEchoServer() as server:
         # 'localhost' and other spellings of loopback work.
         for host in ("localhost", "2130706433", "127.1"):

@@ -241,6 +241,9 @@ def test_two_hundred_clients_the_books_balance_with_the_kernels_drops() -> None:
             client.close()
     fwd, back = stats.forward, stats.backward
     assert stats.clients == clients_n
+    # The burst (16 MB into the link's default buffer) overflowed it: the books
+    # below balance only if the kernel's drops are counted, not because there were none.
+    assert fwd.kernel_dropped > 0
     assert fwd.received + fwd.kernel_dropped == sent
     assert fwd.forwarded + fwd.failed == fwd.received
     assert served.datagrams_in + server_drops == fwd.forwarded
