@@ -37,6 +37,7 @@ LAYERS = ("_core", "_results", "_endpoints", "_experiments", "_viz", "_panels")
 STUDENT_FACING = ("exercises",)
 HIGHEST_FOR_STUDENT_CODE = LAYERS.index("_experiments")
 
+
 @dataclass(frozen=True)
 class Import:
     """One import statement's target, where it was written."""
