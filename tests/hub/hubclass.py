@@ -99,6 +99,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import classroom as _classroom  # noqa: E402  (scripts/ is no package)
+import students_branch as _students_branch  # noqa: E402
 
 BUILD = ROOT / "build" / "hub"
 PROXY_BIN = BUILD / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -1012,6 +1013,9 @@ class Student:
             record["pull_s"] = round(await self.pull(), 2)
             paths = await self.lessons()
             record["found"] = [Path(p).stem for p in paths]
+            # The teacher's folder (solutions, nbgrader source) did not come with the course.
+            code, _ = await self.call("GET", f"{self.server}/api/contents/{REPO_NAME}/teacher")
+            record["teacher_folder"] = code
             for path in paths:
                 record["lessons"].append(await self.run_with_restart(path))
             if self.plan.twice_at_once and paths:
@@ -1234,8 +1238,11 @@ class ClassRun:
         bare = self.bare = self.folder / REPO_NAME
         git = ["git", "-c", "init.defaultBranch=main"]
         subprocess.run([*git, "init", "--quiet", "--bare", str(bare)], check=True, timeout=60)
+        # What a teacher publishes for a graded class: the course without teacher/
+        # (scripts/students_branch.py), so no student can open the solutions.
+        self.students_commit = _students_branch.students_commit("HEAD")
         subprocess.run(
-            ["git", "push", "--quiet", str(bare), f"HEAD:refs/heads/{BRANCH}"],
+            ["git", "push", "--quiet", str(bare), f"{self.students_commit}:refs/heads/{BRANCH}"],
             cwd=ROOT,
             check=True,
             timeout=120,
@@ -1405,7 +1412,10 @@ class ClassRun:
         try:
             self.prepare()
             report["commit"] = self.commit
-            report["repo"] = "a bare clone of the committed HEAD, pulled with nbgitpuller"
+            report["repo"] = (
+                "a bare repository holding the committed HEAD without teacher/ "
+                "(scripts/students_branch.py), pulled with nbgitpuller"
+            )
             names = [f"{self.prefix}-solo"] + [p.name for p in self.plans()]
             self.browser_lesson = browser_lesson() if self.args.browser else None
             self.browser_name = f"{self.prefix}-web"

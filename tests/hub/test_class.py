@@ -115,6 +115,9 @@ def test_every_student_runs_every_lesson_through_the_hub(report: dict[str, Any])
         ran = [r["lesson"] for r in student["lessons"]]
         assert ran == student["found"], student["name"]
         assert all(r["cells_run"] > 0 for r in student["lessons"])
+        # The course came without teacher/: the solutions are not in the student's home.
+        assert student["teacher_folder"] == 404, student["name"]
+    assert (ROOT / "teacher" / "solutions").is_dir()  # ...though this checkout has them
     assert report["mode"] == ("unix-users" if hubclass.os.geteuid() == 0 else "one-user")
 
 
