@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from labsock._core.guard import check_destination
+from labsock._core.i18n import gettext as _
 
 __all__ = [
     "Exchange",
@@ -44,7 +45,7 @@ def connect(address: tuple[str, int], timeout: float = 2.0) -> socket.socket:
 
     Every client of the checks connects here, through the loopback guard.
     """
-    sockaddr = check_destination(address, what="the check's client", kind=socket.SOCK_STREAM)
+    sockaddr = check_destination(address, what=_("the check's client"), kind=socket.SOCK_STREAM)
     sock = socket.create_connection(sockaddr[:2], timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
@@ -163,7 +164,7 @@ def exchange_all(
     ``stall`` seconds, at ``timeout``, or when ``alive()`` turns False.
     The sockets are left non-blocking.
     """
-    received = [bytearray() for _ in socks]
+    received = [bytearray() for _s in socks]
     eof = [False] * len(socks)
     sel = selectors.DefaultSelector()
     try:
@@ -180,7 +181,7 @@ def exchange_all(
             now = time.monotonic()
             if now - last > stall or now - start > timeout or not alive():
                 break
-            for key, _ in sel.select(_SLICE):
+            for key, _events in sel.select(_SLICE):
                 i = key.data
                 try:
                     chunk = socks[i].recv(65_536)
@@ -209,7 +210,7 @@ def tcp_pair(timeout: float = 2.0) -> tuple[socket.socket, socket.socket]:
         listener.settimeout(timeout)
         client = socket.create_connection(listener.getsockname(), timeout=timeout)
         try:
-            server, _ = listener.accept()
+            server, _peer = listener.accept()
         except BaseException:
             client.close()
             raise

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Literal
 
+from labsock._core.i18n import gettext as _
 from labsock.exercises._harness import CheckRun, NotAttempted, describe, force_shutdown_connections
 
 __all__ = ["STOP_GRACE", "ServerUnderTest"]
@@ -63,31 +64,37 @@ class ServerUnderTest:
     def unusable_reason(self) -> str:
         """Why a criterion was not checked (the criterion that found out says more)."""
         if not self.alive():
-            return "not checked: your server is no longer running (see above)"
+            return _("not checked: your server is no longer running (see above)")
         return self.stuck_reason or ""
 
-    def ended_hint(self, after: str = "before the check was done with it") -> str:
-        """Why the server thread is gone, and what to change."""
+    def ended_hint(self, after: str | None = None) -> str:
+        """Why the server thread is gone, and what to change.
+
+        ``after`` says when it returned ("after the first client"), in the
+        student's language; by default "before the check was done with it".
+        """
         self.end_reported = True
+        if after is None:
+            after = _("before the check was done with it")
         error = self.call.error
         if error is None:
-            return (
-                f"your server returned {after}: keep accepting clients in a loop until stop "
+            return _(
+                "your server returned {after}: keep accepting clients in a loop until stop "
                 "is set (`while not stop.is_set(): ... listener.accept() ...`)"
-            )
+            ).format(after=after)
         if isinstance(error, (ConnectionError, TimeoutError)):
-            return (
-                f"your server stopped with {describe(error)}: one client's trouble ended the "
+            return _(
+                "your server stopped with {error}: one client's trouble ended the "
                 "whole server. Catch OSError around each client's conversation (and TimeoutError "
                 "around accept()), close that connection and go back to accept()"
-            )
+            ).format(error=describe(error))
         lines = [f.line or "" for f in traceback.extract_tb(error.__traceback__)]
         if any(".bind(" in line or ".listen(" in line for line in lines):
-            return (
-                f"your server crashed: {describe(error)}. The listener you are given is "
+            return _(
+                "your server crashed: {error}. The listener you are given is "
                 "already bound and listening: call only accept() (and settimeout()) on it"
-            )
-        return f"your server crashed: {describe(error)}"
+            ).format(error=describe(error))
+        return _("your server crashed: {error}").format(error=describe(error))
 
     def stop_and_wait(self, grace: float = STOP_GRACE) -> StopOutcome:
         """Set ``stop``; if the server has not returned after ``grace`` s, force it."""
