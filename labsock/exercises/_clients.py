@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from labsock._core.guard import check_destination
+from labsock._core.guard import check_bind, check_destination
 from labsock._core.i18n import gettext as _
 
 __all__ = [
@@ -34,6 +34,8 @@ __all__ = [
 Alive = Callable[[], bool]
 
 _SLICE = 0.05  # seconds per poll while waiting for a reply
+# Where tcp_pair listens; through the loopback guard all the same.
+_HOST = "127.0.0.1"
 
 
 def _always() -> bool:
@@ -204,8 +206,9 @@ def exchange_all(
 
 def tcp_pair(timeout: float = 2.0) -> tuple[socket.socket, socket.socket]:
     """Two ends of one real TCP connection on loopback: ``(client, server)``."""
+    local = check_bind((_HOST, 0), what=_("the check's connection"), kind=socket.SOCK_STREAM)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(local)
         listener.listen(1)
         listener.settimeout(timeout)
         client = socket.create_connection(listener.getsockname(), timeout=timeout)

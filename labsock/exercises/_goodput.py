@@ -18,6 +18,7 @@ import statistics
 import threading
 import time
 
+from labsock._core.guard import check_bind, check_destination
 from labsock._core.i18n import N_
 from labsock._core.i18n import gettext as _
 from labsock._endpoints.link import ImpairedLink
@@ -34,6 +35,8 @@ __all__ = ["GoodputResult", "GoodputRow", "measure_goodput"]
 # 30 s per-cell timeout.
 _LIMIT = 5.0
 _STALL = 1.5
+# Where the TCP sink listens; through the loopback guard all the same.
+_HOST = "127.0.0.1"
 
 
 def _transfer(
@@ -93,8 +96,10 @@ def _tcp_goodput(messages: list[bytes], delay: float, repeats: int = 5) -> float
     """
     wire = b"".join(len(m).to_bytes(4, "big") + m for m in messages)
     times: list[float] = []
+    # Checked before the CheckRun, which would take a refusal for a failed transfer.
+    local = check_bind((_HOST, 0), what=_("the TCP goodput sink"), kind=socket.SOCK_STREAM)
     with CheckRun("goodput-tcp", N_("goodput over TCP")) as run:
-        listener = run.own(socket.create_server(("127.0.0.1", 0)))
+        listener = run.own(socket.create_server(local))
         listener.settimeout(5.0)
 
         def sink() -> None:
@@ -119,16 +124,21 @@ def _tcp_goodput(messages: list[bytes], delay: float, repeats: int = 5) -> float
         run.worker(sink, "tcp-sink")
         link = ImpairedLink(listener.getsockname()[:2], protocol="tcp", delay=delay)
         run.on_close(link.close)
+        target = check_destination(
+            link.address, what=_("the TCP goodput client"), kind=socket.SOCK_STREAM
+        )
         for _k in range(repeats):
             start = time.perf_counter()
             try:
-                with socket.create_connection(link.address, timeout=10.0) as client:
+                with socket.create_connection(target[:2], timeout=10.0) as client:
                     client.sendall(wire)
                     if client.recv(1) != b"k":
                         return None
             except OSError:
                 return None
             times.append(time.perf_counter() - start)
+    if not times:  # the check's own code failed (CheckRun kept the error): no TCP line
+        return None
     return sum(len(m) for m in messages) / statistics.median(times)
 
 

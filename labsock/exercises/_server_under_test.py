@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Literal
 
+from labsock._core.guard import check_bind
 from labsock._core.i18n import gettext as _
 from labsock.exercises._harness import CheckRun, NotAttempted, describe, force_shutdown_connections
 
@@ -29,6 +30,10 @@ _SNDBUF = 16_384
 
 StopOutcome = Literal["stopped", "forced", "stuck", "ended before"]
 
+# Where the listener binds; it goes through the loopback guard all the same, so
+# a change here can never make a check listen beyond this machine.
+_HOST = "127.0.0.1"
+
 
 class ServerUnderTest:
     """Runs ``func(listener, stop)`` in a daemon thread on a fresh loopback listener."""
@@ -37,9 +42,10 @@ class ServerUnderTest:
         self, run: CheckRun, func: Callable[[socket.socket, threading.Event], object], name: str
     ) -> None:
         self.run = run
+        local = check_bind((_HOST, 0), what=_("the check's listener"), kind=socket.SOCK_STREAM)
         listener = run.own(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SNDBUF)
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(local)
         listener.listen(128)
         self.listener = listener
         self.address: tuple[str, int] = listener.getsockname()[:2]
