@@ -28,7 +28,10 @@ Collecting results (teachers):
 
 * ``export_results(reports, "practice-results-HAND-IN.json")`` writes every
   report, per exercise and per criterion (``report.to_dict()``), to one JSON
-  file a student can hand in.
+  file a student can hand in. Whichever edition the student used, ``title``,
+  ``status`` and each criterion's ``name`` are the English keys, so files
+  from both editions compare directly; ``shown_title``, ``shown_name``, the
+  hints and notes are what the student read, in ``language``.
 * With nbgrader: ``report.points(maximum)`` is what a graded test cell ends
   with; it shows the report with its points, and nbgrader reads the points
   as the cell's partial credit (one equal share per criterion). The course's

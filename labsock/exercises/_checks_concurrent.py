@@ -12,12 +12,14 @@ import socket
 import threading
 import time
 
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_count
 from labsock._endpoints.sockettable import socket_table
-from labsock.exercises._checks_servers import CLOSE_HINT, MESSAGE, Server, check_stop
+from labsock.exercises._checks_servers import MESSAGE, Server, check_stop, close_hint
 from labsock.exercises._clients import connect, exchange_all, read_exactly, reset
 from labsock.exercises._harness import CheckRun
-from labsock.exercises._report import Report
+from labsock.exercises._report import Phrase, Report
 from labsock.exercises._server_under_test import ServerUnderTest
 
 __all__ = ["CLIENTS", "check_concurrent_server"]
@@ -48,7 +50,7 @@ def check_concurrent_server(server_func: Server, *, clients: int = CLIENTS) -> R
         True
     """
     check_count(clients, name="clients", minimum=5, maximum=500)
-    with CheckRun("concurrent_server", "Exercise 6: a server for 50 clients at once") as run:
+    with CheckRun("concurrent_server", N_("Exercise 6: a server for 50 clients at once")) as run:
         server = ServerUnderTest(run, server_func, "concurrent-server")
         server.require_attempt()
         _Crowd(run, server, clients).check()
@@ -64,29 +66,31 @@ class _Crowd:
 
     def check(self) -> None:
         run, server = self.run, self.server
-        at_once = f"serves {self.n} clients at once"
+        at_once = Phrase(N_("serves {n} clients at once"), n=self.n)
         later = (
-            "keeps each client's bytes apart (interleaved one-byte writes)",
-            "keeps serving when clients vanish mid-message",
-            "closes each connection when its client has finished",
+            N_("keeps each client's bytes apart (interleaved one-byte writes)"),
+            N_("keeps serving when clients vanish mid-message"),
+            N_("closes each connection when its client has finished"),
         )
-        for _ in range(self.n):
+        for _i in range(self.n):
             self.socks.append(run.own(connect(server.address)))
         if not self._all_at_once(at_once):
             for name in later:
-                run.skip(name, f"not checked: first make {self.n} clients work at once")
+                run.skip(
+                    name, _("not checked: first make {n} clients work at once").format(n=self.n)
+                )
         else:
             self._interleaved(later[0])
             self._resets(later[1])
             self._finish(later[2])
         for s in self.socks:
             s.close()
-        outcome = check_stop(run, server, "returns soon after stop is set")
-        threads = "leaves no thread running once stopped"
+        outcome = check_stop(run, server, N_("returns soon after stop is set"))
+        threads = N_("leaves no thread running once stopped")
         if outcome == "ended before":
-            run.skip(threads, "not checked: your server had ended before it was stopped")
+            run.skip(threads, _("not checked: your server had ended before it was stopped"))
         elif outcome != "stopped":
-            run.skip(threads, "not checked: your server itself did not return when stopped")
+            run.skip(threads, _("not checked: your server itself did not return when stopped"))
         else:
             self._threads_ended(threads)
 
@@ -106,22 +110,24 @@ class _Crowd:
             hint = self.server.ended_hint()
         elif foreign:
             # Bytes reached a client that never sent them: the connections share state.
-            hint = (
-                f"{len(foreign)} clients got bytes another client sent: your connections share "
+            hint = _(
+                "{n} clients got bytes another client sent: your connections share "
                 "one buffer (or one variable for 'the current connection'). Keep a buffer per "
-                "connection, e.g. a dict {conn: bytearray()}, and send each one's bytes back "
+                "connection, e.g. a dict {{conn: bytearray()}}, and send each one's bytes back "
                 "to that connection only"
-            )
+            ).format(n=len(foreign))
         elif served < self.n:
-            hint = (
-                f"only {served} of {self.n} clients got an echo while all {self.n} were "
+            hint = _(
+                "only {served} of {n} clients got an echo while all {n} were "
                 "connected: a server that serves one client at a time makes the others wait "
                 "until it has finished. Give each client its own thread "
                 "(threading.Thread(target=serve_one, args=(conn,))) or use selectors"
-            )
+            ).format(served=served, n=self.n)
         else:
-            hint = "some clients got bytes that were not theirs: keep one buffer per connection"
-        return self.run.check(name, False, hint, f"{served} of {self.n} echoed")
+            hint = _("some clients got bytes that were not theirs: keep one buffer per connection")
+        return self.run.check(
+            name, False, hint, _("{served} of {n} echoed").format(served=served, n=self.n)
+        )
 
     def _interleaved(self, name: str) -> None:
         if not self.server.alive():
@@ -143,10 +149,17 @@ class _Crowd:
         hint = (
             self.server.ended_hint()
             if not self.server.alive()
-            else "each connection needs its own loop (or its own buffer with selectors): bytes "
-            "from one client must go back to that client only, all of them, in order"
+            else _(
+                "each connection needs its own loop (or its own buffer with selectors): bytes "
+                "from one client must go back to that client only, all of them, in order"
+            )
         )
-        self.run.check(name, not wrong, hint, f"{len(wrong)} of {self.n} clients got a wrong echo")
+        self.run.check(
+            name,
+            not wrong,
+            hint,
+            _("{wrong} of {n} clients got a wrong echo").format(wrong=len(wrong), n=self.n),
+        )
 
     def _resets(self, name: str) -> None:
         if not self.server.alive():
@@ -172,8 +185,8 @@ class _Crowd:
         _let_the_server_see(self.server.address[1], gone)
         with connect(self.server.address) as newcomer:
             newcomer.sendall(MESSAGE)
-            got, _ = read_exactly(newcomer, len(MESSAGE), 3.0, self.server.alive)
-        survivors = [bytes([66]) for _ in self.socks]
+            got, _eof = read_exactly(newcomer, len(MESSAGE), 3.0, self.server.alive)
+        survivors = [bytes([66]) for _s in self.socks]
         for s in self.socks:
             s.setblocking(True)
             s.sendall(b"B")
@@ -184,16 +197,19 @@ class _Crowd:
         hint = (
             self.server.ended_hint()
             if not self.server.alive()
-            else "after some clients reset their connections, your server stopped serving "
-            "others: catch OSError (ConnectionResetError) for each connection, close it, and "
-            "carry on with the rest"
+            else _(
+                "after some clients reset their connections, your server stopped serving "
+                "others: catch OSError (ConnectionResetError) for each connection, close it, and "
+                "carry on with the rest"
+            )
         )
         self.run.check(
             name,
             ok,
             hint,
-            f"new client got {got!r}; {still.complete(survivors)} of {len(self.socks)} "
-            "connected clients still echoed",
+            _("new client got {got}; {still} of {n} connected clients still echoed").format(
+                got=repr(got), still=still.complete(survivors), n=len(self.socks)
+            ),
         )
 
     def _finish(self, name: str) -> None:
@@ -218,8 +234,10 @@ class _Crowd:
         self.run.check(
             name,
             closed == len(self.socks),
-            CLOSE_HINT,
-            f"{closed} of {len(self.socks)} connections closed after their client finished",
+            close_hint(),
+            _("{closed} of {n} connections closed after their client finished").format(
+                closed=closed, n=len(self.socks)
+            ),
         )
 
     def _threads_ended(self, name: str) -> None:
@@ -241,8 +259,10 @@ class _Crowd:
         self.run.check(
             name,
             not still,
-            "threads of your server are still running after it returned: let each client's "
-            "thread end when its client leaves, and join() them (or use selectors, one thread)",
+            _(
+                "threads of your server are still running after it returned: let each client's "
+                "thread end when its client leaves, and join() them (or use selectors, one thread)"
+            ),
             ", ".join(sorted(t.name for t in still)[:5]),
         )
 

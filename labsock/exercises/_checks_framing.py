@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 
 from labsock._core.framing import LengthPrefixCodec
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_seconds
 from labsock.exercises._clients import send_bytewise, tcp_pair
 from labsock.exercises._harness import CheckRun, StudentCall, describe, hang_up
@@ -31,19 +33,21 @@ RecvMessage = Callable[[socket.socket], "bytes | None"]
 _LARGE = 1 << 20
 
 
-_OVER_READ = (
-    "you read past the end of a message and lost the start of the next one: ask recv() "
-    "for exactly the bytes still missing, recv(n - len(buf)), never more"
-)
+def _over_read() -> str:
+    return _(
+        "you read past the end of a message and lost the start of the next one: ask recv() "
+        "for exactly the bytes still missing, recv(n - len(buf)), never more"
+    )
 
 
-# Waiting for bytes that were never sent: two mistakes look the same from outside.
-_WAITED_FOR_MORE = (
-    "it waited for more bytes than the message has. Two causes fit: the length unpacked in "
-    "your machine's byte order ('I' or '<I': a length of 5 reads as 83,886,080) instead of "
-    "struct.unpack('!I', header); or a loop that keeps calling recv() once the message is "
-    "complete (read exactly 4 bytes, then exactly length bytes)"
-)
+def _waited_for_more() -> str:
+    """Waiting for bytes that were never sent: two mistakes look the same from outside."""
+    return _(
+        "it waited for more bytes than the message has. Two causes fit: the length unpacked in "
+        "your machine's byte order ('I' or '<I': a length of 5 reads as 83,886,080) instead of "
+        "struct.unpack('!I', header); or a loop that keeps calling recv() once the message is "
+        "complete (read exactly 4 bytes, then exactly length bytes)"
+    )
 
 
 def _frame(payload: bytes) -> bytes:
@@ -57,6 +61,8 @@ class _Framing:
         self.implemented: dict[str, bool | None] = {"send_message": None, "recv_message": None}
         # Calls the check had to end by closing their socket.
         self.forced: set[int] = set()
+        # The calls whose failure() hint says they raised (not a language-bound text test).
+        self.raised: set[int] = set()
         self.header_ok = False
 
     # -- plumbing ------------------------------------------------------------
@@ -89,17 +95,24 @@ class _Framing:
     def failure(self, which: str, call: StudentCall[object]) -> str | None:
         """A hint when the call did not return normally, else None."""
         if call.not_implemented:
-            return f"{which}() still raises NotImplementedError: write it first"
-        if not call.finished or id(call) in self.forced:
-            text = (
-                f"{which}() did not return within {self.timeout + 0.5:g} s (the check closed "
-                "the socket to stop it)"
+            return _("{function}() still raises NotImplementedError: write it first").format(
+                function=which
             )
+        if not call.finished or id(call) in self.forced:
             if which == "recv_message":
-                text += ". " + _WAITED_FOR_MORE
-            return text
+                return _(
+                    "{function}() did not return within {seconds:g} s (the check closed "
+                    "the socket to stop it). {why}"
+                ).format(function=which, seconds=self.timeout + 0.5, why=_waited_for_more())
+            return _(
+                "{function}() did not return within {seconds:g} s (the check closed "
+                "the socket to stop it)"
+            ).format(function=which, seconds=self.timeout + 0.5)
         if call.error is not None:
-            return f"{which}() raised {describe(call.error)}"
+            self.raised.add(id(call))
+            return _("{function}() raised {error}").format(
+                function=which, error=describe(call.error)
+            )
         return None
 
     def read_frames(self, sock: socket.socket, count: int) -> tuple[list[bytes], bytes]:
@@ -139,7 +152,7 @@ class _Framing:
 
     # -- send_message --------------------------------------------------------------
     def header(self) -> None:
-        name = "send_message puts a 4-byte big-endian length before the payload"
+        name = N_("send_message puts a 4-byte big-endian length before the payload")
         a, b = self.pair()
         call = self.call("send_message", a, b"hello")
         hint = self.failure("send_message", call)
@@ -147,25 +160,32 @@ class _Framing:
             self.run.check(name, False, hint)
             return
         a.close()
-        _, raw = self.read_frames(b, 1)
+        _frames, raw = self.read_frames(b, 1)
         expected = _frame(b"hello")
         if raw == expected:
             self.header_ok = self.run.check(name, True)
             return
         if raw == b"hello":
-            hint = "only the payload arrived: send its length first, struct.pack('!I', n)"
+            hint = _("only the payload arrived: send its length first, struct.pack('!I', n)")
         elif raw == struct.pack("<I", 5) + b"hello":
-            hint = "the length is little-endian: use network byte order, struct.pack('!I', n)"
+            hint = _("the length is little-endian: use network byte order, struct.pack('!I', n)")
         elif raw.endswith(b"hello") and len(raw) != 9:
-            hint = f"the header has {len(raw) - 5} bytes: it must be exactly 4 (struct '!I')"
+            hint = _("the header has {n} bytes: it must be exactly 4 (struct '!I')").format(
+                n=len(raw) - 5
+            )
         else:
-            hint = "the wire must carry a 4-byte big-endian length, then the payload"
-        self.run.check(name, False, hint, f"sent b'hello', the wire carried {raw[:24]!r}")
+            hint = _("the wire must carry a 4-byte big-endian length, then the payload")
+        self.run.check(
+            name,
+            False,
+            hint,
+            _("sent b'hello', the wire carried {wire}").format(wire=repr(raw[:24])),
+        )
 
     def large_send(self) -> None:
-        name = "send_message sends all of a 1 MiB message (send() takes only part)"
+        name = N_("send_message sends all of a 1 MiB message (send() takes only part)")
         if not self.header_ok:
-            self.run.skip(name, "not checked: the header must be right first")
+            self.run.skip(name, _("not checked: the header must be right first"))
             return
         payload = random.Random(3).randbytes(_LARGE)
         a, b = self.pair(sndbuf=16_384)
@@ -186,9 +206,11 @@ class _Framing:
         self.run.check(
             name,
             ok,
-            "send() may send only part of the data (it returns how many bytes it took): use "
-            "sendall(), which loops until everything is sent",
-            f"the reader got {len(messages)} complete message(s)" if not ok else "",
+            _(
+                "send() may send only part of the data (it returns how many bytes it took): use "
+                "sendall(), which loops until everything is sent"
+            ),
+            _("the reader got {n} complete message(s)").format(n=len(messages)) if not ok else "",
         )
 
     # -- recv_message --------------------------------------------------------------
@@ -205,78 +227,89 @@ class _Framing:
         in vain, the bytes it waited for had been read (and dropped) before.
         """
         got: list[object] = []
-        for _ in expected:
+        for _message in expected:
             result, hint = self.receive(b)
             if hint is not None:
                 if got and got == expected[: len(got)]:
-                    hint = _OVER_READ
+                    hint = _over_read()
                 return got, hint
             got.append(result)
-        return got, None if got == expected else _OVER_READ
+        return got, None if got == expected else _over_read()
 
     def bytewise(self) -> None:
-        name = "recv_message reads a message that arrives one byte at a time"
+        name = N_("recv_message reads a message that arrives one byte at a time")
         message = b"TCP may hand recv() a single byte"
         a, b = self.pair()
         self.writer(a, _frame(message), bytewise=True)
         call = self.call("recv_message", b, extra=len(message) * 0.005)
         hint = self.failure("recv_message", call)
-        seen = f"expected {message!r}, got {call.result!r}"
+        seen = _("expected {expected}, got {got}").format(
+            expected=repr(message), got=repr(call.result)
+        )
         if call.error is not None and not call.not_implemented and id(call) not in self.forced:
-            seen = f"it raised {describe(call.error)}"
+            seen = _("it raised {error}").format(error=describe(call.error))
             hint = None  # a crash on a short read: the same mistake as a short result
         if hint is None and isinstance(call.error, TimeoutError):
-            hint = f"recv_message timed out: {_WAITED_FOR_MORE}"
+            hint = _("recv_message timed out: {why}").format(why=_waited_for_more())
         elif hint is None and call.result != message:
-            hint = (
+            hint = _(
                 "recv(n) returns at most n bytes, and often fewer: call it in a loop until you "
                 "have all 4 header bytes, then again until you have the whole payload"
             )
         self.run.check(name, hint is None, hint or "", seen)
 
     def glued(self) -> None:
-        name = "recv_message leaves the next message alone (two messages in one segment)"
+        name = N_("recv_message leaves the next message alone (two messages in one segment)")
         messages = [b"first", b"second message", b"third"]
         a, b = self.pair()
         a.sendall(b"".join(_frame(m) for m in messages))
         got, hint = self.receive_all(b, messages)
-        self.run.check(name, hint is None, hint or "", f"expected {messages!r}, got {got!r}")
+        self.run.check(
+            name,
+            hint is None,
+            hint or "",
+            _("expected {expected}, got {got}").format(expected=repr(messages), got=repr(got)),
+        )
 
     def empty(self) -> None:
-        name = "recv_message returns b'' for an empty message"
+        name = N_("recv_message returns b'' for an empty message")
         a, b = self.pair()
         a.sendall(_frame(b"") + _frame(b"after"))
+        raised_before = len(self.raised)
         got, hint = self.receive_all(b, [b"", b"after"])
-        if not got and hint is not None and "raised" in hint:
-            hint = (
+        if not got and hint is not None and len(self.raised) > raised_before:
+            hint = _(
                 "a length of 0 is a message with no bytes: return b'' (the peer has not "
-                f"closed, there is nothing to read). Instead, {hint}"
-            )
+                "closed, there is nothing to read). Instead, {hint}"
+            ).format(hint=hint)
         elif got[:1] not in ([], [b""]):
-            hint = (
+            hint = _(
                 "a length of 0 is a message with no bytes: return b''. None means the "
                 "stream ended, and it has not"
             )
-        self.run.check(name, hint is None, hint or "", f"got {got!r}")
+        self.run.check(name, hint is None, hint or "", _("got {got}").format(got=repr(got)))
 
     def large_receive(self) -> None:
-        name = "recv_message receives a 1 MiB message whole"
+        name = N_("recv_message receives a 1 MiB message whole")
         payload = random.Random(4).randbytes(_LARGE)
         a, b = self.pair()
         self.writer(a, _frame(payload))
         got, hint = self.receive(b)
         if hint is None and got != payload:
-            size = len(got) if isinstance(got, bytes) else got
             hint = (
-                "a large message arrives in many pieces: keep calling recv() until you have "
-                f"as many bytes as the header announced (you returned {size!r} bytes)"
+                _(
+                    "a large message arrives in many pieces: keep calling recv() until you have "
+                    "as many bytes as the header announced (you returned {size} bytes)"
+                ).format(size=repr(len(got)))
                 if isinstance(got, bytes)
-                else f"recv_message returned {got!r} instead of the message"
+                else _("recv_message returned {result} instead of the message").format(
+                    result=repr(got)
+                )
             )
         self.run.check(name, hint is None, hint or "")
 
     def clean_end(self) -> None:
-        name = "recv_message returns None when the peer closes between messages"
+        name = N_("recv_message returns None when the peer closes between messages")
         a, b = self.pair()
         a.sendall(_frame(b"last"))
         a.close()
@@ -286,39 +319,46 @@ class _Framing:
             call = self.call("recv_message", b)
             second, hint = call.result, self.failure("recv_message", call)
             if call.error is not None and isinstance(call.error, ConnectionError):
-                hint = (
+                hint = _(
                     "the peer closed cleanly between two messages, the normal end of a "
                     "conversation: return None. Raise ConnectionError only when it closes in "
-                    f"the middle of a message. ({hint})"
-                )
+                    "the middle of a message. ({hint})"
+                ).format(hint=hint)
             if id(call) in self.forced:
-                second = "(no return)"
-                hint = (
+                second = _("(no return)")
+                hint = _(
                     "recv() returned b'' (the peer closed) and you kept calling it: when recv() "
                     "returns b'' before any byte of a new message, return None"
                 )
         if hint is None and (first, second) != (b"last", None):
-            hint = (
+            hint = _(
                 "when recv() returns b'' before any byte of a new message, the peer closed "
                 "cleanly: return None"
             )
-        self.run.check(name, hint is None, hint or "", f"got {first!r}, then {second!r}")
+        self.run.check(
+            name,
+            hint is None,
+            hint or "",
+            _("got {first}, then {second}").format(first=repr(first), second=repr(second)),
+        )
 
     def hang_up(self) -> None:
-        name = "recv_message raises ConnectionError when the peer hangs up mid-message"
+        name = N_("recv_message raises ConnectionError when the peer hangs up mid-message")
         a, b = self.pair()
         a.sendall(struct.pack("!I", 100) + b"only ten b")
         a.close()
         call = self.call("recv_message", b)
         if call.not_implemented:
-            self.run.check(name, False, "recv_message() still raises NotImplementedError")
+            self.run.check(name, False, _("recv_message() still raises NotImplementedError"))
         elif id(call) in self.forced:
             self.run.check(
                 name,
                 False,
-                "recv() returned b'' (the peer has gone) and you kept calling it: when recv() "
-                "returns b'' in the middle of a message, raise ConnectionError",
-                f"still running after {self.timeout:g} s",
+                _(
+                    "recv() returned b'' (the peer has gone) and you kept calling it: when recv() "
+                    "returns b'' in the middle of a message, raise ConnectionError"
+                ),
+                _("still running after {seconds:g} s").format(seconds=self.timeout),
             )
         elif isinstance(call.error, ConnectionError):
             self.run.check(name, True)
@@ -326,16 +366,18 @@ class _Framing:
             self.run.check(
                 name,
                 False,
-                "raise ConnectionError (not another exception) when the stream ends mid-message",
-                f"raised {describe(call.error)}",
+                _("raise ConnectionError (not another exception) when the stream ends mid-message"),
+                _("raised {error}").format(error=describe(call.error)),
             )
         else:
             self.run.check(
                 name,
                 False,
-                "the peer announced 100 bytes and sent 10 before closing: that message is "
-                "broken. Raise ConnectionError instead of returning something",
-                f"returned {call.result!r}",
+                _(
+                    "the peer announced 100 bytes and sent 10 before closing: that message is "
+                    "broken. Raise ConnectionError instead of returning something"
+                ),
+                _("returned {result}").format(result=repr(call.result)),
             )
 
 
@@ -359,7 +401,7 @@ def check_framing(
         True
     """
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)
-    with CheckRun("framing", "Exercise 3: messages over a TCP stream") as run:
+    with CheckRun("framing", N_("Exercise 3: messages over a TCP stream")) as run:
         f = _Framing(run, send_message, recv_message, timeout)
         for step in (
             f.header,

@@ -19,6 +19,7 @@ including a listener that joins late.
 
 from __future__ import annotations
 
+import errno
 import secrets
 import socket
 import struct
@@ -26,10 +27,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_seconds
 from labsock._endpoints.multicast import MulticastGroup, MulticastReceiver
 from labsock.exercises._harness import CheckRun, StudentCall, describe
-from labsock.exercises._report import Report
+from labsock.exercises._report import Phrase, Report
 
 __all__ = ["check_discovery", "memberships"]
 
@@ -37,13 +40,22 @@ MulticastSockets = Callable[[tuple[str, int]], object]
 Discover = Callable[[socket.socket, socket.socket, tuple[str, int], str, float], object]
 
 PEERS = ("alice", "bob")
+#: The criteria of discover(), in order; the last one is a template (see _timing).
 DISCOVER_CRITERIA = (
-    "announces itself: b'HELLO <name>' reaches the group",
-    "keeps announcing, so that members who join later hear it too",
-    "lists everyone else who announced (one joined late)",
-    "leaves itself and junk datagrams out of the list",
-    "returns after about duration = {duration:g} s",
+    N_("announces itself: b'HELLO <name>' reaches the group"),
+    N_("keeps announcing, so that members who join later hear it too"),
+    N_("lists everyone else who announced (one joined late)"),
+    N_("leaves itself and junk datagrams out of the list"),
+    N_("returns after about duration = {duration:g} s"),
 )
+_JOINED = N_("the receiver joined the group on 127.0.0.1, and nowhere else")
+
+
+def _discover_criteria(duration: float) -> tuple[str, ...]:
+    """The names of discover()'s criteria, the duration filled in."""
+    return tuple(Phrase(name, duration=duration) for name in DISCOVER_CRITERIA)
+
+
 LATE_PEER = "carol"
 JUNK = (b"garbage", b"HELLO ", b"HELLO \xff\xfe")
 _IGMP = Path("/proc/net/igmp")
@@ -91,7 +103,7 @@ class _Discovery:
         call.wait(2.0)
         if call.not_implemented:
             self.run.not_attempted()
-        name = "multicast_sockets returns (sender, receiver)"
+        name = N_("multicast_sockets returns (sender, receiver)")
         result = call.result
         # Whatever shape it came in (a pair, a list, one socket), every socket
         # returned is closed at the end, whatever else happens.
@@ -101,15 +113,17 @@ class _Discovery:
                 self.run.own(item)
         if not call.finished or call.error is not None:
             hint = (
-                f"multicast_sockets raised {describe(call.error)}"
+                _("multicast_sockets raised {error}").format(error=describe(call.error))
                 if call.error is not None
-                else "multicast_sockets did not return within 2 s"
+                else _("multicast_sockets did not return within 2 s")
             )
-            if isinstance(call.error, OSError) and "in use" in str(call.error):
-                hint += (
-                    ": other programs share the group's port, so set SO_REUSEADDR on the "
+            if isinstance(call.error, OSError) and (
+                call.error.errno == errno.EADDRINUSE or "in use" in str(call.error)
+            ):
+                hint = _(
+                    "{hint}: other programs share the group's port, so set SO_REUSEADDR on the "
                     "receiver before bind()"
-                )
+                ).format(hint=hint)
             self.run.check(name, False, hint)
             return None
         if (
@@ -117,7 +131,7 @@ class _Discovery:
             or len(result) != 2
             or not all(isinstance(s, socket.socket) for s in result)
         ):
-            self.run.check(name, False, "return a tuple of two sockets: (sender, receiver)")
+            self.run.check(name, False, _("return a tuple of two sockets: (sender, receiver)"))
             return None
         sender, receiver = result
         self.run.check(name, True)
@@ -132,30 +146,38 @@ class _Discovery:
             )
             ttl = sender.getsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL)
         except OSError as exc:
-            run.check("the sender is an IPv4 UDP socket", False, describe(exc))
+            run.check(N_("the sender is an IPv4 UDP socket"), False, describe(exc))
             return False
         safe_if = run.check(
-            "the sender sends through the loopback interface (IP_MULTICAST_IF = 127.0.0.1)",
+            N_("the sender sends through the loopback interface (IP_MULTICAST_IF = 127.0.0.1)"),
             interface == "127.0.0.1",
-            "set it before sending: sender.setsockopt(socket.IPPROTO_IP, "
-            "socket.IP_MULTICAST_IF, socket.inet_aton('127.0.0.1')). Without it, datagrams "
-            "go out through the default network interface, beyond this machine",
-            f"IP_MULTICAST_IF is {interface}",
+            _(
+                "set it before sending: sender.setsockopt(socket.IPPROTO_IP, "
+                "socket.IP_MULTICAST_IF, socket.inet_aton('127.0.0.1')). Without it, datagrams "
+                "go out through the default network interface, beyond this machine"
+            ),
+            _("IP_MULTICAST_IF is {interface}").format(interface=interface),
         )
         safe_ttl = run.check(
-            "the sender's TTL is at most 1",
+            N_("the sender's TTL is at most 1"),
             ttl <= 1,
-            "sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1): a TTL above 1 "
-            "lets routers carry the datagrams further",
-            f"IP_MULTICAST_TTL is {ttl}",
+            _(
+                "sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1): a TTL above 1 "
+                "lets routers carry the datagrams further"
+            ),
+            _("IP_MULTICAST_TTL is {ttl}").format(ttl=ttl),
         )
         bound = receiver.getsockname()
         run.check(
-            "the receiver is bound to the group's port",
+            N_("the receiver is bound to the group's port"),
             bound[1] == self.address[1] and bound[0] in (self.address[0], "0.0.0.0"),
-            "bind the receiver to (group, port), or ('', port) on Windows: a receiver "
-            "bound to 127.0.0.1 or to another port never sees the group's datagrams",
-            f"bound to {bound[0]}:{bound[1]}, the group is {self.address[0]}:{self.address[1]}",
+            _(
+                "bind the receiver to (group, port), or ('', port) on Windows: a receiver "
+                "bound to 127.0.0.1 or to another port never sees the group's datagrams"
+            ),
+            _("bound to {bound}, the group is {group}").format(
+                bound=f"{bound[0]}:{bound[1]}", group=f"{self.address[0]}:{self.address[1]}"
+            ),
         )
         return safe_if and safe_ttl
 
@@ -164,19 +186,21 @@ class _Discovery:
         return memberships(self.address[0])
 
     def judge_membership(self, joined: dict[str, int] | None, heard: bool | None) -> None:
-        name = "the receiver joined the group on 127.0.0.1, and nowhere else"
-        hint = (
+        name = _JOINED
+        hint = _(
             "join with receiver.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, "
             "socket.inet_aton(group) + socket.inet_aton('127.0.0.1')); never with 0.0.0.0, "
             "which joins on the default interface and tells the network about it"
         )
         if joined is None and heard is None:
-            self.run.skip(name, "not checked: on this system only discover() can show it")
+            self.run.skip(name, _("not checked: on this system only discover() can show it"))
         elif joined is None:  # no /proc/net/igmp: judge by what the receiver heard
-            self.run.check(name, bool(heard), hint, "checked through what the receiver heard")
+            self.run.check(name, bool(heard), hint, _("checked through what the receiver heard"))
         elif set(joined) != {"lo"}:
-            where = ", ".join(sorted(joined)) or "no interface"
-            self.run.check(name, False, hint, f"the group was joined on {where}")
+            where = ", ".join(sorted(joined)) or _("no interface")
+            self.run.check(
+                name, False, hint, _("the group was joined on {where}").format(where=where)
+            )
         else:
             self.run.check(name, True)
 
@@ -230,45 +254,45 @@ class _Discovery:
         senders: list[tuple[str, int]],
     ) -> None:
         run = self.run
+        announces, keeps, names, clean, timing = _discover_criteria(self.duration)
         if call.not_implemented:
-            for name in DISCOVER_CRITERIA:
-                run.check(
-                    name.format(duration=self.duration),
-                    False,
-                    "discover() still raises NotImplementedError: write it",
-                )
+            for name in (announces, keeps, names, clean, timing):
+                run.check(name, False, _("discover() still raises NotImplementedError: write it"))
             return
         announcement = f"HELLO {me}".encode()
         from_me = [s for d, s in zip(heard, senders, strict=True) if d == announcement]
         run.check(
-            "announces itself: b'HELLO <name>' reaches the group",
+            announces,
             bool(from_me),
-            "send f'HELLO {name}'.encode() with sender.sendto(..., group), the group being "
-            "the (address, port) you were given",
-            f"the group heard {len(from_me)} announcement(s) from you",
+            _(
+                "send f'HELLO {name}'.encode() with sender.sendto(..., group), the group being "
+                "the (address, port) you were given"
+            ),
+            _("the group heard {n} announcement(s) from you").format(n=len(from_me)),
         )
         run.check(
-            "keeps announcing, so that members who join later hear it too",
+            keeps,
             announcement in late_heard,
-            "announce again every 0.1 s until duration is over: a member who joins later "
-            "has missed your first announcement",
+            _(
+                "announce again every 0.1 s until duration is over: a member who joins later "
+                "has missed your first announcement"
+            ),
         )
         elapsed = call.elapsed
-        names = "lists everyone else who announced (one joined late)"
-        clean = "leaves itself and junk datagrams out of the list"
-        timing = f"returns after about duration = {self.duration:g} s"
         if call.not_implemented or call.error is not None or not call.finished:
             hint = (
-                "discover() still raises NotImplementedError"
+                _("discover() still raises NotImplementedError")
                 if call.not_implemented
-                else f"discover raised {describe(call.error)}"
+                else _("discover raised {error}").format(error=describe(call.error))
                 if call.error is not None
-                else f"discover did not return within {self.duration + 2:g} s: give the "
-                "receiver a timeout and stop listening when duration is over"
+                else _(
+                    "discover did not return within {seconds:g} s: give the "
+                    "receiver a timeout and stop listening when duration is over"
+                ).format(seconds=self.duration + 2)
             )
             run.check(names, False, hint)
-            run.skip(clean, "not checked: discover must return a set of names first")
-            run.skip(timing, "not checked: discover must return first")
+            run.skip(clean, _("not checked: discover must return a set of names first"))
+            run.skip(timing, _("not checked: discover must return first"))
             return
         result = call.result
         if not isinstance(result, (set, frozenset, list, tuple)) or not all(
@@ -277,39 +301,47 @@ class _Discovery:
             run.check(
                 names,
                 False,
-                "return a set of names as str (decode the bytes you receive)",
-                f"returned {result!r}"[:120],
+                _("return a set of names as str (decode the bytes you receive)"),
+                _("returned {result}").format(result=repr(result))[:120],
             )
-            run.skip(clean, "not checked: discover must return a set of names first")
+            run.skip(clean, _("not checked: discover must return a set of names first"))
         else:
             found = set(result)
             others = {*PEERS, LATE_PEER}
             missing = others - found
             if missing == {LATE_PEER}:
-                hint = (
-                    f"{LATE_PEER} started announcing half-way: keep listening until duration "
-                    "is over"
-                )
+                hint = _(
+                    "{peer} started announcing half-way: keep listening until duration is over"
+                ).format(peer=LATE_PEER)
             else:
-                hint = (
+                hint = _(
                     "decode each datagram received on the receiver; those that read "
                     "'HELLO <name>' announce <name>"
                 )
-            run.check(names, not missing, hint, f"returned {sorted(found)}")
+            run.check(
+                names,
+                not missing,
+                hint,
+                _("returned {result}").format(result=sorted(found)),
+            )
             extra = found - others
             run.check(
                 clean,
                 not extra,
-                "your own announcements come back to you (multicast loops back on this "
-                "machine): leave your own name out, and ignore datagrams that are not "
-                "'HELLO <name>' with a non-empty name",
-                f"also listed {sorted(extra)}",
+                _(
+                    "your own announcements come back to you (multicast loops back on this "
+                    "machine): leave your own name out, and ignore datagrams that are not "
+                    "'HELLO <name>' with a non-empty name"
+                ),
+                _("also listed {names}").format(names=sorted(extra)),
             )
         run.check(
             timing,
             self.duration * 0.8 <= elapsed <= self.duration + 0.6,
-            f"listen until time.monotonic() reaches start + duration, then return (took "
-            f"{elapsed:.2f} s)",
+            _(
+                "listen until time.monotonic() reaches start + duration, then return (took "
+                "{seconds:.2f} s)"
+            ).format(seconds=elapsed),
         )
 
 
@@ -332,16 +364,13 @@ def check_discovery(
         True
     """
     duration = check_seconds(duration, name="duration", allow_zero=False, maximum=60)
-    with CheckRun("discovery", "Exercise 4: discovery over multicast") as run:
+    with CheckRun("discovery", N_("Exercise 4: discovery over multicast")) as run:
         d = _Discovery(run, multicast_sockets, discover, duration)
-        later = (
-            "the receiver joined the group on 127.0.0.1, and nowhere else",
-            *(name.format(duration=duration) for name in DISCOVER_CRITERIA),
-        )
+        later = (_JOINED, *_discover_criteria(duration))
         pair = d.sockets()
         if pair is None:
             for name in later:
-                run.skip(name, "not checked: multicast_sockets must return the sockets first")
+                run.skip(name, _("not checked: multicast_sockets must return the sockets first"))
         else:
             sender, receiver = pair
             joined = d.membership()
@@ -349,8 +378,10 @@ def check_discovery(
                 for name in later:
                     run.skip(
                         name,
-                        "not checked: the check does not send with a socket that could send "
-                        "beyond this machine; fix the sender's options first",
+                        _(
+                            "not checked: the check does not send with a socket that could send "
+                            "beyond this machine; fix the sender's options first"
+                        ),
                     )
             else:
                 call, me, heard, late_heard, senders = d.run_discover(sender, receiver)

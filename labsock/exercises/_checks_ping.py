@@ -29,11 +29,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.impair import Impairment, LinkEvent
 from labsock._core.validate import check_count, check_seconds
 from labsock._endpoints.link import ImpairedLink
 from labsock.exercises._harness import CheckRun, StudentCall, describe
-from labsock.exercises._report import Report
+from labsock.exercises._report import Phrase, Report
 from labsock.exercises._udp_peers import Datagram, RecordingEcho
 
 __all__ = ["check_udp_ping"]
@@ -117,17 +119,17 @@ def _truth(log: list[Datagram], events: tuple[LinkEvent, ...]) -> tuple[Probes, 
 def _backoff_hint(waits: list[float]) -> str:
     """The likely mistake behind a failed back-off, from the median waits (seconds)."""
     if len(waits) >= 2 and max(waits) <= 1.3 * min(waits):
-        return (
+        return _(
             "your waits stay the same after each timeout: double the wait instead, timeout, "
             "2*timeout, 4*timeout, ... (sock.settimeout(timeout * 2**attempt))"
         )
     if len(waits) >= 3 and 1.3 <= waits[2] / waits[1] <= 1.7:
-        return (
+        return _(
             "your waits grow by the same step each time (timeout, 2*timeout, 3*timeout: "
             "linear). Exponential back-off doubles the wait: timeout * 2**attempt, not "
             "timeout * (attempt + 1)"
         )
-    return (
+    return _(
         "after each timeout, double the wait: timeout, 2*timeout, 4*timeout, ... "
         "(sock.settimeout(timeout * 2**attempt))"
     )
@@ -135,10 +137,10 @@ def _backoff_hint(waits: list[float]) -> str:
 
 def _as_summary(result: object) -> tuple[dict[str, float | int | None] | None, str]:
     if not isinstance(result, Mapping):
-        return None, f"udp_ping returned {type(result).__name__}, not a dict"
+        return None, _("udp_ping returned {type}, not a dict").format(type=type(result).__name__)
     missing = [k for k in KEYS if k not in result]
     if missing:
-        return None, f"the dict has no {', '.join(map(repr, missing))}"
+        return None, _("the dict has no {keys}").format(keys=", ".join(map(repr, missing)))
     return {k: result[k] for k in KEYS}, ""
 
 
@@ -174,10 +176,12 @@ class _PingCheck:
         if call.finished and call.error is None:
             return False
         hint = (
-            f"udp_ping raised {describe(call.error)}"
+            _("udp_ping raised {error}").format(error=describe(call.error))
             if call.error is not None
-            else "udp_ping stopped sending and did not return: give the socket a timeout "
-            "(sock.settimeout(t)) and catch TimeoutError around recvfrom()"
+            else _(
+                "udp_ping stopped sending and did not return: give the socket a timeout "
+                "(sock.settimeout(t)) and catch TimeoutError around recvfrom()"
+            )
         )
         self.run.check(name, False, hint)
         return True
@@ -193,17 +197,17 @@ class _PingCheck:
             run.not_attempted()
         link.wait_idle(1.0)
         probes, bad = _truth(echo.log, link.events())
-        fmt = "sends probes b'ping <seq> <attempt>' numbered from 0"
+        fmt = N_("sends probes b'ping <seq> <attempt>' numbered from 0")
         names = (
-            "retransmits a probe whose reply was lost",
-            "waits twice as long after each timeout (exponential back-off)",
-            f"gives up on a probe after {self.retries} retransmissions",
-            "counts the replies received and the loss",
-            "reports RTT min <= avg <= max, in seconds",
+            N_("retransmits a probe whose reply was lost"),
+            N_("waits twice as long after each timeout (exponential back-off)"),
+            Phrase(N_("gives up on a probe after {retries} retransmissions"), retries=self.retries),
+            N_("counts the replies received and the loss"),
+            N_("reports RTT min <= avg <= max, in seconds"),
         )
         if self.call_failed(call, fmt):
             for name in names:
-                run.skip(name, "not checked: udp_ping must return first")
+                run.skip(name, _("not checked: udp_ping must return first"))
             return
         seqs = sorted(probes)
         if bad or not probes:
@@ -211,12 +215,14 @@ class _PingCheck:
             run.check(
                 fmt,
                 False,
-                "send each probe as f'ping {seq} {attempt}'.encode(), e.g. b'ping 0 0', "
-                "then b'ping 0 1' for its first retransmission",
-                f"the server got {example[:40]!r}",
+                _(
+                    "send each probe as f'ping {seq} {attempt}'.encode(), e.g. b'ping 0 0', "
+                    "then b'ping 0 1' for its first retransmission"
+                ),
+                _("the server got {data}").format(data=repr(example[:40])),
             )
             for name in names:
-                run.skip(name, "not checked: the probes must follow the format first")
+                run.skip(name, _("not checked: the probes must follow the format first"))
             return
         complete = seqs == list(range(self.count))
         numbered = all(
@@ -226,19 +232,21 @@ class _PingCheck:
         run.check(
             fmt,
             complete and numbered,
-            f"send count={self.count} probes with seq 0 to {self.count - 1}, and number "
-            "each probe's attempts 0, 1, 2, ...",
-            f"seqs seen: {seqs[:6]}{'...' if len(seqs) > 6 else ''}",
+            _(
+                "send count={count} probes with seq 0 to {last}, and number "
+                "each probe's attempts 0, 1, 2, ..."
+            ).format(count=self.count, last=self.count - 1),
+            _("seqs seen: {seqs}").format(seqs=f"{seqs[:6]}{'...' if len(seqs) > 6 else ''}"),
         )
         retries_ok = self.retransmits(names[0], probes)
         self.backoff(names[1], probes)
         self.gives_up(names[2], probes, retries_ok)
         summary, why = _as_summary(call.result)
-        shape = f"returns a dict with the keys {', '.join(KEYS)}"
+        shape = Phrase(N_("returns a dict with the keys {keys}"), keys=", ".join(KEYS))
         if summary is None:
             run.check(shape, False, why)
-            run.skip(names[3], "not checked: udp_ping must return the dict first")
-            run.skip(names[4], "not checked: udp_ping must return the dict first")
+            run.skip(names[3], _("not checked: udp_ping must return the dict first"))
+            run.skip(names[4], _("not checked: udp_ping must return the dict first"))
             return
         self.counts(names[3], summary, probes)
         self.rtts(names[4], summary, probes)
@@ -253,8 +261,10 @@ class _PingCheck:
         return self.run.check(
             name,
             not missed,
-            "when recvfrom() times out, send the same probe again with the next attempt number",
-            f"replies lost but never retried: probe {missed[0]}" if missed else "",
+            _("when recvfrom() times out, send the same probe again with the next attempt number"),
+            _("replies lost but never retried: probe {seq}").format(seq=missed[0])
+            if missed
+            else "",
         )
 
     def backoff(self, name: str, probes: Probes) -> None:
@@ -267,7 +277,7 @@ class _PingCheck:
                 if not a.delivered:  # a retry after a reply that got through: load
                     gaps.setdefault(k, []).append(b.time - a.time)
         if not any(k >= 1 for k in gaps):
-            self.run.skip(name, "not checked: no probe needed a second retransmission this time")
+            self.run.skip(name, _("not checked: no probe needed a second retransmission this time"))
             return
         medians = {k: statistics.median(v) for k, v in sorted(gaps.items())}
         # A wait can only come out longer than asked (a slow thread), hardly shorter:
@@ -275,7 +285,9 @@ class _PingCheck:
         ok = all(0.85 <= gap / (self.timeout * 2**k) <= 3.0 for k, gap in medians.items())
         seen = ", ".join(f"{gap * 1e3:.0f}" for gap in medians.values())
         expected = ", ".join(f"{self.timeout * 2**k * 1e3:.0f}" for k in medians) + " ms"
-        detail = f"waits before retransmissions 1, 2, ...: {seen} ms (median); expected {expected}"
+        detail = _(
+            "waits before retransmissions 1, 2, ...: {seen} ms (median); expected {expected}"
+        ).format(seen=seen, expected=expected)
         self.run.check(name, ok, _backoff_hint(list(medians.values())), detail)
 
     def gives_up(self, name: str, probes: Probes, retries_ok: bool) -> None:
@@ -286,18 +298,24 @@ class _PingCheck:
             self.run.check(
                 name,
                 False,
-                f"send a probe at most 1 + retries = {self.retries + 1} times, then count it "
-                "as lost and go on with the next one",
-                f"a probe was sent {most} times",
+                _(
+                    "send a probe at most 1 + retries = {times} times, then count it "
+                    "as lost and go on with the next one"
+                ).format(times=self.retries + 1),
+                _("a probe was sent {n} times").format(n=most),
             )
         elif early and not retries_ok and most == 1:
-            self.run.skip(name, "not checked: retransmit lost probes first")
+            self.run.skip(name, _("not checked: retransmit lost probes first"))
         elif early:
             self.run.check(
                 name,
                 False,
-                f"retry up to retries={self.retries} times before giving a probe up",
-                f"probe {early[0]} was sent only {len(probes[early[0]])} time(s)",
+                _("retry up to retries={retries} times before giving a probe up").format(
+                    retries=self.retries
+                ),
+                _("probe {seq} was sent only {n} time(s)").format(
+                    seq=early[0], n=len(probes[early[0]])
+                ),
             )
         else:
             self.run.check(name, True)
@@ -306,21 +324,21 @@ class _PingCheck:
         answered = sum(any(a.delivered for a in attempts) for attempts in probes.values())
         loss = (self.count - answered) / self.count
         received, reported = summary["received"], summary["loss"]
-        detail = (
-            f"reported received={received!r}, loss={reported!r}; the link let {answered} through"
-        )
+        detail = _(
+            "reported received={received}, loss={loss}; the link let {answered} through"
+        ).format(received=repr(received), loss=repr(reported), answered=answered)
         if received != answered:
-            hint = (
-                f"{answered} of {self.count} probes got a reply: count a probe as received "
+            hint = _(
+                "{answered} of {count} probes got a reply: count a probe as received "
                 "once, when its first reply arrives (ignore replies to other probes)"
-            )
+            ).format(answered=answered, count=self.count)
             self.run.check(name, False, hint, detail)
         elif not _near(reported, loss):
             pct = _near(reported, loss * 100)
             hint = (
-                "loss is a fraction from 0 to 1 (lost / count), not a percentage"
+                _("loss is a fraction from 0 to 1 (lost / count), not a percentage")
                 if pct and loss
-                else "loss = (count - received) / count, a fraction of the probes sent"
+                else _("loss = (count - received) / count, a fraction of the probes sent")
             )
             self.run.check(name, False, hint, detail)
         else:
@@ -331,7 +349,7 @@ class _PingCheck:
         detail = "rtt_min={!r}, rtt_avg={!r}, rtt_max={!r}".format(*values)
         numbers = [float(x) for x in values if isinstance(x, (int, float))]
         if len(numbers) != 3:
-            self.run.check(name, False, "report the RTTs as numbers of seconds (floats)", detail)
+            self.run.check(name, False, _("report the RTTs as numbers of seconds (floats)"), detail)
             return
         lo, avg, hi = numbers
         # This link delays nothing: a reply comes back within a millisecond or
@@ -349,21 +367,21 @@ class _PingCheck:
         # hundreds of times it (which is what seconds * 1000 gives).
         inflated = bool(cores) and lo > 100 * min(cores) + 0.002
         if not 0 < lo <= avg <= hi:
-            hint = "min <= avg <= max, all above 0: compute them from the list of RTTs"
+            hint = _("min <= avg <= max, all above 0: compute them from the list of RTTs")
         elif lo >= self.timeout or hi >= 1.0 or inflated:
-            smallest = f"{min(cores) * 1e3:.3f} ms" if cores else "far less"
-            hint = (
-                f"your smallest RTT, {lo:g}, is about 1,000 times the smallest round trip the "
-                f"link saw ({smallest}): these look like milliseconds. Report seconds (a "
+            smallest = f"{min(cores) * 1e3:.3f} ms" if cores else _("far less")
+            hint = _(
+                "your smallest RTT, {lo:g}, is about 1,000 times the smallest round trip the "
+                "link saw ({smallest}): these look like milliseconds. Report seconds (a "
                 "difference of two time.perf_counter() readings is in seconds, do not "
                 "multiply it)"
-            )
+            ).format(lo=lo, smallest=smallest)
         elif waited and hi >= 0.5 * max(waited) and hi >= 0.5 * self.timeout:
-            hint = (
-                f"your largest RTT, {hi * 1e3:.0f} ms, is about the time spent waiting before "
+            hint = _(
+                "your largest RTT, {ms:.0f} ms, is about the time spent waiting before "
                 "a retransmission: it was measured from the probe's first send. Measure from "
                 "the send of the attempt the reply answers (keep sent_at[attempt])"
-            )
+            ).format(ms=hi * 1e3)
         else:
             self.run.check(name, True)
             return
@@ -371,9 +389,9 @@ class _PingCheck:
 
     # -- the late run ----------------------------------------------------------------
     def late(self) -> None:
-        name = "ignores late replies to earlier probes and attempts (jittery link)"
+        name = N_("ignores late replies to earlier probes and attempts (jittery link)")
         count, timeout, retries = 12, 0.015, 2
-        call, _, _ = self.start(LATE, LATE, LATE_SEED, count, timeout, retries)
+        call, _echo, _link = self.start(LATE, LATE, LATE_SEED, count, timeout, retries)
         if self.call_failed(call, name):
             return
         summary, why = _as_summary(call.result)
@@ -384,16 +402,21 @@ class _PingCheck:
         lo, received = summary["rtt_min"], summary["received"]
         if isinstance(received, int) and received > count:
             self.run.check(
-                name, False, "count each probe once, at its first reply", f"received={received}"
+                name,
+                False,
+                _("count each probe once, at its first reply"),
+                f"received={received}",
             )
         elif isinstance(lo, (int, float)) and lo < floor * 0.99:
             self.run.check(
                 name,
                 False,
-                f"on this link every reply takes at least {floor * 1e3:.0f} ms, so your "
-                f"{lo * 1e3:.1f} ms is a reply to an earlier probe or attempt taken for the "
-                "current one. Read the seq and attempt out of each reply: ignore other probes' "
-                "replies, and measure from the send of the attempt the reply answers",
+                _(
+                    "on this link every reply takes at least {floor:.0f} ms, so your "
+                    "{lo:.1f} ms is a reply to an earlier probe or attempt taken for the "
+                    "current one. Read the seq and attempt out of each reply: ignore other "
+                    "probes' replies, and measure from the send of the attempt the reply answers"
+                ).format(floor=floor * 1e3, lo=lo * 1e3),
                 f"rtt_min={lo!r}",
             )
         else:
@@ -419,7 +442,7 @@ def check_udp_ping(
     check_count(count, name="count", maximum=1000)
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=5)
     check_count(retries, name="retries", minimum=1, maximum=6)
-    with CheckRun("udp_ping", "Exercise 2: a UDP pinger with back-off") as run:
+    with CheckRun("udp_ping", N_("Exercise 2: a UDP pinger with back-off")) as run:
         check = _PingCheck(run, udp_ping, count, timeout, retries)
         check.lossy()
         check.late()

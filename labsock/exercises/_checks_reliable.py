@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable
 
 from labsock._core.guard import check_destination
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.impair import Impairment
 from labsock._core.validate import check_count
 from labsock._endpoints.link import ImpairedLink
@@ -55,11 +57,14 @@ _MAX_TRIES = 30  # the check's sender gives a message up after this many sends
 # that never finishes (retransmitting forever, say) is stopped after _LIMIT s,
 # so the whole check stays far below nbgrader's 30 s per cell.
 _LIMIT = 8.0
-_BYTE_ORDER_HINT = (
-    "the seq is in your machine's byte order (little-endian here), not network order: "
-    "pack and unpack it with struct '!I' (the '!' matters: 'I' alone or '<I' is "
-    "little-endian), so seq 1 is b'\\x00\\x00\\x00\\x01'"
-)
+
+
+def _byte_order_hint() -> str:
+    return _(
+        "the seq is in your machine's byte order (little-endian here), not network order: "
+        "pack and unpack it with struct '!I' (the '!' matters: 'I' alone or '<I' is "
+        "little-endian), so seq 1 is b'\\x00\\x00\\x00\\x01'"
+    )
 
 
 def swapped(seq: int) -> int:
@@ -90,9 +95,9 @@ def messages_for(seed: int, count: int) -> list[bytes]:
     """``count`` messages of varied sizes (an empty one among them), reproducibly."""
     check_count(count, name="count", maximum=100_000)
     rng = random.Random(seed)
-    sizes = ([0, 1, 1200] + [rng.randrange(2, 600) for _ in range(count - 3)])[:count]
+    sizes = ([0, 1, 1200] + [rng.randrange(2, 600) for _i in range(count - 3)])[:count]
     rng.shuffle(sizes)
-    return [bytes(rng.randrange(32, 127) for _ in range(n)) for n in sizes]
+    return [bytes(rng.randrange(32, 127) for _j in range(n)) for n in sizes]
 
 
 class _ReferenceReceiver:
@@ -163,11 +168,11 @@ class _ReliableCheck:
     def sender(self) -> None:
         run = self.run
         names = (
-            "rdt_send sends DATA packets: b'D' + 4-byte big-endian seq + payload",
-            "rdt_send delivers every message, in order",
-            "rdt_send retransmits when no ACK comes in time",
-            "rdt_send waits for the ACK of the current packet (ignores old and duplicate ACKs)",
-            "rdt_send returns how many DATA datagrams it sent",
+            N_("rdt_send sends DATA packets: b'D' + 4-byte big-endian seq + payload"),
+            N_("rdt_send delivers every message, in order"),
+            N_("rdt_send retransmits when no ACK comes in time"),
+            N_("rdt_send waits for the ACK of the current packet (ignores old and duplicate ACKs)"),
+            N_("rdt_send returns how many DATA datagrams it sent"),
         )
         reference = _ReferenceReceiver()
         peer = RecordingEcho(run, reference.answer)
@@ -178,7 +183,7 @@ class _ReliableCheck:
         _wait(call, peer.last_arrival, stall=1.5, limit=_LIMIT)
         if call.not_implemented:
             for name in names:
-                run.check(name, False, "rdt_send() still raises NotImplementedError")
+                run.check(name, False, _("rdt_send() still raises NotImplementedError"))
             return
         self.attempted = True
         finished = call.finished
@@ -192,103 +197,119 @@ class _ReliableCheck:
         link.wait_idle(0.5)
         if link.statistics().forward.received == 0:
             hint = (
-                f"rdt_send raised {describe(error)} before sending anything"
+                _("rdt_send raised {error} before sending anything").format(error=describe(error))
                 if error is not None
-                else "rdt_send sent nothing: sock.sendto(packet, peer) for each message"
+                else _("rdt_send sent nothing: sock.sendto(packet, peer) for each message")
                 if finished
-                else "rdt_send sent nothing and did not return"
+                else _("rdt_send sent nothing and did not return")
             )
             run.check(names[0], False, hint)
             for name in names[1:]:
-                run.skip(name, "not checked: rdt_send must send DATA packets first")
+                run.skip(name, _("not checked: rdt_send must send DATA packets first"))
             return
         if reference.byte_swapped:
-            run.check(names[0], False, _BYTE_ORDER_HINT, "seq 1 arrived as 16777216")
+            run.check(names[0], False, _byte_order_hint(), _("seq 1 arrived as 16777216"))
             for name in names[1:]:
-                run.skip(name, "not checked: the DATA packets must follow the format first")
+                run.skip(name, _("not checked: the DATA packets must follow the format first"))
             return
         if reference.malformed:
             run.check(
                 names[0],
                 False,
-                "build each packet as b'D' + struct.pack('!I', seq) + payload, seq counting "
-                "messages from 0",
-                f"the receiver got {reference.malformed[0][:20]!r}",
+                _(
+                    "build each packet as b'D' + struct.pack('!I', seq) + payload, seq counting "
+                    "messages from 0"
+                ),
+                _("the receiver got {data}").format(data=repr(reference.malformed[0][:20])),
             )
             for name in names[1:]:
-                run.skip(name, "not checked: the DATA packets must follow the format first")
+                run.skip(name, _("not checked: the DATA packets must follow the format first"))
             return
         run.check(names[0], True)
         delivered = reference.delivered == messages
         if reference.gaps:
-            why = "your sender moved on before the current packet was acknowledged"
+            why = _("your sender moved on before the current packet was acknowledged")
         elif still_sending:
             stuck = len(reference.delivered)
-            why = (
-                f"rdt_send kept sending message {max(stuck - 1, 0)} until the check stopped it "
-                f"after {_LIMIT:g} s, although the receiver ACKed it: it never took a reply as "
+            why = _(
+                "rdt_send kept sending message {seq} until the check stopped it "
+                "after {limit:g} s, although the receiver ACKed it: it never took a reply as "
                 "its ACK. Compare each reply with b'A' + struct.pack('!I', seq) (bytes, all 5 "
                 "of them) and go on with the next message when they are equal"
-            )
+            ).format(seq=max(stuck - 1, 0), limit=_LIMIT)
         else:
-            why = "keep sending each one until its ACK arrives"
+            why = _("keep sending each one until its ACK arrives")
         run.check(
             names[1],
             delivered,
-            f"every message must reach the receiver: {why}",
-            f"the receiver got {len(reference.delivered)} of {len(messages)} messages in order",
+            _("every message must reach the receiver: {why}").format(why=why),
+            _("the receiver got {got} of {n} messages in order").format(
+                got=len(reference.delivered), n=len(messages)
+            ),
         )
         sent = link.statistics().forward.received
         if (not finished or error is not None) and not reference.gaps and not still_sending:
             hint = (
-                f"rdt_send raised {describe(error)}: when recvfrom() times out, send "
-                "the same packet again (catch TimeoutError)"
+                _(
+                    "rdt_send raised {error}: when recvfrom() times out, send "
+                    "the same packet again (catch TimeoutError)"
+                ).format(error=describe(error))
                 if error is not None
-                else "rdt_send stopped sending and never returned: give the socket a timeout, "
-                "and when recvfrom() times out, send the same packet again"
+                else _(
+                    "rdt_send stopped sending and never returned: give the socket a timeout, "
+                    "and when recvfrom() times out, send the same packet again"
+                )
             )
             run.check(names[2], False, hint)
         else:
             run.check(
                 names[2],
                 sent > len(messages),
-                "when no ACK arrives within timeout, send the same DATA packet again",
-                f"{sent} DATA datagrams for {len(messages)} messages",
+                _("when no ACK arrives within timeout, send the same DATA packet again"),
+                _("{sent} DATA datagrams for {n} messages").format(sent=sent, n=len(messages)),
             )
         gap = reference.gaps[0] if reference.gaps else None
         run.check(
             names[3],
             gap is None,
-            "an ACK for an older packet (late, or duplicated by the network) is not the ACK "
-            "of the current one: compare the ACK's seq with the seq you are waiting for, and "
-            "ignore any other",
-            f"the receiver expected seq {gap[0]} and got seq {gap[1]}" if gap else "",
+            _(
+                "an ACK for an older packet (late, or duplicated by the network) is not the ACK "
+                "of the current one: compare the ACK's seq with the seq you are waiting for, and "
+                "ignore any other"
+            ),
+            _("the receiver expected seq {expected} and got seq {got}").format(
+                expected=gap[0], got=gap[1]
+            )
+            if gap
+            else "",
         )
         if finished and error is None:
             result = call.result
             run.check(
                 names[4],
                 result == sent,
-                "count every sendto() of a DATA packet, retransmissions included, and return it",
-                f"returned {result!r}; the link counted {sent}",
+                _("count every sendto() of a DATA packet, retransmissions included, and return it"),
+                _("returned {result}; the link counted {sent}").format(
+                    result=repr(result), sent=sent
+                ),
             )
         else:
-            run.skip(names[4], "not checked: rdt_send did not return")
+            run.skip(names[4], _("not checked: rdt_send did not return"))
 
     # -- the student's receiver --------------------------------------------------
     def receiver(self) -> None:
         run = self.run
         names = (
-            "rdt_receive acknowledges every DATA packet, duplicates too (b'A' + 4-byte seq)",
-            "rdt_receive delivers every message once, in order",
-            "rdt_receive returns soon after stop is set",
+            N_("rdt_receive acknowledges every DATA packet, duplicates too (b'A' + 4-byte seq)"),
+            N_("rdt_receive delivers every message once, in order"),
+            N_("rdt_receive returns soon after stop is set"),
         )
         sock = udp_socket(run)
         stop = threading.Event()
         call = run.call(self.rdt_receive, sock, stop, name="rdt_receive")
         if call.wait(0.05) and call.not_implemented:
             for name in names:
-                run.check(name, False, "rdt_receive() still raises NotImplementedError")
+                run.check(name, False, _("rdt_receive() still raises NotImplementedError"))
             return
         self.attempted = True
         link = self.link(sock.getsockname()[:2], RECEIVER_SEED)
@@ -301,67 +322,88 @@ class _ReliableCheck:
             hang_up(sock)  # ends a receiver that ignores stop: its recvfrom() fails
             call.wait(1.0)
         if returned and call.error is not None:
-            run.check(names[0], False, f"rdt_receive raised {describe(call.error)}")
+            raised = _("rdt_receive raised {error}").format(error=describe(call.error))
+            run.check(names[0], False, raised)
             for name in names[1:]:
-                run.skip(name, "not checked: rdt_receive must run until stop is set first")
+                run.skip(name, _("not checked: rdt_receive must run until stop is set first"))
             return
         if outcome.byte_swapped:
-            run.check(names[0], False, _BYTE_ORDER_HINT, "the ACK of seq 1 read as 16777216")
+            run.check(names[0], False, _byte_order_hint(), _("the ACK of seq 1 read as 16777216"))
         elif outcome.malformed:
-            hint = "an ACK is b'A' + struct.pack('!I', seq) of the DATA packet it acknowledges"
-            run.check(names[0], False, hint, f"got {outcome.malformed[0][:20]!r}")
+            hint = _("an ACK is b'A' + struct.pack('!I', seq) of the DATA packet it acknowledges")
+            run.check(
+                names[0],
+                False,
+                hint,
+                _("got {data}").format(data=repr(outcome.malformed[0][:20])),
+            )
         elif outcome.gave_up is not None:
             run.check(
                 names[0],
                 False,
-                "when a DATA packet arrives again (its ACK was lost, so the sender sent it "
-                "again), ACK it again, without delivering it twice",
-                f"the sender gave message {outcome.gave_up} up after {_MAX_TRIES} tries",
+                _(
+                    "when a DATA packet arrives again (its ACK was lost, so the sender sent it "
+                    "again), ACK it again, without delivering it twice"
+                ),
+                _("the sender gave message {seq} up after {tries} tries").format(
+                    seq=outcome.gave_up, tries=_MAX_TRIES
+                ),
             )
         else:
             run.check(names[0], True)
         result = call.result if returned and call.error is None else None
         if not returned:
-            run.check(names[1], False, "return the list of delivered messages when stop is set")
+            run.check(names[1], False, _("return the list of delivered messages when stop is set"))
         elif call.error is not None:
-            run.check(names[1], False, f"rdt_receive raised {describe(call.error)}")
+            run.check(
+                names[1],
+                False,
+                _("rdt_receive raised {error}").format(error=describe(call.error)),
+            )
         elif outcome.gave_up is not None:
-            run.skip(names[1], "not checked: the sender could not get every message through")
+            run.skip(names[1], _("not checked: the sender could not get every message through"))
         elif not isinstance(result, list):
             run.check(
                 names[1],
                 False,
-                "return the list of messages delivered, in order",
-                f"returned {type(result).__name__}",
+                _("return the list of messages delivered, in order"),
+                _("returned {type}").format(type=type(result).__name__),
             )
         else:
             got = [bytes(m) if isinstance(m, (bytes, bytearray)) else m for m in result]
             dup = len(got) > len(messages)
             if dup:
-                hint = (
+                hint = _(
                     "a retransmitted packet was delivered twice: deliver only the packet whose "
                     "seq is the one you expect next; ACK older ones again without delivering them"
                 )
             elif got == messages[:1] and outcome.acked == len(messages):
                 # Every message was ACKed, yet only seq 0 (the same in both orders) delivered.
-                hint = (
+                hint = _(
                     "only the first message was delivered although every one was ACKed: if you "
                     "read the seq with struct 'I' or '<I', seq 1 reads as 16777216 and never "
                     "matches the one you expect. Unpack it with '!I' (network order)"
                 )
             else:
-                hint = (
+                hint = _(
                     "deliver each message once, in the order of its seq, payload only "
                     "(without the 5-byte header)"
                 )
             ok = got == messages[: outcome.acked] and outcome.acked == len(messages)
-            run.check(names[1], ok, hint, f"delivered {len(got)} of {len(messages)}")
+            run.check(
+                names[1],
+                ok,
+                hint,
+                _("delivered {got} of {n}").format(got=len(got), n=len(messages)),
+            )
         run.check(
             names[2],
             returned,
-            "check stop.is_set() each time recvfrom() times out (sock.settimeout(0.1)), "
-            "and return the list then",
-            "" if returned else "the check closed the socket to end it",
+            _(
+                "check stop.is_set() each time recvfrom() times out (sock.settimeout(0.1)), "
+                "and return the list then"
+            ),
+            "" if returned else _("the check closed the socket to end it"),
         )
 
 
@@ -376,14 +418,14 @@ class _SendOutcome:
 def _reference_send(run: CheckRun, peer: tuple[str, int], messages: list[bytes]) -> _SendOutcome:
     """The check's stop-and-wait sender, in this thread; gives up after _MAX_TRIES sends."""
     outcome = _SendOutcome()
-    peer = check_destination(peer, what="the check's sender")  # the loopback guard, once
+    peer = check_destination(peer, what=_("the check's sender"))  # the loopback guard, once
     sock = udp_socket(run)
     end = time.perf_counter() + _LIMIT
     for seq, payload in enumerate(messages):
         if time.perf_counter() > end:
             outcome.gave_up = seq
             break
-        for _ in range(_MAX_TRIES):
+        for _try in range(_MAX_TRIES):
             sock.sendto(DATA + _SEQ.pack(seq) + payload, peer)
             deadline = time.perf_counter() + TIMEOUT
             acked = False
@@ -429,7 +471,7 @@ def check_reliable(rdt_send: RdtSend, rdt_receive: RdtReceive, *, count: int = 2
         True
     """
     check_count(count, name="count", maximum=10_000)
-    with CheckRun("reliable", "Exercise 5: reliable delivery over a lossy link") as run:
+    with CheckRun("reliable", N_("Exercise 5: reliable delivery over a lossy link")) as run:
         check = _ReliableCheck(run, rdt_send, rdt_receive, count)
         check.sender()
         check.receiver()

@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_seconds
 from labsock.exercises._clients import (
     connect,
@@ -28,7 +30,7 @@ from labsock.exercises._harness import CheckRun
 from labsock.exercises._report import Report
 from labsock.exercises._server_under_test import STOP_GRACE, ServerUnderTest, StopOutcome
 
-__all__ = ["CLOSE_HINT", "MESSAGE", "Server", "check_echo_server", "check_stop"]
+__all__ = ["MESSAGE", "Server", "check_echo_server", "check_stop", "close_hint"]
 
 Server = Callable[[socket.socket, threading.Event], object]
 
@@ -37,17 +39,24 @@ BYTEWISE = b"one byte at a time"
 LARGE = 1 << 20
 _ONE_RECV = 65_536  # the most a server's recv() usually asks for
 
-CLOSE_HINT = (
-    "when recv() returns b'' the client has finished sending: close that connection "
-    "(leave the `with conn:` block) and go back to accept()"
-)
+
+def close_hint() -> str:
+    """The hint for a server that keeps a finished client's connection open (exercises 1, 6)."""
+    return _(
+        "when recv() returns b'' the client has finished sending: close that connection "
+        "(leave the `with conn:` block) and go back to accept()"
+    )
 
 
 def _no_reply_hint(timeout: float) -> str:
-    return (
-        f"nothing came back within {timeout:g} s: after recv(), send the same bytes back "
+    return _(
+        "nothing came back within {timeout:g} s: after recv(), send the same bytes back "
         "with conn.sendall(data)"
-    )
+    ).format(timeout=timeout)
+
+
+def _differs_hint() -> str:
+    return _("the echo differs from what was sent: send back exactly what recv() returned")
 
 
 def _echo_once(
@@ -57,7 +66,7 @@ def _echo_once(
     timeout: float,
     *,
     extra_hint: str = "",
-    after: str = "before the check was done with it",
+    after: str | None = None,
 ) -> bool:
     """One client, one message, one echo: the criterion ``name``."""
     if not server.alive() and not server.end_reported:
@@ -68,17 +77,19 @@ def _echo_once(
         return False
     with connect(server.address, timeout) as client:
         client.sendall(MESSAGE)
-        got, _ = read_exactly(client, len(MESSAGE), timeout, server.alive)
+        got, _eof = read_exactly(client, len(MESSAGE), timeout, server.alive)
     if got == MESSAGE:
         return run.check(name, True)
     if not server.alive():
         hint = server.ended_hint(after)
     elif not got:
         hint = extra_hint or _no_reply_hint(timeout)
-        server.stuck_reason = "not checked: your server stopped answering new clients"
+        server.stuck_reason = _("not checked: your server stopped answering new clients")
     else:
-        hint = "the echo differs from what was sent: send back exactly the bytes recv() returned"
-    return run.check(name, False, hint, f"sent {MESSAGE!r}, got {got!r}")
+        hint = _("the echo differs from what was sent: send back exactly the bytes recv() returned")
+    return run.check(
+        name, False, hint, _("sent {sent}, got {got}").format(sent=repr(MESSAGE), got=repr(got))
+    )
 
 
 def check_stop(run: CheckRun, server: ServerUnderTest, name: str) -> StopOutcome:
@@ -93,26 +104,30 @@ def check_stop(run: CheckRun, server: ServerUnderTest, name: str) -> StopOutcome
         run.check(name, True)
         return outcome
     if outcome == "ended before":
-        run.skip(name, "not checked: your server had already ended")
+        run.skip(name, _("not checked: your server had already ended"))
         return outcome
     if server.stuck_reason is not None:
         run.check(
             name,
             False,
-            "your server was still busy with an earlier client when stop was set, so it "
-            "never got back to its loop to look at stop: fix the criteria above first",
-            "the check shut the listener and the connections down to end it",
+            _(
+                "your server was still busy with an earlier client when stop was set, so it "
+                "never got back to its loop to look at stop: fix the criteria above first"
+            ),
+            _("the check shut the listener and the connections down to end it"),
         )
         return outcome
     run.check(
         name,
         False,
-        f"your server did not return within {STOP_GRACE:g} s after stop was set: give the "
-        "listener a timeout (listener.settimeout(0.2)), catch TimeoutError around accept(), "
-        "and check stop.is_set() each time round the loop",
-        "the check shut the listener and the connections down to end it"
+        _(
+            "your server did not return within {grace:g} s after stop was set: give the "
+            "listener a timeout (listener.settimeout(0.2)), catch TimeoutError around accept(), "
+            "and check stop.is_set() each time round the loop"
+        ).format(grace=STOP_GRACE),
+        _("the check shut the listener and the connections down to end it")
         if outcome == "forced"
-        else "even shutting the sockets down did not end it",
+        else _("even shutting the sockets down did not end it"),
     )
     return outcome
 
@@ -142,62 +157,68 @@ def check_echo_server(echo_server: Server, *, timeout: float = 2.0) -> Report:
         True
     """
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)
-    with CheckRun("echo_server", "Exercise 1: a TCP echo server") as run:
+    with CheckRun("echo_server", N_("Exercise 1: a TCP echo server")) as run:
         server = ServerUnderTest(run, echo_server, "echo-server")
         server.require_attempt()
         _first_client(run, server, timeout)
         _echo_once(
             run,
             server,
-            "serves a second client after the first one left",
+            N_("serves a second client after the first one left"),
             timeout,
-            after="after the first client",
-            extra_hint="your server did not answer a second client: after the first client "
-            "left, go back to accept() for the next one (accept() belongs inside the loop)",
+            after=_("after the first client"),
+            extra_hint=_(
+                "your server did not answer a second client: after the first client "
+                "left, go back to accept() for the next one (accept() belongs inside the loop)"
+            ),
         )
         _bytewise_client(run, server, timeout)
         _large_client(run, server, timeout)
         _resetting_client(run, server, timeout)
-        check_stop(run, server, "returns soon after stop is set")
+        check_stop(run, server, N_("returns soon after stop is set"))
     return run.report
 
 
 def _first_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> None:
-    closes = "closes the connection when the client has finished"
+    closes = N_("closes the connection when the client has finished")
+    echoes = N_("echoes a short message")
     with connect(server.address, timeout) as client:
         client.sendall(MESSAGE)
         got, eof = read_exactly(client, len(MESSAGE), timeout, server.alive)
         if got != MESSAGE:
             if not got and server.alive():
                 hint = _no_reply_hint(timeout)
-                server.stuck_reason = "not checked: your server never echoed the first client"
+                server.stuck_reason = _("not checked: your server never echoed the first client")
             elif not got:
                 hint = server.ended_hint()
             else:
-                hint = "the echo differs from what was sent: send back exactly what recv() returned"
-            run.check("echoes a short message", False, hint, f"sent {MESSAGE!r}, got {got!r}")
-            run.skip(closes, "not checked: the server must echo first")
+                hint = _differs_hint()
+            seen = _("sent {sent}, got {got}").format(sent=repr(MESSAGE), got=repr(got))
+            run.check(echoes, False, hint, seen)
+            run.skip(closes, _("not checked: the server must echo first"))
             return
-        run.check("echoes a short message", True)
+        run.check(echoes, True)
         client.shutdown(socket.SHUT_WR)
         rest, eof = read_until_eof(client, timeout, server.alive)
     if eof and not rest:
         run.check(closes, True)
         return
     if not eof and server.alive():
-        server.stuck_reason = "not checked: your server is still busy with the first client"
+        server.stuck_reason = _("not checked: your server is still busy with the first client")
     run.check(
         closes,
         False,
-        CLOSE_HINT,
-        f"sent {len(rest)} unexpected bytes after the echo"
+        close_hint(),
+        _("sent {n} unexpected bytes after the echo").format(n=len(rest))
         if rest
-        else f"the connection was still open {timeout:g} s after the client finished",
+        else _("the connection was still open {timeout:g} s after the client finished").format(
+            timeout=timeout
+        ),
     )
 
 
 def _bytewise_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> None:
-    name = "echoes a message that arrives one byte at a time"
+    name = N_("echoes a message that arrives one byte at a time")
     if not server.usable():
         run.skip(name, server.unusable_reason())
         return
@@ -212,20 +233,25 @@ def _bytewise_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> 
         run.check(name, True)
         return
     if eof and BYTEWISE.startswith(got):
-        hint = (
-            f"only {len(got)} of {len(BYTEWISE)} bytes came back before your server closed the "
+        hint = _(
+            "only {got} of {sent} bytes came back before your server closed the "
             "connection: TCP may deliver a message in many pieces, one recv() each. Keep "
             "calling recv() until it returns b''"
-        )
+        ).format(got=len(got), sent=len(BYTEWISE))
     elif not server.alive():
         hint = server.ended_hint()
     else:
-        hint = "the echo differs from what was sent: send back every piece recv() returns"
-    run.check(name, False, hint, f"sent {BYTEWISE!r} one byte at a time, got {got!r}")
+        hint = _("the echo differs from what was sent: send back every piece recv() returns")
+    run.check(
+        name,
+        False,
+        hint,
+        _("sent {sent} one byte at a time, got {got}").format(sent=repr(BYTEWISE), got=repr(got)),
+    )
 
 
 def _large_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> None:
-    name = "echoes 1 MiB completely (send() takes only part of it)"
+    name = N_("echoes 1 MiB completely (send() takes only part of it)")
     if not server.usable():
         run.skip(name, server.unusable_reason())
         return
@@ -245,30 +271,35 @@ def _large_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> Non
     ):
         # The server hung up after echoing no more than one recv() can return (or
         # while the client was still sending): it read once and left.
-        hint = (
-            f"your server sent back the first {len(echo):,} bytes, then closed the connection: "
+        hint = _(
+            "your server sent back the first {n:,} bytes, then closed the connection: "
             "it called recv() once, but 1 MiB arrives in many pieces. Keep calling recv() "
             "(and sendall() each piece) until recv() returns b''"
-        )
+        ).format(n=len(echo))
     elif len(echo) < len(payload) and payload.startswith(echo):
-        hint = (
+        hint = _(
             "the echo stopped part-way. Two causes fit: send() sends only part of what you give "
             "it (it returns how many bytes it took): use sendall(); or your loop stopped "
             "calling recv() before the client had finished: keep calling it until it returns b''"
         )
     elif len(echo) < len(payload):
-        hint = (
+        hint = _(
             "bytes are missing from the middle of the echo: send() may send only part of what "
             "you give it (it returns how many bytes it took). Use sendall(), which loops until "
             "all is sent"
         )
     else:
-        hint = "the echo differs from what was sent: send back exactly what recv() returned"
-    run.check(name, False, hint, f"{len(echo):,} of {len(payload):,} bytes came back")
+        hint = _differs_hint()
+    run.check(
+        name,
+        False,
+        hint,
+        _("{got:,} of {sent:,} bytes came back").format(got=len(echo), sent=len(payload)),
+    )
 
 
 def _resetting_client(run: CheckRun, server: ServerUnderTest, timeout: float) -> None:
-    name = "keeps serving after a client vanished mid-message"
+    name = N_("keeps serving after a client vanished mid-message")
     if not server.usable():
         run.skip(name, server.unusable_reason())
         return
@@ -284,9 +315,11 @@ def _resetting_client(run: CheckRun, server: ServerUnderTest, timeout: float) ->
         run.check(
             name,
             False,
-            "your server returned when a client reset its connection: catch OSError "
-            "(ConnectionResetError) around that one client's recv()/sendall() only, close "
-            "that connection and go back to accept()",
+            _(
+                "your server returned when a client reset its connection: catch OSError "
+                "(ConnectionResetError) around that one client's recv()/sendall() only, close "
+                "that connection and go back to accept()"
+            ),
         )
         return
     _echo_once(
@@ -294,5 +327,5 @@ def _resetting_client(run: CheckRun, server: ServerUnderTest, timeout: float) ->
         server,
         name,
         timeout,
-        extra_hint="your server stopped answering after a client reset its connection",
+        extra_hint=_("your server stopped answering after a client reset its connection"),
     )

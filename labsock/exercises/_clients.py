@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from labsock._core.guard import check_destination
+from labsock._core.guard import check_bind, check_destination
+from labsock._core.i18n import gettext as _
 
 __all__ = [
     "Exchange",
@@ -33,6 +34,8 @@ __all__ = [
 Alive = Callable[[], bool]
 
 _SLICE = 0.05  # seconds per poll while waiting for a reply
+# Where tcp_pair listens; through the loopback guard all the same.
+_HOST = "127.0.0.1"
 
 
 def _always() -> bool:
@@ -44,7 +47,7 @@ def connect(address: tuple[str, int], timeout: float = 2.0) -> socket.socket:
 
     Every client of the checks connects here, through the loopback guard.
     """
-    sockaddr = check_destination(address, what="the check's client", kind=socket.SOCK_STREAM)
+    sockaddr = check_destination(address, what=_("the check's client"), kind=socket.SOCK_STREAM)
     sock = socket.create_connection(sockaddr[:2], timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
@@ -163,7 +166,7 @@ def exchange_all(
     ``stall`` seconds, at ``timeout``, or when ``alive()`` turns False.
     The sockets are left non-blocking.
     """
-    received = [bytearray() for _ in socks]
+    received = [bytearray() for _s in socks]
     eof = [False] * len(socks)
     sel = selectors.DefaultSelector()
     try:
@@ -180,7 +183,7 @@ def exchange_all(
             now = time.monotonic()
             if now - last > stall or now - start > timeout or not alive():
                 break
-            for key, _ in sel.select(_SLICE):
+            for key, _events in sel.select(_SLICE):
                 i = key.data
                 try:
                     chunk = socks[i].recv(65_536)
@@ -203,13 +206,14 @@ def exchange_all(
 
 def tcp_pair(timeout: float = 2.0) -> tuple[socket.socket, socket.socket]:
     """Two ends of one real TCP connection on loopback: ``(client, server)``."""
+    local = check_bind((_HOST, 0), what=_("the check's connection"), kind=socket.SOCK_STREAM)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(local)
         listener.listen(1)
         listener.settimeout(timeout)
         client = socket.create_connection(listener.getsockname(), timeout=timeout)
         try:
-            server, _ = listener.accept()
+            server, _peer = listener.accept()
         except BaseException:
             client.close()
             raise

@@ -18,6 +18,9 @@ import statistics
 import threading
 import time
 
+from labsock._core.guard import check_bind, check_destination
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._endpoints.link import ImpairedLink
 from labsock._results.practice import NOT_ATTEMPTED, GoodputResult, GoodputRow
 from labsock.exercises._checks_reliable import RdtReceive, RdtSend, messages_for
@@ -31,8 +34,9 @@ __all__ = ["GoodputResult", "GoodputRow", "measure_goodput"]
 # transfers after it are not tried: the whole cell stays far below nbgrader's
 # 30 s per-cell timeout.
 _LIMIT = 5.0
-_STUCK = "rdt_send got stuck"
 _STALL = 1.5
+# Where the TCP sink listens; through the loopback guard all the same.
+_HOST = "127.0.0.1"
 
 
 def _transfer(
@@ -43,9 +47,9 @@ def _transfer(
     delay: float,
     timeout: float,
     seed: int,
-) -> tuple[GoodputRow, bool]:
-    """One stop-and-wait transfer; returns the row and whether the code was attempted."""
-    with CheckRun("goodput", "goodput") as run:
+) -> tuple[GoodputRow, bool, bool]:
+    """One stop-and-wait transfer: the row, whether the code was attempted, whether it got stuck."""
+    with CheckRun("goodput", N_("goodput")) as run:
         receiver = udp_socket(run)
         stop = threading.Event()
         rcall: StudentCall[object] = run.call(rdt_receive, receiver, stop, name="rdt_receive")
@@ -68,18 +72,18 @@ def _transfer(
         rcall.wait(2.0)
         datagrams = link.statistics().forward.received
     if scall.not_implemented or rcall.not_implemented:
-        return GoodputRow(loss, None, None, 0, NOT_ATTEMPTED), False
+        return GoodputRow(loss, None, None, 0, NOT_ATTEMPTED), False, False
     problem = ""
     if not scall.finished:
-        problem = _STUCK
+        problem = _("rdt_send got stuck")
     elif scall.error is not None:
-        problem = f"rdt_send raised {describe(scall.error)}"
+        problem = _("rdt_send raised {error}").format(error=describe(scall.error))
     elif rcall.result != messages:
-        problem = "not every message was delivered once, in order"
+        problem = _("not every message was delivered once, in order")
     if problem:
-        return GoodputRow(loss, None, None, datagrams, problem), True
+        return GoodputRow(loss, None, None, datagrams, problem), True, not scall.finished
     payload = sum(len(m) for m in messages)
-    return GoodputRow(loss, elapsed, payload / elapsed, datagrams), True
+    return GoodputRow(loss, elapsed, payload / elapsed, datagrams), True, False
 
 
 def _tcp_goodput(messages: list[bytes], delay: float, repeats: int = 5) -> float | None:
@@ -92,14 +96,16 @@ def _tcp_goodput(messages: list[bytes], delay: float, repeats: int = 5) -> float
     """
     wire = b"".join(len(m).to_bytes(4, "big") + m for m in messages)
     times: list[float] = []
-    with CheckRun("goodput-tcp", "goodput over TCP") as run:
-        listener = run.own(socket.create_server(("127.0.0.1", 0)))
+    # Checked before the CheckRun, which would take a refusal for a failed transfer.
+    local = check_bind((_HOST, 0), what=_("the TCP goodput sink"), kind=socket.SOCK_STREAM)
+    with CheckRun("goodput-tcp", N_("goodput over TCP")) as run:
+        listener = run.own(socket.create_server(local))
         listener.settimeout(5.0)
 
         def sink() -> None:
-            for _ in range(repeats):
+            for _k in range(repeats):
                 try:
-                    conn, _ = listener.accept()
+                    conn, _peer = listener.accept()
                 except OSError:
                     return
                 with conn:
@@ -118,16 +124,21 @@ def _tcp_goodput(messages: list[bytes], delay: float, repeats: int = 5) -> float
         run.worker(sink, "tcp-sink")
         link = ImpairedLink(listener.getsockname()[:2], protocol="tcp", delay=delay)
         run.on_close(link.close)
-        for _ in range(repeats):
+        target = check_destination(
+            link.address, what=_("the TCP goodput client"), kind=socket.SOCK_STREAM
+        )
+        for _k in range(repeats):
             start = time.perf_counter()
             try:
-                with socket.create_connection(link.address, timeout=10.0) as client:
+                with socket.create_connection(target[:2], timeout=10.0) as client:
                     client.sendall(wire)
                     if client.recv(1) != b"k":
                         return None
             except OSError:
                 return None
             times.append(time.perf_counter() - start)
+    if not times:  # the check's own code failed (CheckRun kept the error): no TCP line
+        return None
     return sum(len(m) for m in messages) / statistics.median(times)
 
 
@@ -165,16 +176,19 @@ def measure_goodput(
     """
     payloads = messages_for(seed, messages)
     rows: list[GoodputRow] = []
+    stuck = False
     for loss in losses:
-        if rows and rows[-1].problem == _STUCK:
+        if stuck:
             rows.append(
-                GoodputRow(loss, None, None, 0, "not measured: the transfer above got stuck")
+                GoodputRow(loss, None, None, 0, _("not measured: the transfer above got stuck"))
             )
             continue
-        row, attempted = _transfer(rdt_send, rdt_receive, payloads, loss, delay, timeout, seed)
+        row, attempted, stuck = _transfer(
+            rdt_send, rdt_receive, payloads, loss, delay, timeout, seed
+        )
         if not attempted:
             return GoodputResult(False, messages, sum(map(len, payloads)), delay, (), None)
         rows.append(row)
     tcp = _tcp_goodput(payloads, delay)
-    note = "" if tcp is not None else "the TCP transfer failed: no TCP line in the figure"
+    note = "" if tcp is not None else _("the TCP transfer failed: no TCP line in the figure")
     return GoodputResult(True, messages, sum(map(len, payloads)), delay, tuple(rows), tcp, note)

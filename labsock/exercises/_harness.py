@@ -20,6 +20,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._endpoints.base import close_socket
 from labsock.exercises._report import Criterion, Report, Status
 
@@ -57,7 +59,7 @@ def describe(exc: BaseException) -> str:
     own = [f for f in frames if os.path.dirname(os.path.abspath(f.filename)) not in _HIDDEN_DIRS]
     if own:
         frame = own[-1]
-        text += f" (in {frame.name}, line {frame.lineno})"
+        text += _(" (in {function}, line {line})").format(function=frame.name, line=frame.lineno)
     return text
 
 
@@ -113,9 +115,14 @@ class CheckRun:
 
     Use as a context manager; :attr:`report` holds the result afterwards::
 
-        with CheckRun("echo_server", "Exercise 1: ...") as run:
-            run.check("echoes", got == sent, hint="...")
+        with CheckRun("echo_server", N_("Exercise 1: ...")) as run:
+            run.check(N_("echoes"), got == sent, hint=_("..."))
         report = run.report
+
+    The title and the criterion names are English keys marked with ``N_``
+    (or a :class:`~labsock.exercises._report.Phrase`), translated where the
+    report shows them; hints, details and notes are translated when the
+    check builds them (``_("... {x} ...").format(x=...)``).
     """
 
     def __init__(self, exercise: str, title: str) -> None:
@@ -143,7 +150,7 @@ class CheckRun:
     def _thread_crashed(self, args: threading.ExceptHookArgs) -> None:
         if args.exc_value is None or isinstance(args.exc_value, SystemExit):
             return
-        name = args.thread.name if args.thread is not None else "a thread"
+        name = args.thread.name if args.thread is not None else _("a thread")
         self._crashes.append(f"{name}: {describe(args.exc_value)}")
 
     # -- criteria ------------------------------------------------------------
@@ -207,9 +214,9 @@ class CheckRun:
             # A bug in a check must not look like the student's: say so, and
             # keep the traceback's last line so it can be reported.
             self.add(
-                "the check ran to the end",
+                N_("the check ran to the end"),
                 "failed",
-                "the check itself stopped with an error; please tell your teacher",
+                _("the check itself stopped with an error; please tell your teacher"),
                 describe(exc),
             )
             swallow = True
@@ -227,7 +234,7 @@ class CheckRun:
     @property
     def report(self) -> Report:
         if self._report is None:
-            raise RuntimeError("the check has not finished yet")
+            raise RuntimeError(_("the check has not finished yet"))
         return self._report
 
     def _cleanup(self) -> None:
@@ -237,10 +244,16 @@ class CheckRun:
             threading.excepthook = self._previous_hook
         if self._crashes:
             shown = "; ".join(self._crashes[:3])
-            more = f" (and {len(self._crashes) - 3} more)" if len(self._crashes) > 3 else ""
+            more = (
+                _(" (and {n} more)").format(n=len(self._crashes) - 3)
+                if len(self._crashes) > 3
+                else ""
+            )
             self.note(
-                f"{len(self._crashes)} thread(s) of your code stopped with an exception: "
-                f"{shown}{more}. Catch OSError where a peer may vanish."
+                _(
+                    "{n} thread(s) of your code stopped with an exception: "
+                    "{shown}{more}. Catch OSError where a peer may vanish."
+                ).format(n=len(self._crashes), shown=shown, more=more)
             )
 
     def _close_everything(self) -> None:
@@ -249,7 +262,11 @@ class CheckRun:
             try:
                 closer()
             except Exception as exc:
-                self.note(f"closing one of the check's helpers failed: {describe(exc)}")
+                self.note(
+                    _("closing one of the check's helpers failed: {error}").format(
+                        error=describe(exc)
+                    )
+                )
         for sock in reversed(self._sockets):
             hang_up(sock)
         deadline = time.monotonic() + _GRACE
@@ -259,9 +276,11 @@ class CheckRun:
             call.wait(max(0.0, deadline - time.monotonic()))
             if not call.finished:
                 self.note(
-                    f"your {call.func.__name__}() is still running in a background thread: "
-                    "the check closed its sockets but could not stop it. It keeps running "
-                    "until it returns by itself or you restart the kernel."
+                    _(
+                        "your {function}() is still running in a background thread: "
+                        "the check closed its sockets but could not stop it. It keeps running "
+                        "until it returns by itself or you restart the kernel."
+                    ).format(function=call.func.__name__)
                 )
         self._note_leftover_threads(deadline)
         self._note_leftover_sockets()
@@ -283,8 +302,10 @@ class CheckRun:
         if left:
             names = ", ".join(sorted(t.name for t in left)[:5])
             self.note(
-                f"{len(left)} thread(s) your code started are still running ({names}): "
-                "make them end when their client leaves or when stop is set."
+                _(
+                    "{n} thread(s) your code started are still running ({names}): "
+                    "make them end when their client leaves or when stop is set."
+                ).format(n=len(left), names=names)
             )
 
     def _note_leftover_sockets(self) -> None:
@@ -292,10 +313,12 @@ class CheckRun:
         left = sorted(after - self._inet_before)
         if left:
             shown = "; ".join(_describe_socket(s) for s in left[:4])
-            more = f" and {len(left) - 4} more" if len(left) > 4 else ""
+            more = _(" and {n} more").format(n=len(left) - 4) if len(left) > 4 else ""
             self.note(
-                f"{len(left)} socket(s) opened during the check are still open: {shown}{more}. "
-                "Close every socket your code opens (a `with` block does it for you)."
+                _(
+                    "{n} socket(s) opened during the check are still open: {shown}{more}. "
+                    "Close every socket your code opens (a `with` block does it for you)."
+                ).format(n=len(left), shown=shown, more=more)
             )
 
 
@@ -321,7 +344,7 @@ def inet_sockets() -> set[SocketKey]:
 
 
 def _describe_socket(key: SocketKey) -> str:
-    _, kind, local, remote = key
+    _fd, kind, local, remote = key
     return f"{kind} {local}" + (f" -> {remote}" if remote != "-" else "")
 
 

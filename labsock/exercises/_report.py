@@ -3,6 +3,16 @@
 A :class:`Report` is a plain value: it renders as a small table in a notebook
 (``_repr_html_``), as text (``str``), and as JSON (``to_json``) for a teacher
 who collects results (:func:`export_results`).
+
+Languages: a criterion's ``name`` and a report's ``title`` are English keys
+(tests, nbgrader and the notebooks compare them), marked with ``N_`` where a
+check writes them and translated where they are shown (:attr:`Criterion.shown`,
+:attr:`Report.shown_title`). A name that holds a number is a :class:`Phrase`,
+which keeps its template so it can be translated too. Hints, details and notes
+are built by the check, in the language chosen when it ran. The JSON carries
+both: the English key (``name``, ``title``) for a teacher who collects results
+from both editions, and the words the student read (``shown_name``,
+``shown_title``, the hints), with the ``language`` they are in.
 """
 
 from __future__ import annotations
@@ -17,17 +27,19 @@ from typing import Any, Literal
 
 from labsock._core.errors import UsageError
 from labsock._core.i18n import gettext as _
-from labsock._core.i18n import ngettext
+from labsock._core.i18n import language, ngettext
 from labsock._results.practice import NOT_ATTEMPTED
 
 __all__ = [
     "NOT_ATTEMPTED",
     "Criterion",
+    "Phrase",
     "Report",
     "Score",
     "Status",
     "Summary",
     "export_results",
+    "shown",
     "summarize",
 ]
 
@@ -38,13 +50,47 @@ _MARKS = {"passed": "✓", "failed": "✗", "skipped": "–"}
 _COLORS = {"passed": "#009E73", "failed": "#D55E00", "skipped": "#999999"}
 
 
+class Phrase(str):
+    """English text with a number in it that can still be said in the student's language.
+
+    A criterion's name is an English key; most are constant and marked with
+    ``N_``, but a few hold a value ("serves 50 clients at once"). A phrase *is*
+    the English text (it compares, hashes and serializes as that ``str``) and
+    keeps its template and values, so :func:`shown` can translate it.
+
+    >>> name = Phrase("serves {n} clients at once", n=50)
+    >>> name == "serves 50 clients at once", shown(name)
+    (True, 'serves 50 clients at once')
+    """
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> Phrase:
+        self = super().__new__(cls, template.format(**values))
+        self.template = template
+        self.values = values
+        return self
+
+    def translated(self) -> str:
+        """The phrase in the current language (its template, translated, then filled in)."""
+        return _(self.template).format(**self.values)
+
+
+def shown(text: str) -> str:
+    """``text`` (an English key marked with ``N_``, or a :class:`Phrase`) as a student reads it."""
+    return text.translated() if isinstance(text, Phrase) else _(text)
+
+
 @dataclass(frozen=True, slots=True)
 class Criterion:
     """One thing a check verified.
 
     Attributes:
         name: what was verified, phrased as what a good solution does
-            ("serves a second client after the first one left").
+            ("serves a second client after the first one left"): an English
+            key, the same in every language (:attr:`shown` is what a student
+            reads).
         status: ``"passed"``, ``"failed"``, or ``"skipped"`` (not checked,
             because an earlier criterion it builds on failed).
         hint: for a failed or skipped criterion, the likely mistake and its fix.
@@ -60,9 +106,16 @@ class Criterion:
     def passed(self) -> bool:
         return self.status == "passed"
 
+    @property
+    def shown(self) -> str:
+        """The name as a student reads it, in the current language."""
+        return shown(self.name)
+
     def to_dict(self) -> dict[str, Any]:
+        """The criterion for JSON: ``name`` is the English key, ``shown_name`` the words shown."""
         return {
-            "name": self.name,
+            "name": str(self.name),
+            "shown_name": self.shown,
             "status": self.status,
             "passed": self.passed,
             "hint": self.hint,
@@ -76,7 +129,8 @@ class Report:
 
     Attributes:
         exercise: a stable identifier, e.g. ``"echo_server"`` (JSON key).
-        title: what a student reads, e.g. ``"Exercise 1: a TCP echo server"``.
+        title: in English, e.g. ``"Exercise 1: a TCP echo server"``; a student
+            reads :attr:`shown_title`.
         attempted: False while the starter code still raises
             ``NotImplementedError``; such a report has no criteria.
         criteria: what was checked, in the order it was checked.
@@ -127,6 +181,11 @@ class Report:
         raise KeyError(name)
 
     @property
+    def shown_title(self) -> str:
+        """The title as a student reads it, in the current language."""
+        return shown(self.title)
+
+    @property
     def status(self) -> str:
         """``"not attempted yet"``, ``"passed"`` or ``"failed"`` (as text)."""
         if not self.attempted:
@@ -142,19 +201,21 @@ class Report:
     def _headline(self) -> str:
         if not self.attempted:
             return _("{title}: {status} (the starter code raises NotImplementedError)").format(
-                title=self.title, status=self._said_status()
+                title=self.shown_title, status=self._said_status()
             )
         good = sum(c.passed for c in self.criteria)
         return ngettext(
             "{title}: {status} ({good} of {n} criterion)",
             "{title}: {status} ({good} of {n} criteria)",
             len(self.criteria),
-        ).format(title=self.title, status=self._said_status(), good=good, n=len(self.criteria))
+        ).format(
+            title=self.shown_title, status=self._said_status(), good=good, n=len(self.criteria)
+        )
 
     def __str__(self) -> str:
         lines = [self._headline()]
         for c in self.criteria:
-            lines.append(f"  {_MARKS[c.status]} {c.name}")
+            lines.append(f"  {_MARKS[c.status]} {c.shown}")
             if not c.passed and c.hint:
                 lines.append("      " + _("hint: {hint}").format(hint=c.hint))
             if not c.passed and c.detail:
@@ -180,7 +241,7 @@ class Report:
                 explain = "<br>".join(parts)
             rows.append(
                 f"<tr><td style='color:{_COLORS[c.status]};font-weight:bold;text-align:center'>"
-                f"{_MARKS[c.status]}</td><td style='text-align:left'>{esc(c.name)}</td>"
+                f"{_MARKS[c.status]}</td><td style='text-align:left'>{esc(c.shown)}</td>"
                 f"<td style='text-align:left'>{explain}</td></tr>"
             )
         notes = "".join(f"<li>{esc(n)}</li>" for n in self.notes)
@@ -198,10 +259,18 @@ class Report:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: the exercise, its status, and every criterion."""
+        """A JSON-ready dict: the exercise, its status, and every criterion.
+
+        ``title``, ``status`` and each criterion's ``name`` are the same in
+        every language (keys to compare); ``shown_title``, each
+        ``shown_name``, the hints, details and notes are what the student
+        read, in ``language``.
+        """
         return {
             "exercise": self.exercise,
-            "title": self.title,
+            "title": str(self.title),
+            "shown_title": self.shown_title,
+            "language": language(),
             "attempted": self.attempted,
             "passed": self.passed,
             "status": self.status,
@@ -232,7 +301,11 @@ class Report:
             2
         """
         if isinstance(maximum, bool) or not isinstance(maximum, (int, float)) or maximum <= 0:
-            raise UsageError(f"points(maximum) needs a positive number, not {maximum!r}")
+            raise UsageError(
+                _("points(maximum) needs a positive number, not {value}").format(
+                    value=repr(maximum)
+                )
+            )
         good = sum(c.passed for c in self.criteria) if self.attempted else 0
         total = len(self.criteria)
         # Skips without any failure were this run's luck, not the student's doing.
@@ -302,11 +375,11 @@ class Summary:
             if r.attempted and not r.passed:
                 first = r.failed[0] if r.failed else None
                 if first is None:
-                    return _("{title}: run its check again.").format(title=r.title)
+                    return _("{title}: run its check again.").format(title=r.shown_title)
                 hint = _(" Hint: {hint}").format(hint=first.hint) if first.hint else ""
                 return (
                     _("{title}: fix \u201c{name}\u201d first.").format(
-                        title=r.title, name=first.name
+                        title=r.shown_title, name=first.shown
                     )
                     + hint
                 )
@@ -314,7 +387,7 @@ class Summary:
         if todo:
             return _(
                 "{title}: write it (its starter code still raises NotImplementedError)."
-            ).format(title=todo[0].title)
+            ).format(title=todo[0].shown_title)
         return _("Every exercise passes: try the questions under \u201cTry it yourself\u201d.")
 
     def __str__(self) -> str:
@@ -328,8 +401,8 @@ class Summary:
         for r in self.reports:
             good = sum(c.passed for c in r.criteria)
             where = f" ({good}/{len(r.criteria)})" if r.attempted else ""
-            lines.append(f"  {r.title}: {r._said_status()}{where}")
-            lines.extend(f"      \u2717 {c.name}" for c in r.failed)
+            lines.append(f"  {r.shown_title}: {r._said_status()}{where}")
+            lines.extend(f"      \u2717 {c.shown}" for c in r.failed)
         lines.append(_("next: {step}").format(step=self.next_step()))
         return "\n".join(lines)
 
@@ -337,25 +410,31 @@ class Summary:
         printer.text(str(self))
 
     def _repr_html_(self) -> str:
+        esc = html.escape
         rows = []
         for r in self.reports:
-            status = r.status
+            status = r._said_status()
             color = "#999999" if not r.attempted else _COLORS["passed" if r.passed else "failed"]
             good = sum(c.passed for c in r.criteria)
             count = f"{good} / {len(r.criteria)}" if r.attempted else ""
-            failing = "<br>".join(f"\u2717 {html.escape(c.name)}" for c in r.failed)
+            failing = "<br>".join(f"\u2717 {esc(c.shown)}" for c in r.failed)
             rows.append(
-                f"<tr><td style='text-align:left'>{html.escape(r.title)}</td>"
-                f"<td style='text-align:left;color:{color}'>{status}</td><td>{count}</td>"
+                f"<tr><td style='text-align:left'>{esc(r.shown_title)}</td>"
+                f"<td style='text-align:left;color:{color}'>{esc(status)}</td><td>{count}</td>"
                 f"<td style='text-align:left'>{failing}</td></tr>"
             )
+        passed = ngettext(
+            "{passed} of {n} exercise passed",
+            "{passed} of {n} exercises passed",
+            len(self.reports),
+        ).format(passed=self.passed, n=len(self.reports))
         return (
-            f"<p><b>{self.passed} of {len(self.reports)} exercises passed</b></p>"
-            "<table><thead><tr><th style='text-align:left'>exercise</th>"
-            "<th style='text-align:left'>status</th><th>criteria</th>"
-            "<th style='text-align:left'>still failing</th></tr></thead>"
+            f"<p><b>{esc(passed)}</b></p>"
+            f"<table><thead><tr><th style='text-align:left'>{esc(_('exercise'))}</th>"
+            f"<th style='text-align:left'>{esc(_('status'))}</th><th>{esc(_('criteria'))}</th>"
+            f"<th style='text-align:left'>{esc(_('still failing'))}</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
-            f"<p><b>Next:</b> {html.escape(self.next_step())}</p>"
+            f"<p><b>{esc(_('Next:'))}</b> {esc(self.next_step())}</p>"
         )
 
 
@@ -364,7 +443,9 @@ def _checked(reports: Iterable[object]) -> tuple[Report, ...]:
     for item in items:
         if not isinstance(item, Report):
             raise UsageError(
-                f"expected the reports the check functions returned, got {type(item).__name__}"
+                _("expected the reports the check functions returned, got {type}").format(
+                    type=type(item).__name__
+                )
             )
     return items  # type: ignore[return-value]  # every item was checked above
 
@@ -386,6 +467,12 @@ def export_results(reports: Iterable[Report], path: str | Path) -> Path:
     The file holds ``{"format": "labsock-practice/1", "passed": k, "total": n,
     "exercises": {exercise: report.to_dict(), ...}}``; a later report for the
     same exercise replaces an earlier one. Returns the path written.
+
+    Whichever edition the student used, ``title``, ``status`` and each
+    criterion's ``name`` are the English keys (results from both editions
+    compare directly); ``shown_title``, ``shown_name``, the hints, details
+    and notes are the words the student read, in ``language`` (``"en"``,
+    ``"pt_BR"``).
 
     Raises:
         UsageError: something other than a :class:`Report` was given.

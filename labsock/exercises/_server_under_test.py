@@ -14,6 +14,8 @@ import traceback
 from collections.abc import Callable
 from typing import Literal
 
+from labsock._core.guard import check_bind
+from labsock._core.i18n import gettext as _
 from labsock.exercises._harness import CheckRun, NotAttempted, describe, force_shutdown_connections
 
 __all__ = ["STOP_GRACE", "ServerUnderTest"]
@@ -28,6 +30,10 @@ _SNDBUF = 16_384
 
 StopOutcome = Literal["stopped", "forced", "stuck", "ended before"]
 
+# Where the listener binds; it goes through the loopback guard all the same, so
+# a change here can never make a check listen beyond this machine.
+_HOST = "127.0.0.1"
+
 
 class ServerUnderTest:
     """Runs ``func(listener, stop)`` in a daemon thread on a fresh loopback listener."""
@@ -36,9 +42,10 @@ class ServerUnderTest:
         self, run: CheckRun, func: Callable[[socket.socket, threading.Event], object], name: str
     ) -> None:
         self.run = run
+        local = check_bind((_HOST, 0), what=_("the check's listener"), kind=socket.SOCK_STREAM)
         listener = run.own(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SNDBUF)
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(local)
         listener.listen(128)
         self.listener = listener
         self.address: tuple[str, int] = listener.getsockname()[:2]
@@ -63,31 +70,37 @@ class ServerUnderTest:
     def unusable_reason(self) -> str:
         """Why a criterion was not checked (the criterion that found out says more)."""
         if not self.alive():
-            return "not checked: your server is no longer running (see above)"
+            return _("not checked: your server is no longer running (see above)")
         return self.stuck_reason or ""
 
-    def ended_hint(self, after: str = "before the check was done with it") -> str:
-        """Why the server thread is gone, and what to change."""
+    def ended_hint(self, after: str | None = None) -> str:
+        """Why the server thread is gone, and what to change.
+
+        ``after`` says when it returned ("after the first client"), in the
+        student's language; by default "before the check was done with it".
+        """
         self.end_reported = True
+        if after is None:
+            after = _("before the check was done with it")
         error = self.call.error
         if error is None:
-            return (
-                f"your server returned {after}: keep accepting clients in a loop until stop "
+            return _(
+                "your server returned {after}: keep accepting clients in a loop until stop "
                 "is set (`while not stop.is_set(): ... listener.accept() ...`)"
-            )
+            ).format(after=after)
         if isinstance(error, (ConnectionError, TimeoutError)):
-            return (
-                f"your server stopped with {describe(error)}: one client's trouble ended the "
+            return _(
+                "your server stopped with {error}: one client's trouble ended the "
                 "whole server. Catch OSError around each client's conversation (and TimeoutError "
                 "around accept()), close that connection and go back to accept()"
-            )
+            ).format(error=describe(error))
         lines = [f.line or "" for f in traceback.extract_tb(error.__traceback__)]
         if any(".bind(" in line or ".listen(" in line for line in lines):
-            return (
-                f"your server crashed: {describe(error)}. The listener you are given is "
+            return _(
+                "your server crashed: {error}. The listener you are given is "
                 "already bound and listening: call only accept() (and settimeout()) on it"
-            )
-        return f"your server crashed: {describe(error)}"
+            ).format(error=describe(error))
+        return _("your server crashed: {error}").format(error=describe(error))
 
     def stop_and_wait(self, grace: float = STOP_GRACE) -> StopOutcome:
         """Set ``stop``; if the server has not returned after ``grace`` s, force it."""

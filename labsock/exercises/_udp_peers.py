@@ -14,14 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from labsock._core.guard import check_bind
+from labsock._core.i18n import gettext as _
 from labsock.exercises._harness import CheckRun
 
 __all__ = ["Datagram", "RecordingEcho", "udp_socket"]
 
+# Where the check's UDP sockets bind; through the loopback guard all the same.
+_HOST = "127.0.0.1"
+
 
 def udp_socket(run: CheckRun) -> socket.socket:
     """A UDP socket bound to 127.0.0.1 on a free port, closed when the check ends."""
-    local = check_bind(("127.0.0.1", 0), what="the check's UDP peer")  # the loopback guard
+    local = check_bind((_HOST, 0), what=_("the check's UDP peer"))  # the loopback guard
     sock = run.own(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
     sock.bind(local)
     return sock
