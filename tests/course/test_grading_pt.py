@@ -11,8 +11,10 @@ in Portuguese: the notebook's text and labsock's hints.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,12 +53,21 @@ def _submission(cells: dict[str, str]) -> dict[str, Any]:
     return notebook
 
 
-def _portuguese(words: str) -> str:
-    """The Portuguese of the labsock message that contains ``words`` (its first 25 characters)."""
+def _fragment(text: str) -> str:
+    """The longest run of a message's own words between placeholders (30 characters at most)."""
+    return max(re.split(r"\{[^}]*\}", text), key=len).strip()[:30]
+
+
+def _hints(words: str) -> list[tuple[str, str]]:
+    """(English, Portuguese) starts of every translated labsock message containing ``words``."""
     catalog = polib.pofile(str(MESSAGES))
-    found = [e.msgstr for e in catalog if words in e.msgid and e.msgstr and not e.obsolete]
+    found = [
+        (_fragment(e.msgid), _fragment(e.msgstr))
+        for e in catalog
+        if words in e.msgid and e.msgstr and not e.obsolete
+    ]
     assert found, f"no translated labsock message contains {words!r}"
-    return found[0][:25]
+    return found
 
 
 def test_the_portuguese_release_is_the_portuguese_students_notebook(tmp_path: Path) -> None:
@@ -92,12 +103,21 @@ def test_a_portuguese_class_gets_the_english_points_and_portuguese_feedback(
         want = {k: round(english.EXPECTED[student].get(k, 0.0), 2) for k in english.MAXIMA}
         if got != want:
             problems.append(f"{student}: got {got}, expected {want}")
-    page = (course / "feedback" / "wrong" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(
-        encoding="utf-8"
+    page = html.unescape(
+        (course / "feedback" / "wrong" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(
+            encoding="utf-8"
+        )
     )
+    # The locked cells nbgrader puts back are the Portuguese source's, not the English ones.
+    hidden = english._source(english._cell(english._load(STUDENTS_NOTEBOOK), "hidden-2"))
+    hidden_en = english._source(english._cell(english._load(release.SOURCE), "hidden-2"))
+    assert hidden.splitlines()[0] != hidden_en.splitlines()[0]
+    if hidden.splitlines()[0] not in page or hidden_en.splitlines()[0] in page:
+        problems.append("wrong: the hidden check's cell is not the Portuguese one")
     for words in english.FEEDBACK["wrong"]:
-        if words in page:
-            problems.append(f"wrong: the English hint {words!r} is in the Portuguese feedback")
-        if _portuguese(words) not in page:
-            problems.append(f"wrong: the Portuguese of {words!r} is not in the feedback")
+        hints = _hints(words)
+        if not any(pt in page for _, pt in hints):
+            problems.append(f"wrong: no Portuguese hint about {words!r} in the feedback")
+        if any(en in page for en, _ in hints):
+            problems.append(f"wrong: an English hint about {words!r} in the feedback")
     assert not problems, "\n".join(problems)
