@@ -296,8 +296,10 @@ def _points(points: Iterable[ThroughputPoint | tuple[str, int, float]]) -> list[
             out.append(ThroughputPoint(*point))
         else:
             raise UsageError(
-                "each point must be a ThroughputPoint or a (protocol, message_size, "
-                f"bytes_per_second) tuple, not {point!r}"
+                _(
+                    "each point must be a ThroughputPoint or a (protocol, message_size, "
+                    "bytes_per_second) tuple, not {point!r}"
+                ).format(point=point)
             )
     return out
 
@@ -482,7 +484,7 @@ def sender_cost(costs: Sequence[SenderCost], *, ax: Axes | None = None) -> Figur
         'receivers reached'
     """
     if not costs:
-        raise UsageError("sender_cost needs at least one measurement (labsock.sender_cost(...))")
+        raise UsageError(_("sender_cost needs at least one measurement (labsock.sender_cost(...))"))
     runs = sorted(costs, key=lambda c: c.receivers)
     fig, ax = _style.target(ax)
     x = [c.receivers for c in runs]

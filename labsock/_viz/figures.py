@@ -263,7 +263,7 @@ def latency(result: PingResult, *, ax: Axes | Sequence[Axes] | None = None) -> F
     else:
         pair = list(ax)
         if len(pair) != 2 or not all(isinstance(a, Axes) for a in pair):
-            raise UsageError("ax must be one matplotlib Axes or a pair of them (histogram, CDF)")
+            raise UsageError(_("ax must be one matplotlib Axes or a pair of them (histogram, CDF)"))
         hist_ax, cdf_ax = pair
         fig = _style.root(hist_ax)
     _draw_histogram(hist_ax, result)

@@ -143,7 +143,7 @@ def to_png(fig: Figure, dpi: float = 100) -> bytes:
     b'\\x89PNG'
     """
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1000:
-        raise UsageError(f"dpi must be a number from 10 to 1000, not {dpi!r}")
+        raise UsageError(_("dpi must be a number from 10 to 1000, not {dpi!r}").format(dpi=dpi))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
     return buffer.getvalue()
@@ -169,7 +169,9 @@ def target(ax: Axes | None, figsize: tuple[float, float] = FIGSIZE) -> tuple[Fig
         fig = new_figure(figsize)
         return fig, fig.subplots()
     if not isinstance(ax, Axes):
-        raise UsageError(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}")
+        raise UsageError(
+            _("ax must be a matplotlib Axes or None, not {kind}").format(kind=type(ax).__name__)
+        )
     return root(ax), ax
 
 
@@ -177,7 +179,9 @@ def check_result(result: object, name: str = "result") -> PingResult:
     """``result`` if it is a :class:`PingResult`, else :class:`UsageError` naming ``name``."""
     if not isinstance(result, PingResult):
         raise UsageError(
-            f"{name} must be a PingResult (what labsock.ping returns), not {type(result).__name__}"
+            _("{name} must be a PingResult (what labsock.ping returns), not {kind}").format(
+                name=name, kind=type(result).__name__
+            )
         )
     return result
 
