@@ -265,13 +265,13 @@ def test_every_page_has_the_language_switch_and_the_portuguese_pages_link_back(
             continue  # its links start at the site's root: no switch to check from disk
         # The switch leads to this very page in the other language (every page has a twin).
         if page.parent == site:
-            english, portuguese = page, site / "pt" / f"{twin_names[page.stem]}.html"
+            en_page, pt_page = page, site / "pt" / f"{twin_names[page.stem]}.html"
         else:
             back = {pt: en for en, pt in twin_names.items()}
-            english, portuguese = site / f"{back[page.stem]}.html", page
-        assert _switch(page) == {"en": english, "pt": portuguese}, page.relative_to(site)
-        assert english.is_file(), page.relative_to(site)
-        assert portuguese.is_file(), page.relative_to(site)
+            en_page, pt_page = site / f"{back[page.stem]}.html", page
+        assert _switch(page) == {"en": en_page, "pt": pt_page}, page.relative_to(site)
+        assert en_page.is_file(), page.relative_to(site)
+        assert pt_page.is_file(), page.relative_to(site)
         # And the page says which language it is in.
         lang = "pt-BR" if page.parent == site / "pt" else "en"
         assert f'<html lang="{lang}"' in page.read_text("utf-8"), page.relative_to(site)
