@@ -14,7 +14,9 @@ command again. ``--copy-only`` copies without opening JupyterLab;
 ``--no-browser`` opens it without a browser (print the address instead).
 
 ``--lang pt_BR`` copies the Brazilian Portuguese edition (it ships beside the
-English one) and speaks Portuguese; ``--lang en`` the English one. Without
+English one) into ``./labsock-curso`` (or ``FOLDER``) and speaks Portuguese;
+``--lang en`` the English one. Each edition has its own default folder, so
+the two never meet in one (a notebook there would be kept, not replaced). Without
 ``--lang`` the language follows the environment, as labsock's messages do
 (``LANGUAGE``, then ``LC_ALL``, ``LC_MESSAGES``, ``LANG``): a laptop set to
 Portuguese gets the Portuguese edition, any other language the English one.
@@ -33,10 +35,12 @@ from pathlib import Path
 from labsock._core.i18n import gettext as _
 from labsock._core.i18n import language, ngettext, set_language
 
-__all__ = ["CopyResult", "copy_course", "course_notebooks", "main"]
+__all__ = ["CopyResult", "copy_course", "course_notebooks", "edition", "main"]
 
 #: Where the notebooks go when no folder is given (relative to where the command runs).
 DEFAULT_FOLDER = "labsock-course"
+#: The same for each edition: the two editions' notebooks share their file names.
+DEFAULT_FOLDERS = {"en": DEFAULT_FOLDER, "pt_BR": "labsock-curso"}
 #: The notebook JupyterLab opens first.
 START = "00_index.ipynb"
 #: The editions: ``--lang`` value -> its folder under the notebooks ("" is the English source).
@@ -84,6 +88,15 @@ def edition() -> str:
     return "pt_BR" if language().startswith("pt") else "en"
 
 
+def _check_edition(lang: str) -> None:
+    if lang not in EDITIONS:
+        raise ValueError(
+            _("no {lang!r} edition of the course; there are: {editions}").format(
+                lang=lang, editions=", ".join(EDITIONS)
+            )
+        )
+
+
 def course_notebooks(lang: str = "en") -> list[Path]:
     """The lesson notebooks of the ``lang`` edition (``"en"``, ``"pt_BR"``), in course order.
 
@@ -95,12 +108,7 @@ def course_notebooks(lang: str = "en") -> list[Path]:
         ValueError: ``lang`` is not one of :data:`EDITIONS`.
         FileNotFoundError: neither place has any notebook.
     """
-    if lang not in EDITIONS:
-        raise ValueError(
-            _("no {lang!r} edition of the course; there are: {editions}").format(
-                lang=lang, editions=", ".join(EDITIONS)
-            )
-        )
+    _check_edition(lang)
     shipped = resources.files("labsock") / "_notebooks"
     folder = Path(str(shipped))
     if not folder.is_dir():
@@ -114,8 +122,10 @@ def course_notebooks(lang: str = "en") -> list[Path]:
     return found
 
 
-def copy_course(folder: str | Path = DEFAULT_FOLDER, lang: str = "en") -> CopyResult:
+def copy_course(folder: str | Path | None = None, lang: str = "en") -> CopyResult:
     """Copy the ``lang`` edition's notebooks into ``folder`` (created if needed), overwriting none.
+
+    ``folder`` defaults to the edition's :data:`DEFAULT_FOLDERS` entry.
 
     Returns:
         A :class:`CopyResult`: which notebooks were copied, which were kept.
@@ -131,7 +141,8 @@ def copy_course(folder: str | Path = DEFAULT_FOLDER, lang: str = "en") -> CopyRe
         >>> bool(first.copied), again.copied, again.kept == first.copied
         (True, (), True)
     """
-    target = Path(folder).expanduser().resolve()
+    _check_edition(lang)  # before a folder is made for an edition that does not exist
+    target = Path(DEFAULT_FOLDERS[lang] if folder is None else folder).expanduser().resolve()
     target.mkdir(parents=True, exist_ok=True)
     copied: list[str] = []
     kept: list[str] = []
@@ -147,19 +158,24 @@ def copy_course(folder: str | Path = DEFAULT_FOLDER, lang: str = "en") -> CopyRe
 
 def _parser() -> argparse.ArgumentParser:
     """The command line, its help in the language labsock speaks now."""
+    # argparse's own headings ("usage:", "options:") stay English: Python ships
+    # no Portuguese for them. Every line labsock writes is translated.
     parser = argparse.ArgumentParser(
         prog="labsock-course",
+        add_help=False,
         description=_(
             "Copy the labsock course's notebooks into FOLDER (never overwriting your "
             "work) and open them in JupyterLab."
         ),
     )
+    parser.add_argument("-h", "--help", action="help", help=_("show this help message and exit"))
     parser.add_argument(
         "folder",
         nargs="?",
-        default=DEFAULT_FOLDER,
         metavar=_("FOLDER"),
-        help=_("default: {default}").format(default=DEFAULT_FOLDER),
+        help=_("default: {english} (with --lang pt_BR: {portuguese})").format(
+            english=DEFAULT_FOLDERS["en"], portuguese=DEFAULT_FOLDERS["pt_BR"]
+        ),
     )
     parser.add_argument(
         "--lang",
@@ -189,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     set_language(known.lang)  # None: the environment decides
     args = _parser().parse_args(argv)
     try:
-        result = copy_course(args.folder, args.lang or edition())
+        result = copy_course(args.folder, args.lang or edition())  # folder None: the edition's
     except OSError as exc:
         print(
             _("labsock-course: cannot copy the notebooks: {error}").format(error=exc),

@@ -85,6 +85,24 @@ def test_without_lang_the_edition_follows_the_environment(
     assert ("pasta do curso" in said) == (edition == "pt_BR")
 
 
+def test_each_edition_has_its_own_default_folder(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environment_language: pytest.MonkeyPatch,
+) -> None:
+    # The editions' notebooks share their names: one folder would keep the
+    # first edition's and never give the second.
+    monkeypatch.chdir(tmp_path)
+    assert course.main(["--copy-only"]) == 0
+    assert course.main(["--lang", "pt_BR", "--copy-only"]) == 0
+    english, portuguese = tmp_path / "labsock-course", tmp_path / "labsock-curso"
+    index = "00_index.ipynb"
+    assert (english / index).read_bytes() == (ROOT / "notebooks" / index).read_bytes()
+    assert (portuguese / index).read_bytes() == (ROOT / "notebooks" / "pt_BR" / index).read_bytes()
+    assert "7 notebooks copiados" in capsys.readouterr().out
+
+
 def test_help_is_in_the_language_asked_for(
     capsys: pytest.CaptureFixture[str], environment_language: pytest.MonkeyPatch
 ) -> None:
@@ -100,7 +118,9 @@ def test_help_is_in_the_language_asked_for(
 
 
 def test_an_unknown_edition_is_refused(
-    capsys: pytest.CaptureFixture[str], environment_language: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    environment_language: pytest.MonkeyPatch,
 ) -> None:
     with pytest.raises(SystemExit) as done:
         course.main(["--lang", "fr", "--copy-only"])
@@ -108,6 +128,9 @@ def test_an_unknown_edition_is_refused(
     assert "invalid choice: 'fr'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="no 'fr' edition of the course; there are: en, pt_BR"):
         course.course_notebooks("fr")
+    with pytest.raises(ValueError, match="no 'fr' edition"):
+        course.copy_course(tmp_path / "nowhere", "fr")
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_a_folder_that_cannot_be_made_is_reported_in_portuguese(
