@@ -288,6 +288,14 @@ def compare(udp_result: PingResult, tcp_result: PingResult) -> Figure:
 
 
 def _points(points: Iterable[ThroughputPoint | tuple[str, int, float]]) -> list[ThroughputPoint]:
+    if not isinstance(points, Iterable):
+        # The likely slip: the comparison itself instead of its points.
+        raise UsageError(
+            _(
+                "points must be a list of ThroughputPoint, not {kind}; a SpeedComparison "
+                "gives them with .throughput_points()"
+            ).format(kind=type(points).__name__)
+        )
     out = []
     for point in points:
         if isinstance(point, ThroughputPoint):

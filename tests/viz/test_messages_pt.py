@@ -70,6 +70,17 @@ def test_axes_dpi_and_points_are_refused_in_portuguese() -> None:
         plots.ThroughputPoint("", 64, 1.0)
 
 
+def test_a_speed_comparison_given_to_throughput_points_at_its_points_in_portuguese() -> None:
+    comparison = labsock.compare_speed(count=5, requests=5, sizes=(), repeats=1)
+    with pytest.raises(labsock.UsageError) as wrong:
+        plots.throughput(comparison)  # type: ignore[arg-type]
+    assert str(wrong.value) == (
+        "points deve ser uma lista de ThroughputPoint, não SpeedComparison; "
+        "um SpeedComparison os fornece com .throughput_points()"
+    )
+    assert plots.throughput(comparison.throughput_points()).axes  # what it says works
+
+
 def test_a_sequence_diagram_labels_its_time_axis_in_portuguese() -> None:
     trace = labsock.Trace()
     with trace.socket(socket.AF_INET, socket.SOCK_DGRAM, actor="client") as s:
