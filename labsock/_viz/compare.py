@@ -491,6 +491,22 @@ def sender_cost(costs: Sequence[SenderCost], *, ax: Axes | None = None) -> Figur
         >>> fig.axes[0].get_xlabel()
         'receivers reached'
     """
+    given: object = costs  # what a notebook passed, whatever the annotation says
+    if not isinstance(given, Sequence) or isinstance(given, str):
+        raise UsageError(
+            _(
+                "costs must be a list of SenderCost, one labsock.sender_cost(...) per "
+                "number of receivers, such as [sender_cost(receivers=n) for n in (1, 2, 4)], "
+                "not {kind}"
+            ).format(kind=type(given).__name__)
+        )
+    wrong = [c for c in given if not isinstance(c, SenderCost)]
+    if wrong:
+        raise UsageError(
+            _(
+                "each of costs must be a SenderCost (what labsock.sender_cost returns), not {kind}"
+            ).format(kind=type(wrong[0]).__name__)
+        )
     if not costs:
         raise UsageError(_("sender_cost needs at least one measurement (labsock.sender_cost(...))"))
     runs = sorted(costs, key=lambda c: c.receivers)

@@ -136,12 +136,18 @@ def to_png(fig: Figure, dpi: float = 100) -> bytes:
     """Render ``fig`` to PNG bytes at ``dpi`` dots per inch (no pyplot, no display needed).
 
     For an ``ipywidgets.Image``, a file, or a test. Raises :class:`UsageError`
-    for a ``dpi`` outside 10..1000.
+    for a ``fig`` that is not a figure, or a ``dpi`` outside 10..1000.
 
     >>> from matplotlib.figure import Figure
     >>> to_png(Figure(figsize=(2, 1)))[:4]
     b'\\x89PNG'
     """
+    if not isinstance(fig, Figure):
+        raise UsageError(
+            _("fig must be a matplotlib Figure (what a plots function returns), not {kind}").format(
+                kind=type(fig).__name__
+            )
+        )
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1000:
         raise UsageError(_("dpi must be a number from 10 to 1000, not {dpi!r}").format(dpi=dpi))
     buffer = io.BytesIO()

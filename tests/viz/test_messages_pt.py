@@ -81,6 +81,19 @@ def test_a_speed_comparison_given_to_throughput_points_at_its_points_in_portugue
     assert plots.throughput(comparison.throughput_points()).axes  # what it says works
 
 
+def test_the_wrong_thing_given_to_sender_cost_goodput_or_to_png_is_refused_in_portuguese() -> None:
+    one = labsock.sender_cost(receivers=1, count=5)
+    with pytest.raises(labsock.UsageError, match="costs deve ser uma lista de SenderCost"):
+        plots.sender_cost(one)  # type: ignore[arg-type]
+    with pytest.raises(labsock.UsageError, match="cada valor de costs deve ser um SenderCost"):
+        plots.sender_cost([one, "two"])  # type: ignore[list-item]
+    assert plots.sender_cost([one]).axes  # the list the message asks for works
+    with pytest.raises(labsock.UsageError, match="result deve ser um GoodputResult"):
+        plots.goodput("x")  # type: ignore[arg-type]
+    with pytest.raises(labsock.UsageError, match="fig deve ser uma Figure do matplotlib"):
+        plots.to_png("x")  # type: ignore[arg-type]
+
+
 def test_a_sequence_diagram_labels_its_time_axis_in_portuguese() -> None:
     trace = labsock.Trace()
     with trace.socket(socket.AF_INET, socket.SOCK_DGRAM, actor="client") as s:
