@@ -49,6 +49,7 @@ from labsock._core.errors import (
 )
 from labsock._core.framing import LengthPrefixCodec, LineCodec
 from labsock._core.guard import allow_network, network_allowed
+from labsock._core.i18n import gettext as _
 from labsock._core.i18n import language, set_language
 from labsock._core.impair import DirectionStats, Impairment, LinkEvent, LinkStats
 from labsock._core.records import ProbeRecord
@@ -167,7 +168,7 @@ def __getattr__(name: str) -> object:
         import importlib
 
         return importlib.import_module(f"labsock.{name}")
-    raise AttributeError(f"module 'labsock' has no attribute {name!r}")
+    raise AttributeError(_("module 'labsock' has no attribute {name!r}").format(name=name))
 
 
 def __dir__() -> list[str]:

@@ -38,23 +38,11 @@ from labsock._endpoints.programs import (
     ProgramFailed,
     ProgramTimeout,
 )
-from labsock._panels.cpp_lesson import (
-    RecordedRun,
-    SourceView,
-    available,
-    build,
-    life_cycle,
-    load_ipython_extension,
-    programs,
-    recorded_run,
-    run,
-    show,
-    side_by_side,
-    source,
-    start,
-    tracing,
-)
+from labsock._panels import cpp_lesson as _cpp_lesson
+from labsock._panels.cpp_lesson import *  # noqa: F403 (its __all__, extended below)
 
+# The program endpoints' names, then the lesson's own: cpp_lesson.__all__ is
+# the one list of those, so a name added there is exported here too.
 __all__ = [
     "CPP_FLAGS",
     "CompileError",
@@ -65,18 +53,5 @@ __all__ = [
     "ProgramError",
     "ProgramFailed",
     "ProgramTimeout",
-    "RecordedRun",
-    "SourceView",
-    "available",
-    "build",
-    "life_cycle",
-    "load_ipython_extension",
-    "programs",
-    "recorded_run",
-    "run",
-    "show",
-    "side_by_side",
-    "source",
-    "start",
-    "tracing",
 ]
+__all__ += _cpp_lesson.__all__

@@ -6,9 +6,13 @@
 
 The site has two languages: the English edition at its root and the
 Portuguese one (``notebooks/pt_BR``, with the Portuguese pages of ``docs/``:
-``guia-do-professor.md``, ``glossario.md``) in ``pt/``; every page has a
-language switch (the theme's ``extra.alternate``: English -> ``index.html``,
-Português -> ``pt/index.html``) and the navigation a section per language.
+``guia-do-professor.md``, ``glossario.md``) in ``pt/``, where the theme speaks
+Portuguese (``<html lang="pt-BR">``, its own words too). Every page has a
+language switch (the theme's ``extra.alternate``) that leads to the same page
+in the other language (:func:`language_twins`: each lesson has its twin, the
+guide and the glossary theirs), else to the other edition's home page; the
+navigation has a section per language. (``docs/overrides`` holds the two
+theme partials that do this.)
 
 Four steps, and the build fails at the first that goes wrong:
 
@@ -308,7 +312,9 @@ def stage(executed: Path, source: Path) -> list[tuple[str, str]]:
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(
-        DOCS, source, ignore=shutil.ignore_patterns("mkdocs.yml", "*.py", ".*", *PT_DOCS)
+        DOCS,
+        source,
+        ignore=shutil.ignore_patterns("mkdocs.yml", "*.py", ".*", "overrides", *PT_DOCS),
     )
     (source / PT_SECTION).mkdir()
     for page in sorted(DOCS.glob("*.md")):
@@ -369,6 +375,37 @@ def navigation(source: Path) -> list[dict[str, list[str]]]:
     ]
 
 
+def language_twins(source: Path) -> dict[str, dict[str, str]]:
+    """Each staged page that has a twin in the other language: ``{page: {"en": url, "pt": url}}``.
+
+    A page is keyed by its file in ``source`` (``pt/02_tcp.ipynb``), as MkDocs
+    names it; the urls are the two pages' places in the site (``02_tcp.html``,
+    ``pt/02_tcp.html``), the language switch's links (``docs/overrides``).
+    A lesson's twin has its name, a ``docs/`` page's is its
+    :data:`PT_COUNTERPART`; a page with no twin is not in the result (its
+    switch goes to the other edition's home page).
+    """
+
+    def staged(folder: Path, stem: str) -> Path | None:
+        return next(
+            (p for p in (folder / f"{stem}.ipynb", folder / f"{stem}.md") if p.exists()), None
+        )
+
+    twins: dict[str, dict[str, str]] = {}
+    for english in sorted([*source.glob("*.ipynb"), *source.glob("*.md")]):
+        portuguese = staged(source / PT_SECTION, PT_COUNTERPART.get(english.stem, english.stem))
+        if portuguese is None:
+            continue
+        pages = {"en": english, PT_SECTION: portuguese}
+        urls = {
+            lang: page.relative_to(source).with_suffix(".html").as_posix()
+            for lang, page in pages.items()
+        }
+        for page in pages.values():
+            twins[page.relative_to(source).as_posix()] = urls
+    return twins
+
+
 # -- step 3: mkdocs ----------------------------------------------------------------------------
 def _toc_slugs_like_the_page() -> None:
     # mkdocs-jupyter builds a notebook's table of contents from a Markdown
@@ -420,6 +457,7 @@ def mkdocs_build(source: Path, site: Path) -> None:
             strict=True,
             nav=navigation(source),
         )
+        config.extra["twins"] = language_twins(source)
         build(config)
     finally:
         logger.removeHandler(handler)

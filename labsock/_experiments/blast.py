@@ -20,6 +20,8 @@ from typing import Literal, NamedTuple
 
 from labsock._core.errors import UsageError, WorkerError, os_errors
 from labsock._core.guard import check_bind
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_count, check_seconds, check_size
 from labsock._endpoints.base import JOIN_TIMEOUT
 from labsock._endpoints.kernel import udp_rcvbuf_errors, udp_socket_drops
@@ -27,6 +29,9 @@ from labsock._experiments.flood import REFUSED_SEND, FloodReceiver, finish
 from labsock._results.blast import BlastResult
 
 __all__ = ["blast"]
+
+#: Who failed, when the receiving thread fails (flood.finish translates it).
+_RECEIVING_THREAD = N_("the blast's receiving thread")
 
 #: Largest TCP stream blast() sends (it is held in memory to check every byte).
 MAX_TCP_BYTES = 64 << 20
@@ -106,7 +111,9 @@ def blast(
         0
     """
     if protocol not in ("udp", "tcp"):
-        raise UsageError(f"protocol must be 'udp' or 'tcp', not {protocol!r}")
+        raise UsageError(
+            _("protocol must be 'udp' or 'tcp', not {protocol!r}").format(protocol=protocol)
+        )
     check_count(count, name="count", maximum=1_000_000)
     if protocol == "udp":
         check_size(size, minimum=_HEADER.size, udp=True)
@@ -114,8 +121,10 @@ def blast(
         check_count(size, name="size", minimum=1, maximum=MAX_TCP_BYTES)
         if count * size > MAX_TCP_BYTES:
             raise UsageError(
-                f"count * size = {count * size:,} bytes is too much for one blast: at most "
-                f"{MAX_TCP_BYTES:,} (the whole stream is kept to check every byte)"
+                _(
+                    "count * size = {total:,} bytes is too much for one blast: at most "
+                    "{most:,} (the whole stream is kept to check every byte)"
+                ).format(total=count * size, most=MAX_TCP_BYTES)
             )
     check_count(receive_buffer, name="receive_buffer", minimum=1, maximum=1 << 30)
     if send_buffer is not None:
@@ -132,7 +141,7 @@ def blast(
 def _check_receiver(receiver: FloodReceiver) -> None:
     if receiver.error is not None:
         raise WorkerError(
-            f"the blast's receiving thread failed: {receiver.error!r}"
+            _("the blast's receiving thread failed: {error!r}").format(error=receiver.error)
         ) from receiver.error
 
 
@@ -273,7 +282,7 @@ def _udp(settings: _Settings) -> BlastResult:
     finally:
         sender_done.set()
         # Normally the thread is done by now; on an error, wake it at once.
-        finish(thread, receiver, [rx, tx], failed=True, what="the blast's receiving thread")
+        finish(thread, receiver, [rx, tx], failed=True, what=_RECEIVING_THREAD)
 
     return _result(
         "udp",
@@ -386,7 +395,7 @@ def _tcp(settings: _Settings) -> BlastResult:
                 raise failure
     finally:
         # Normally the thread is done by now; on an error, wake it at once.
-        finish(thread, receiver, [listener, tx], failed=True, what="the blast's receiving thread")
+        finish(thread, receiver, [listener, tx], failed=True, what=_RECEIVING_THREAD)
 
     return _result(
         "tcp",

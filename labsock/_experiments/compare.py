@@ -33,6 +33,8 @@ from collections.abc import Sequence
 
 from labsock._core.errors import ConnectionLost, UsageError, os_errors
 from labsock._core.guard import check_bind
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.probe import HEADER_SIZE
 from labsock._core.records import build_records
 from labsock._core.validate import MAX_UDP_PAYLOAD, check_count, check_seconds, check_size
@@ -45,6 +47,9 @@ from labsock._results.compare import BulkTransfer, SpeedComparison
 from labsock._results.ping import PingResult
 
 __all__ = ["DEFAULT_SIZES", "compare_speed"]
+
+#: Who failed, when the bulk receiver's thread fails (flood.finish translates it).
+_BULK_THREAD = N_("the bulk receiver's thread")
 
 #: Message sizes of the bulk measurement: 64 B to 64 KiB (UDP: 65,507, its maximum).
 DEFAULT_SIZES: tuple[int, ...] = (64, 256, 1024, 4096, 16384, 65536)
@@ -87,8 +92,9 @@ def _tcp_request(
                 n = sock.recv_into(view[got : len(message)])
                 if n == 0:
                     raise ConnectionLost(
-                        f"the TCP echo server closed the connection after {got} of "
-                        f"{len(message)} bytes"
+                        _(
+                            "the TCP echo server closed the connection after {got} of {total} bytes"
+                        ).format(got=got, total=len(message))
                     )
                 got += n
             echoed = time.perf_counter()
@@ -253,9 +259,9 @@ def _tcp_bulk(size: int, count: int, timeout: float, deadline: float) -> BulkTra
             tx.shutdown(socket.SHUT_WR)
         sent_at = time.perf_counter()
     except BaseException:
-        finish(thread, receiver, sockets, failed=True, what="the bulk receiver's thread")
+        finish(thread, receiver, sockets, failed=True, what=_BULK_THREAD)
         raise
-    finish(thread, receiver, sockets, failed=False, what="the bulk receiver's thread")
+    finish(thread, receiver, sockets, failed=False, what=_BULK_THREAD)
     return BulkTransfer(
         protocol="tcp",
         message_size=size,
@@ -341,9 +347,9 @@ def _udp_bulk(
         drops = udp_socket_drops(rx)
     except BaseException:
         sender_done.set()
-        finish(thread, receiver, sockets, failed=True, what="the bulk receiver's thread")
+        finish(thread, receiver, sockets, failed=True, what=_BULK_THREAD)
         raise
-    finish(thread, receiver, sockets, failed=False, what="the bulk receiver's thread")
+    finish(thread, receiver, sockets, failed=False, what=_BULK_THREAD)
     return BulkTransfer(
         protocol="udp",
         message_size=size,
@@ -435,10 +441,16 @@ def compare_speed(
     check_size(size, minimum=HEADER_SIZE, udp=True)
     check_count(requests, name="requests", maximum=100_000)
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
-        raise UsageError(f"sizes must be a sequence of message sizes in bytes, not {sizes!r}")
+        raise UsageError(
+            _("sizes must be a sequence of message sizes in bytes, not {sizes!r}").format(
+                sizes=sizes
+            )
+        )
     if len(sizes) > 16:
-        raise UsageError(f"sizes has {len(sizes)} entries: at most 16 keep the run short")
-    sizes = tuple(check_count(s, name="each of sizes", maximum=MAX_MESSAGE) for s in sizes)
+        raise UsageError(
+            _("sizes has {n} entries: at most 16 keep the run short").format(n=len(sizes))
+        )
+    sizes = tuple(check_count(s, name=_("each of sizes"), maximum=MAX_MESSAGE) for s in sizes)
     check_count(budget, name="budget", minimum=1024, maximum=MAX_BUDGET)
     check_count(max_messages, name="max_messages", maximum=1_000_000)
     check_count(repeats, name="repeats", maximum=10)

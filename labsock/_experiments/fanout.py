@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from labsock._core.errors import UsageError
+from labsock._core.i18n import gettext as _
 from labsock._core.probe import HEADER_SIZE
 from labsock._core.validate import check_count, check_seconds, check_size
 from labsock._endpoints.kernel import udp_rcvbuf_errors
@@ -55,10 +56,18 @@ def _check_schedule(
     if schedule is None:
         return {}
     if not isinstance(schedule, Mapping):
-        raise UsageError(f"{what} must be a dict such as {{'r2': 30}}, not {schedule!r}")
+        raise UsageError(
+            _("{what} must be a dict such as {example}, not {schedule!r}").format(
+                what=what, example="{'r2': 30}", schedule=schedule
+            )
+        )
     for name, seq in schedule.items():
         if name not in names:
-            raise UsageError(f"{what}: there is no receiver {name!r}; the receivers are {names}")
+            raise UsageError(
+                _("{what}: there is no receiver {name!r}; the receivers are {names}").format(
+                    what=what, name=name, names=names
+                )
+            )
         check_count(seq, name=f"{what}[{name!r}]", minimum=0, maximum=count - 1)
     return dict(schedule)
 
@@ -83,10 +92,16 @@ def membership_plan(
     rejoins = _check_schedule(rejoin, "rejoin", names, count)
     for name, seq in rejoins.items():
         if name not in leaves:
-            raise UsageError(f"rejoin[{name!r}]: receiver {name!r} never leaves, so cannot rejoin")
+            raise UsageError(
+                _("rejoin[{name!r}]: receiver {name!r} never leaves, so cannot rejoin").format(
+                    name=name
+                )
+            )
         if seq <= leaves[name]:
             raise UsageError(
-                f"rejoin[{name!r}]={seq} must come after leave[{name!r}]={leaves[name]}"
+                _("rejoin[{name!r}]={seq} must come after leave[{name!r}]={left}").format(
+                    name=name, seq=seq, left=leaves[name]
+                )
             )
     rows = []
     for name in names:
@@ -231,7 +246,9 @@ class FanOutSession:
         result is False for those sent before.
         """
         if receiver.name in self._rows:
-            raise UsageError(f"there already is a receiver {receiver.name!r} in this fan-out")
+            raise UsageError(
+                _("there already is a receiver {name!r} in this fan-out").format(name=receiver.name)
+            )
         expected = [False] * self.sent
         self._rows[receiver.name] = _Row(receiver.name, receiver, receiver.receive_buffer, expected)
         if self.sent:
@@ -385,7 +402,11 @@ class FanOutSession:
     def _live(self, name: str) -> _Row:
         row = self._rows.get(name)
         if row is None or self.receiver(name) is None:
-            raise UsageError(f"there is no receiver {name!r}; the receivers are {self.members}")
+            raise UsageError(
+                _("there is no receiver {name!r}; the receivers are {members}").format(
+                    name=name, members=self.members
+                )
+            )
         return row
 
     def _sync(self) -> None:
@@ -469,7 +490,11 @@ def fan_out(
         if rejoin and name in rejoin:
             schedule.setdefault(rejoin[name], []).append((name, "join"))
     if group is not None and not isinstance(group, (MulticastGroup, str)):
-        raise UsageError(f"group must be a MulticastGroup, an address or None, not {group!r}")
+        raise UsageError(
+            _("group must be a MulticastGroup, an address or None, not {group!r}").format(
+                group=group
+            )
+        )
 
     own = not isinstance(group, MulticastGroup)
     grp = group if isinstance(group, MulticastGroup) else MulticastGroup(group)

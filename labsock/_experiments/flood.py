@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from labsock._core.errors import WorkerError
+from labsock._core.i18n import gettext as _
 from labsock._endpoints.base import JOIN_TIMEOUT, close_socket
 
 __all__ = ["REFUSED_SEND", "FloodReceiver", "finish"]
@@ -60,7 +61,8 @@ def finish(
     queue stayed empty). If the sender ``failed``, or the thread hangs,
     shutting the sockets down wakes it from ``accept``/``recv`` at once,
     which closing alone does not do on every OS. The receiver's error is
-    raised as a :class:`WorkerError` naming ``what`` only when the sender did
+    raised as a :class:`WorkerError` naming ``what`` (marked with ``N_``,
+    translated here) only when the sender did
     not fail: otherwise the sender's error is the one on its way, and says
     more.
     """
@@ -81,4 +83,6 @@ def finish(
         for sock in sockets:
             close_socket(sock)
     if receiver.error is not None and not failed:
-        raise WorkerError(f"{what} failed: {receiver.error!r}") from receiver.error
+        raise WorkerError(
+            _("{what} failed: {error!r}").format(what=_(what), error=receiver.error)
+        ) from receiver.error

@@ -38,6 +38,7 @@ import threading
 import time
 
 from labsock._core.errors import UsageError, WorkerError, os_errors
+from labsock._core.i18n import gettext as _
 from labsock._core.impair import Impairment
 from labsock._core.validate import check_count, check_seconds
 from labsock._endpoints.base import JOIN_TIMEOUT
@@ -84,7 +85,7 @@ class _Receiver:
                 continue
             except OSError as exc:
                 if not self._stop.is_set():
-                    self.errors.append(f"receiver: {exc}")
+                    self.errors.append(_("receiver: {error}").format(error=exc))
                 return
             now = time.perf_counter()
             if len(data) < _MESSAGE.size:
@@ -93,7 +94,7 @@ class _Receiver:
             try:
                 self.sock.sendto(_ACK.pack(seq), peer)  # every copy: the ACK may be lost too
             except OSError as exc:
-                self.errors.append(f"receiver: ACK of #{seq}: {exc}")
+                self.errors.append(_("receiver: ACK of #{seq}: {error}").format(seq=seq, error=exc))
             if attempt == 1:
                 self.original[seq] = now
             if seq in self.arrived:
@@ -144,27 +145,27 @@ def _send_all(
             try:
                 sock.send(_MESSAGE.pack(seq, min(attempts[seq], 255)) + padding)
             except OSError as exc:
-                errors.append(f"sender: #{seq}: {exc}")
+                errors.append(_("sender: #{seq}: {error}").format(seq=seq, error=exc))
         if not any(attempts[s] < _MAX_ATTEMPTS for s in range(next_new) if not acked[s]) and (
             next_new == count
         ):
             break  # gave up on what is left
         wake = start + next_new * interval if next_new < count else now + rto
-        ready, _, _ = select.select([sock], [], [], max(0.0, min(wake - now, rto / 4)))
+        ready = select.select([sock], [], [], max(0.0, min(wake - now, rto / 4)))[0]
         while ready:
             try:
                 data = sock.recv(64)
             except (BlockingIOError, TimeoutError):
                 break
             except OSError as exc:  # e.g. refused: the link is gone
-                errors.append(f"sender: {exc}")
+                errors.append(_("sender: {error}").format(error=exc))
                 break
             if len(data) >= _ACK.size:
                 (seq,) = _ACK.unpack_from(data)
                 if seq < count and not acked[seq]:
                     acked[seq] = True
                     unacked -= 1
-            ready, _, _ = select.select([sock], [], [], 0)
+            ready = select.select([sock], [], [], 0)[0]
     return sent, attempts, errors
 
 
@@ -194,7 +195,11 @@ def head_of_line(
     interval = check_seconds(interval, name="interval", maximum=1.0)
     delay = check_seconds(delay, name="delay", maximum=1.0)
     if isinstance(loss, bool) or not isinstance(loss, (int, float)) or not 0 <= loss < 1:
-        raise UsageError(f"loss must be a probability from 0 up to (not including) 1, not {loss!r}")
+        raise UsageError(
+            _("loss must be a probability from 0 up to (not including) 1, not {loss!r}").format(
+                loss=loss
+            )
+        )
     rto = max(0.01, 6 * delay) if rto is None else rto
     rto = check_seconds(rto, name="rto", allow_zero=False, maximum=5.0)
     receiver = _Receiver()
@@ -220,7 +225,7 @@ def head_of_line(
         receiver.close()
     errors = [*errors, *receiver.errors]
     if any(a == 0 for a in attempts):
-        raise WorkerError("the head-of-line run stopped before every message was sent once")
+        raise WorkerError(_("the head-of-line run stopped before every message was sent once"))
     messages = tuple(
         Message(
             seq=seq,

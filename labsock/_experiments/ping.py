@@ -15,6 +15,7 @@ from typing import Literal
 
 from labsock._core.errors import FramingError, UsageError, os_errors
 from labsock._core.guard import check_destination, family_of
+from labsock._core.i18n import gettext as _
 from labsock._core.probe import (
     HEADER_SIZE,
     SEQ_OFFSET,
@@ -97,14 +98,18 @@ def ping(
     """
     host, port = check_address(address)
     if protocol not in ("udp", "tcp"):
-        raise UsageError(f"protocol must be 'udp' or 'tcp', not {protocol!r}")
+        raise UsageError(
+            _("protocol must be 'udp' or 'tcp', not {protocol!r}").format(protocol=protocol)
+        )
     check_count(count, name="count", maximum=1_000_000)
     check_size(size, minimum=HEADER_SIZE, udp=protocol == "udp")
     if protocol == "tcp" and size > MAX_TCP_SIZE:
         raise UsageError(
-            f"size={size:,} bytes is too big for one ping probe: at most {MAX_TCP_SIZE:,} "
-            "(64 MiB) over TCP. ping times round trips, and holds each probe and its echo "
-            "in memory; to measure bulk transfer use labsock.compare_speed()."
+            _(
+                "size={size:,} bytes is too big for one ping probe: at most {most:,} "
+                "(64 MiB) over TCP. ping times round trips, and holds each probe and its echo "
+                "in memory; to measure bulk transfer use labsock.compare_speed()."
+            ).format(size=size, most=MAX_TCP_SIZE)
         )
     timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=60)
     if interval is not None:
@@ -245,13 +250,13 @@ class _Run:
         sent, total = 0, len(view)
         try:
             while sent < total:
-                readable, writable, _ = select.select([sock], [sock], [], self.timeout)
+                readable, writable = select.select([sock], [sock], [], self.timeout)[:2]
                 if not readable and not writable:
-                    raise TimeoutError("the probe could not be sent: the peer reads nothing")
+                    raise TimeoutError(_("the probe could not be sent: the peer reads nothing"))
                 if readable:
                     receive(sock)
                     if self.peer_closed:
-                        raise ConnectionResetError("the peer closed while the probe was sent")
+                        raise ConnectionResetError(_("the peer closed while the probe was sent"))
                 if writable:
                     sent += sock.send(view[sent : sent + _SEND_WHOLE])
         finally:

@@ -84,7 +84,11 @@ def source(name: str) -> str:
     Raises UsageError for a name that is not one of :func:`programs`.
     """
     if name not in programs():
-        raise UsageError(f"no lesson source called {name!r}; there are: {', '.join(programs())}")
+        raise UsageError(
+            _("no lesson source called {name!r}; there are: {sources}").format(
+                name=name, sources=", ".join(programs())
+            )
+        )
     return (SOURCES / name).read_text(encoding="utf-8")
 
 
@@ -277,7 +281,7 @@ def side_by_side(
     pictures = []
     for figure in (left, right):
         if isinstance(figure, Trace):
-            raise UsageError("give two traces or two figures, not one of each")
+            raise UsageError(_("give two traces or two figures, not one of each"))
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=100, facecolor="white")
         buffer.seek(0)

@@ -48,17 +48,27 @@ class ThroughputPoint:
 
     def __post_init__(self) -> None:
         if not isinstance(self.protocol, str) or not self.protocol:
-            raise UsageError(f"protocol must be a name such as 'tcp', not {self.protocol!r}")
+            raise UsageError(
+                _("protocol must be a name such as 'tcp', not {protocol!r}").format(
+                    protocol=self.protocol
+                )
+            )
         size = self.message_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise UsageError(f"message_size must be a whole number of bytes >= 1, not {size!r}")
+            raise UsageError(
+                _("message_size must be a whole number of bytes >= 1, not {size!r}").format(
+                    size=size
+                )
+            )
         rate = self.bytes_per_second
         if (
             isinstance(rate, bool)
             or not isinstance(rate, (int, float))
             or not (math.isfinite(rate) and rate >= 0)
         ):
-            raise UsageError(f"bytes_per_second must be a finite number >= 0, not {rate!r}")
+            raise UsageError(
+                _("bytes_per_second must be a finite number >= 0, not {rate!r}").format(rate=rate)
+            )
 
 
 def _faster(name_a: str, a: float, name_b: str, b: float, *, higher_is_faster: bool) -> str:
@@ -249,7 +259,7 @@ class SpeedComparison:
     def bulk_at(self, size: int) -> tuple[tuple[BulkTransfer, ...], tuple[BulkTransfer, ...]]:
         """``(udp_runs, tcp_runs)``: every repeat at the message size closest to ``size``."""
         if not self.tcp_bulk:
-            raise UsageError("this comparison measured no bulk throughput (sizes=())")
+            raise UsageError(_("this comparison measured no bulk throughput (sizes=())"))
         nearest = min(self.sizes, key=lambda s: abs(s - size))
         indices = [i for i, b in enumerate(self.tcp_bulk) if b.message_size == nearest]
         return (

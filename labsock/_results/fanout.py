@@ -121,7 +121,9 @@ class FanOutResult:
             return self.names.index(name)
         except ValueError:
             raise UsageError(
-                f"there is no receiver {name!r}; the receivers are {self.names}"
+                _("there is no receiver {name!r}; the receivers are {members}").format(
+                    name=name, members=self.names
+                )
             ) from None
 
     def row(self, name: str) -> tuple[bool, ...]:

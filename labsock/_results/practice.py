@@ -10,12 +10,13 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
+from labsock._core.i18n import N_
 from labsock._core.i18n import gettext as _
 
 __all__ = ["NOT_ATTEMPTED", "GoodputResult", "GoodputRow"]
 
 #: How a report calls an exercise whose starter code still raises NotImplementedError.
-NOT_ATTEMPTED = "not attempted yet"
+NOT_ATTEMPTED = N_("not attempted yet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,8 @@ class GoodputResult:
 
     def _repr_html_(self) -> str:
         if not self.attempted:
-            return f"<p>goodput: <b>{html.escape(_(NOT_ATTEMPTED))}</b></p>"
+            status = f"<b>{html.escape(_(NOT_ATTEMPTED))}</b>"
+            return f"<p>{html.escape(_('goodput: {status}')).format(status=status)}</p>"
         rows = "".join(
             f"<tr><td>{a}</td><td>{b}</td><td>{c}</td><td>{html.escape(d)}</td></tr>"
             for a, b, c, d in self._lines()

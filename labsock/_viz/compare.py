@@ -288,6 +288,14 @@ def compare(udp_result: PingResult, tcp_result: PingResult) -> Figure:
 
 
 def _points(points: Iterable[ThroughputPoint | tuple[str, int, float]]) -> list[ThroughputPoint]:
+    if not isinstance(points, Iterable):
+        # The likely slip: the comparison itself instead of its points.
+        raise UsageError(
+            _(
+                "points must be a list of ThroughputPoint, not {kind}; a SpeedComparison "
+                "gives them with .throughput_points()"
+            ).format(kind=type(points).__name__)
+        )
     out = []
     for point in points:
         if isinstance(point, ThroughputPoint):
@@ -296,8 +304,10 @@ def _points(points: Iterable[ThroughputPoint | tuple[str, int, float]]) -> list[
             out.append(ThroughputPoint(*point))
         else:
             raise UsageError(
-                "each point must be a ThroughputPoint or a (protocol, message_size, "
-                f"bytes_per_second) tuple, not {point!r}"
+                _(
+                    "each point must be a ThroughputPoint or a (protocol, message_size, "
+                    "bytes_per_second) tuple, not {point!r}"
+                ).format(point=point)
             )
     return out
 
@@ -481,8 +491,24 @@ def sender_cost(costs: Sequence[SenderCost], *, ax: Axes | None = None) -> Figur
         >>> fig.axes[0].get_xlabel()
         'receivers reached'
     """
+    given: object = costs  # what a notebook passed, whatever the annotation says
+    if not isinstance(given, Sequence) or isinstance(given, str):
+        raise UsageError(
+            _(
+                "costs must be a list of SenderCost, one labsock.sender_cost(...) per "
+                "number of receivers, such as [sender_cost(receivers=n) for n in (1, 2, 4)], "
+                "not {kind}"
+            ).format(kind=type(given).__name__)
+        )
+    wrong = [c for c in given if not isinstance(c, SenderCost)]
+    if wrong:
+        raise UsageError(
+            _(
+                "each of costs must be a SenderCost (what labsock.sender_cost returns), not {kind}"
+            ).format(kind=type(wrong[0]).__name__)
+        )
     if not costs:
-        raise UsageError("sender_cost needs at least one measurement (labsock.sender_cost(...))")
+        raise UsageError(_("sender_cost needs at least one measurement (labsock.sender_cost(...))"))
     runs = sorted(costs, key=lambda c: c.receivers)
     fig, ax = _style.target(ax)
     x = [c.receivers for c in runs]

@@ -222,8 +222,9 @@ def _mark_misses(ax: Axes, codes: np.ndarray) -> None:
 def _check(result: object) -> FanOutResult:
     if not isinstance(result, FanOutResult):
         raise UsageError(
-            f"result must be a FanOutResult (what labsock.fan_out returns), "
-            f"not {type(result).__name__}"
+            _("result must be a FanOutResult (what labsock.fan_out returns), not {kind}").format(
+                kind=type(result).__name__
+            )
         )
     return result
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -194,15 +195,25 @@ def _clear_corner(
     return "upper left" if left < right else "upper right"
 
 
-def _draw_cdf(ax: Axes, result: PingResult) -> Axes:
+def _rtt_axis(ax: Axes, result: PingResult, axis: Literal["x", "y"]) -> tuple[RttView | None, str]:
+    """The view of the round-trip times and the label of the ``axis`` that shows them.
+
+    When nothing was answered, ``ax`` says why instead (``_silence``), the
+    ``axis`` loses its ticks and the view is ``None``: the figures that put
+    round-trip times on an axis share this start.
+    """
     message = _silence(result)
-    xlabel = _("round-trip time")
     if message is not None:
         _style.no_data(ax, message)
-        ax.set_xticks([])
-    else:
-        view = _style.rtt_view(result.rtts)
-        xlabel = view.label()
+        (ax.set_xticks if axis == "x" else ax.set_yticks)([])
+        return None, _("round-trip time")
+    view = _style.rtt_view(result.rtts)
+    return view, view.label()
+
+
+def _draw_cdf(ax: Axes, result: PingResult) -> Axes:
+    view, xlabel = _rtt_axis(ax, result, "x")
+    if view is not None:
         values = np.sort(np.asarray(result.rtts) * view.scale)
         share = np.arange(1, len(values) + 1) / len(values) * 100
         ax.step(
@@ -252,7 +263,7 @@ def latency(result: PingResult, *, ax: Axes | Sequence[Axes] | None = None) -> F
     else:
         pair = list(ax)
         if len(pair) != 2 or not all(isinstance(a, Axes) for a in pair):
-            raise UsageError("ax must be one matplotlib Axes or a pair of them (histogram, CDF)")
+            raise UsageError(_("ax must be one matplotlib Axes or a pair of them (histogram, CDF)"))
         hist_ax, cdf_ax = pair
         fig = _style.root(hist_ax)
     _draw_histogram(hist_ax, result)
@@ -277,14 +288,8 @@ def latency(result: PingResult, *, ax: Axes | Sequence[Axes] | None = None) -> F
 
 # -- RTT of each probe ---------------------------------------------------------------
 def _draw_rtt_by_seq(ax: Axes, result: PingResult) -> Axes:
-    message = _silence(result)
-    ylabel = _("round-trip time")
-    if message is not None:
-        _style.no_data(ax, message)
-        ax.set_yticks([])
-    else:
-        view = _style.rtt_view(result.rtts)
-        ylabel = view.label()
+    view, ylabel = _rtt_axis(ax, result, "y")
+    if view is not None:
         answered = [(r.seq, r.rtt) for r in result.records if r.rtt is not None]
         seqs = np.array([seq for seq, _ in answered])
         values = np.array([rtt for _, rtt in answered]) * view.scale

@@ -25,13 +25,26 @@ def goodput(result: GoodputResult) -> Figure | None:
         draw: the functions are not written yet, or no transfer succeeded.
         A cell whose last line returns None shows nothing.
 
+    Raises:
+        UsageError: ``result`` is not a :class:`GoodputResult`.
+
     Example:
         >>> from labsock._results.practice import GoodputResult
         >>> goodput(GoodputResult(False, 60, 0, 0.001, (), None)) is None
         True
     """
+    from labsock._core.errors import UsageError
     from labsock._core.i18n import gettext as _
+    from labsock._results.practice import GoodputResult
     from labsock._viz.style import COLORS, finish_axes, legend, new_figure
+
+    if not isinstance(result, GoodputResult):
+        raise UsageError(
+            _(
+                "result must be a GoodputResult (what exercises.measure_goodput returns), "
+                "not {kind}"
+            ).format(kind=type(result).__name__)
+        )
 
     good = [r for r in result.rows if r.goodput is not None]
     if not result.attempted or not good:

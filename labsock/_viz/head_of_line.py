@@ -42,8 +42,9 @@ def head_of_line(result: HeadOfLineResult, *, ax: Axes | None = None) -> Figure:
     """
     if not isinstance(result, HeadOfLineResult):
         raise UsageError(
-            "result must be a HeadOfLineResult (what labsock.head_of_line returns), "
-            f"not {type(result).__name__}"
+            _(
+                "result must be a HeadOfLineResult (what labsock.head_of_line returns), not {kind}"
+            ).format(kind=type(result).__name__)
         )
     fig, ax = _style.target(ax)
     seqs = np.arange(result.count)

@@ -53,7 +53,9 @@ def _events(trace: object) -> list[TraceEvent]:
     if isinstance(trace, (list, tuple)) and all(isinstance(e, TraceEvent) for e in trace):
         return list(trace)
     raise UsageError(
-        f"trace must be a labsock Trace (or a list of its events), not {type(trace).__name__}"
+        _("trace must be a labsock Trace (or a list of its events), not {kind}").format(
+            kind=type(trace).__name__
+        )
     )
 
 
@@ -316,7 +318,7 @@ def _draw_times(ax: Axes, story: Story, top: float, width: float) -> None:
     ax.text(
         2,
         top,
-        f"time\n({unit})",
+        _("time\n({unit})").format(unit=unit),
         ha="left",
         va="center",
         fontsize=_TEXT_SIZE,

@@ -136,14 +136,20 @@ def to_png(fig: Figure, dpi: float = 100) -> bytes:
     """Render ``fig`` to PNG bytes at ``dpi`` dots per inch (no pyplot, no display needed).
 
     For an ``ipywidgets.Image``, a file, or a test. Raises :class:`UsageError`
-    for a ``dpi`` outside 10..1000.
+    for a ``fig`` that is not a figure, or a ``dpi`` outside 10..1000.
 
     >>> from matplotlib.figure import Figure
     >>> to_png(Figure(figsize=(2, 1)))[:4]
     b'\\x89PNG'
     """
+    if not isinstance(fig, Figure):
+        raise UsageError(
+            _("fig must be a matplotlib Figure (what a plots function returns), not {kind}").format(
+                kind=type(fig).__name__
+            )
+        )
     if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1000:
-        raise UsageError(f"dpi must be a number from 10 to 1000, not {dpi!r}")
+        raise UsageError(_("dpi must be a number from 10 to 1000, not {dpi!r}").format(dpi=dpi))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
     return buffer.getvalue()
@@ -169,7 +175,9 @@ def target(ax: Axes | None, figsize: tuple[float, float] = FIGSIZE) -> tuple[Fig
         fig = new_figure(figsize)
         return fig, fig.subplots()
     if not isinstance(ax, Axes):
-        raise UsageError(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}")
+        raise UsageError(
+            _("ax must be a matplotlib Axes or None, not {kind}").format(kind=type(ax).__name__)
+        )
     return root(ax), ax
 
 
@@ -177,7 +185,9 @@ def check_result(result: object, name: str = "result") -> PingResult:
     """``result`` if it is a :class:`PingResult`, else :class:`UsageError` naming ``name``."""
     if not isinstance(result, PingResult):
         raise UsageError(
-            f"{name} must be a PingResult (what labsock.ping returns), not {type(result).__name__}"
+            _("{name} must be a PingResult (what labsock.ping returns), not {kind}").format(
+                name=name, kind=type(result).__name__
+            )
         )
     return result
 

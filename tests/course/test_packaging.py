@@ -198,6 +198,13 @@ def test_pip_only_path_copies_the_notebooks_and_keeps_the_students_work(
     assert (folder / "00_index.ipynb").exists()
     assert "kept your" in again
     assert practice.name in again
+    # The Portuguese edition ships too, and the command then speaks Portuguese.
+    curso = run("meu-curso", "--copy-only", "--lang", "pt_BR")
+    pt_folder = home / "meu-curso"
+    assert sorted(p.name for p in pt_folder.glob("*.ipynb")) == expected
+    index = (pt_folder / "00_index.ipynb").read_text(encoding="utf-8")
+    assert index == (ROOT / "notebooks" / "pt_BR" / "00_index.ipynb").read_text(encoding="utf-8")
+    assert "pasta do curso" in curso
 
 
 def test_binder_image_leaves_the_teachers_folder_out(tmp_path: Path) -> None:

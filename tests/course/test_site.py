@@ -258,12 +258,23 @@ def test_every_page_has_the_language_switch_and_the_portuguese_pages_link_back(
     pages = sorted(site.rglob("*.html"))
     portuguese = [page for page in pages if page.parent == site / "pt"]
     assert len(portuguese) == len(list(PORTUGUESE.glob("*.ipynb"))) + 2  # + guide, glossary
+    twin_names = {**site_builder.PT_COUNTERPART, "index": "index"}
+    twin_names |= {n.stem: n.stem for n in NOTEBOOKS.glob("*.ipynb") if n.stem != "index"}
     for page in pages:
         if page.name == "404.html":
             continue  # its links start at the site's root: no switch to check from disk
-        assert _switch(page) == {"en": site / "index.html", "pt": site / "pt" / "index.html"}, (
-            page.relative_to(site)
-        )
+        # The switch leads to this very page in the other language (every page has a twin).
+        if page.parent == site:
+            en_page, pt_page = page, site / "pt" / f"{twin_names[page.stem]}.html"
+        else:
+            back = {pt: en for en, pt in twin_names.items()}
+            en_page, pt_page = site / f"{back[page.stem]}.html", page
+        assert _switch(page) == {"en": en_page, "pt": pt_page}, page.relative_to(site)
+        assert en_page.is_file(), page.relative_to(site)
+        assert pt_page.is_file(), page.relative_to(site)
+        # And the page says which language it is in.
+        lang = "pt-BR" if page.parent == site / "pt" else "en"
+        assert f'<html lang="{lang}"' in page.read_text("utf-8"), page.relative_to(site)
         # The logo leads to the home page's file, not to a folder (a listing from disk).
         logo = re.search(
             r'<a href="([^"]+)"[^>]*class="md-header__button md-logo"', page.read_text("utf-8")
@@ -272,6 +283,8 @@ def test_every_page_has_the_language_switch_and_the_portuguese_pages_link_back(
         assert (page.parent / logo[1]).resolve() == site / "index.html", page.relative_to(site)
     home = (site / "index.html").read_text(encoding="utf-8")
     assert 'href="pt/index.html"' in home
+    # The theme's own words on a Portuguese page are Portuguese too.
+    assert 'placeholder="Buscar"' in (site / "pt" / "02_tcp.html").read_text("utf-8")
     for page in portuguese:
         text = page.read_text(encoding="utf-8")
         # The navigation's English section links back to the English pages.
@@ -347,3 +360,72 @@ def test_staging_puts_the_portuguese_edition_in_pt_with_a_nav_section_per_langua
         str(p.relative_to(source)) for p in source.rglob("*.*") if p.suffix in (".md", ".ipynb")
     }
     assert staged == set(english["English"]) | set(portuguese["Português"])
+
+
+def _staged_editions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A course map and one lesson per edition, staged with the real docs/ pages."""
+    executed = tmp_path / "executed"
+    (executed / "pt_BR").mkdir(parents=True)
+
+    def markdown(text: str) -> str:  # a notebook nbconvert accepts: one Markdown cell
+        cell = {"cell_type": "markdown", "id": "only", "metadata": {}, "source": [text]}
+        return json.dumps({"metadata": {}, "nbformat": 4, "nbformat_minor": 5, "cells": [cell]})
+
+    for folder, title in ((executed, "Map"), (executed / "pt_BR", "Mapa")):
+        page = markdown(f"# {title}\n\n[1](01_sockets.ipynb)")
+        (folder / "00_index.ipynb").write_text(page, encoding="utf-8")
+        (folder / "01_sockets.ipynb").write_text(markdown("# 1"), encoding="utf-8")
+
+    def no_mermaid(target: Path) -> Path:  # the real one may fetch with npm
+        script = target / site_builder.MERMAID_JS
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text("// stand-in", encoding="utf-8")
+        return script
+
+    monkeypatch.setattr(site_builder, "vendor_mermaid", no_mermaid)
+    source = tmp_path / "site-src"
+    site_builder.stage(executed, source)
+    return source
+
+
+def test_each_page_has_its_twin_in_the_other_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _staged_editions(tmp_path, monkeypatch)
+    (source / "notes.md").write_text("# English only\n", encoding="utf-8")
+    twins = site_builder.language_twins(source)
+    lesson = {"en": "01_sockets.html", "pt": "pt/01_sockets.html"}
+    guide = {"en": "teaching-guide.html", "pt": "pt/guia-do-professor.html"}
+    assert twins["01_sockets.ipynb"] == twins["pt/01_sockets.ipynb"] == lesson
+    assert (
+        twins["index.ipynb"]
+        == twins["pt/index.ipynb"]
+        == {"en": "index.html", "pt": "pt/index.html"}
+    )
+    assert twins["teaching-guide.md"] == twins["pt/guia-do-professor.md"] == guide
+    assert twins["glossary.md"] == {"en": "glossary.html", "pt": "pt/glossario.html"}
+    assert "notes.md" not in twins  # no Portuguese page: its switch goes home
+
+
+def test_a_built_site_switches_to_the_same_page_and_declares_pt_br(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real MkDocs build of a small staged site (seconds): the theme overrides at work.
+    source = _staged_editions(tmp_path, monkeypatch)
+    site = tmp_path / "site"
+    site_builder.mkdocs_build(source, site)
+    assert site_builder.broken_links(site) == []
+    expected = {
+        "01_sockets.html": ("en", "01_sockets.html", "pt/01_sockets.html"),
+        "pt/01_sockets.html": ("pt-BR", "01_sockets.html", "pt/01_sockets.html"),
+        "teaching-guide.html": ("en", "teaching-guide.html", "pt/guia-do-professor.html"),
+        "pt/guia-do-professor.html": ("pt-BR", "teaching-guide.html", "pt/guia-do-professor.html"),
+        "pt/glossario.html": ("pt-BR", "glossary.html", "pt/glossario.html"),
+        "pt/index.html": ("pt-BR", "index.html", "pt/index.html"),
+    }
+    for name, (lang, english, portuguese) in expected.items():
+        page = site / name
+        assert f'<html lang="{lang}"' in page.read_text(encoding="utf-8"), name
+        assert _switch(page) == {"en": site / english, "pt": site / portuguese}, name
+    assert 'placeholder="Buscar"' in (site / "pt" / "01_sockets.html").read_text("utf-8")
+    assert 'placeholder="Search"' in (site / "01_sockets.html").read_text("utf-8")

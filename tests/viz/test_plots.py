@@ -321,6 +321,16 @@ def test_no_replies_says_so_instead_of_crashing(draw: Callable[[PingResult], Fig
         assert list(line(fig.axes[0], "lost").get_xdata()) == list(range(30))
 
 
+def test_silent_rtt_axes_lose_their_ticks_and_keep_a_plain_label() -> None:
+    # The distribution (RTT on x) and each-probe plot (RTT on y) share one start.
+    result = make_result(30, [], unreachable=30)
+    cdf = plots.latency(result).axes[1]
+    assert (cdf.get_xlabel(), list(cdf.get_xticks())) == ("round-trip time", [])
+    each = plots.rtt_by_seq(result).axes[0]
+    assert (each.get_ylabel(), list(each.get_yticks())) == ("round-trip time", [])
+    assert list(each.get_xticks())  # the sequence numbers stay
+
+
 @pytest.mark.parametrize("draw", ALL_PING_PLOTS, ids=lambda f: f.__name__)
 def test_one_reply_and_no_probes_still_draw(draw: Callable[[PingResult], Figure]) -> None:
     one = draw(make_result(1, [0]))
