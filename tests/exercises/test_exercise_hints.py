@@ -106,6 +106,17 @@ def echo_gives_up_on_any_error(listener: socket.socket, stop: threading.Event) -
         return
 
 
+def _echo_until_a_short_read(conn: socket.socket) -> None:
+    while True:
+        data = conn.recv(1024)
+        conn.sendall(data)
+        if len(data) < 1024:  # the mistake: a short read taken for the end of the message
+            return
+
+
+echo_stops_at_a_short_read = _accept_loop(_echo_until_a_short_read)
+
+
 def echo_blocks_in_accept(listener: socket.socket, stop: threading.Event) -> None:
     while not stop.is_set():  # the mistake: looks at stop, but accept() has no timeout
         try:
@@ -530,6 +541,25 @@ def rdt_receive_blocks(sock: socket.socket, stop: threading.Event) -> list[bytes
     return delivered
 
 
+def rdt_receive_ignores_stop(sock: socket.socket, stop: threading.Event) -> list[bytes]:
+    delivered: list[bytes] = []
+    expected = 0
+    sock.settimeout(0.1)
+    while True:  # the mistake: wakes up every 0.1 s, yet never looks at stop
+        try:
+            packet, sender = sock.recvfrom(65536)
+        except TimeoutError:
+            continue
+        except OSError:
+            return delivered
+        (seq,) = struct.unpack_from("!I", packet, 1)
+        if seq == expected:
+            delivered.append(packet[5:])
+            expected += 1
+        if seq < expected:
+            sock.sendto(b"A" + struct.pack("!I", seq), sender)
+
+
 # -- exercise 6 ---------------------------------------------------------------------------
 
 
@@ -667,6 +697,28 @@ def threads_keep_connections_open(listener: socket.socket, stop: threading.Event
     _thread_per_client(listener, stop, serve)
 
 
+def threads_block_in_accept(listener: socket.socket, stop: threading.Event) -> None:
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            try:
+                while data := conn.recv(4096):
+                    conn.sendall(data)
+            except OSError:
+                pass
+
+    threads = []
+    while not stop.is_set():  # the mistake: looks at stop, but accept() has no timeout
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            break
+        thread = threading.Thread(target=serve, args=(conn,), daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(3.0)
+
+
 def threads_ignore_stop(listener: socket.socket, stop: threading.Event) -> None:
     def serve(conn: socket.socket) -> None:
         with conn:
@@ -731,6 +783,7 @@ CASES = [
     (E1, (first.recv_once,), "echoes 1 MiB", ("Keep calling recv()",)),
     (E1, (echo_gives_up_on_any_error,), "vanished mid-message", ("catch OSError",)),
     (E1, (echo_blocks_in_accept,), "returns soon after stop", ("listener a timeout",)),
+    (E1, (echo_stops_at_a_short_read,), "one byte at a time", ("Keep calling recv()",)),
     # exercise 2
     (E2, (ping_without_attempt,), "sends probes", ("f'ping {seq} {attempt}'",)),
     (E2, (ping_counts_from_one,), "sends probes", ("seq 0 to",)),
@@ -778,12 +831,14 @@ CASES = [
     (R, (rdt_send_returns_message_count, S.rdt_receive), "returns how many", ("count every",)),
     (R, (rdt_send_returns_nothing, S.rdt_receive), "returns how many", ("return it",)),
     (R, (S.rdt_send, rdt_receive_blocks), "rdt_receive returns soon", ("stop.is_set()",)),
+    (R, (S.rdt_send, rdt_receive_ignores_stop), "rdt_receive returns soon", ("times out",)),
     # exercise 6
     (C, (threads_share_one_line,), "client's bytes apart", ("own buffer",)),
     (C, (selectors_share_one_line,), "client's bytes apart", ("own buffer",)),
     (C, (one_clients_error_ends_all,), "vanish mid-message", ("one client's trouble",)),
     (C, (threads_keep_connections_open,), "closes each connection", ("recv() returns b''",)),
     (C, (threads_ignore_stop,), "returns soon after stop", ("stop.is_set()",)),
+    (C, (threads_block_in_accept,), "returns soon after stop", ("listener a timeout",)),
     (C, (threads_never_joined,), "leaves no thread running", ("join()",)),
     (C, (starts_a_housekeeper,), "leaves no thread running", ("threads of your server",)),
 ]
@@ -811,19 +866,22 @@ def test_wrong_solution_fails_the_criterion_it_gets_wrong(
 
 def test_every_criterion_meets_two_wrong_solutions() -> None:
     """Each check's criteria (as the reference passes them) against the wrong solutions here."""
-    names = {
-        "echo": check_echo_server(S.echo_server),
-        "ping": check_udp_ping(S.udp_ping),
-        "framing": check_framing(S.send_message, S.recv_message),
-        "discovery": check_discovery(S.multicast_sockets, S.discover),
-        "reliable": check_reliable(S.rdt_send, S.rdt_receive),
-        "concurrent": check_concurrent_server(S.concurrent_echo_server),
+    reports = {
+        check_echo_server: check_echo_server(S.echo_server),
+        check_udp_ping: check_udp_ping(S.udp_ping),
+        check_framing: check_framing(S.send_message, S.recv_message),
+        check_discovery: check_discovery(S.multicast_sockets, S.discover),
+        check_reliable: check_reliable(S.rdt_send, S.rdt_receive),
+        check_concurrent_server: check_concurrent_server(S.concurrent_echo_server),
     }
     listed = [(p.values[0], p.values[2]) for p in first.WRONG] + [(c[0], c[2]) for c in CASES]
+    assert {check for check, _ in listed} <= set(reports), "a case of a check not counted here"
     short = []
-    for report in names.values():
+    for check, report in reports.items():
         for c in report.criteria:
-            n = sum(1 for _, fragment in listed if fragment in c.name)
+            # Only this check's wrong solutions count: "one byte at a time" is also
+            # a criterion of the framing check.
+            n = sum(1 for chk, fragment in listed if chk is check and fragment in c.name)
             if n < 2:
-                short.append(f"{c.name}: {n}")
+                short.append(f"{check.__name__}: {c.name}: {n}")
     assert not short, short
