@@ -305,7 +305,11 @@ def _usage() -> str:
 
 
 def _cpp_magic(line: str, cell: str) -> None:
-    """Compile the cell as program NAME, run it with ARGS, print its output."""
+    """Compile the cell as program NAME, run it with ARGS, print its output.
+
+    NAME then holds the :class:`Program` (or, if it did not compile, the
+    :class:`CompileError`, whose message was printed).
+    """
     from IPython import get_ipython
 
     try:
@@ -342,6 +346,7 @@ def _cpp_magic(line: str, cell: str) -> None:
         print(why, file=sys.stderr)
         return
     shell = get_ipython()
+    program: Program | None = None
     try:
         # The magic's own line is the cell's line 1: C++ starts on line 2.
         exe = compile_program(cell, name=name, first_line=2)
@@ -367,7 +372,11 @@ def _cpp_magic(line: str, cell: str) -> None:
         program.wait()
     except LabsockError as exc:
         # Student code: the message is the whole story; a traceback (or even
-        # the class name) would only hide it.
+        # the class name) would only hide it. A program that did not compile
+        # leaves its error under NAME (a check, or the student, can look at it);
+        # one that ran and failed stays there as the Program it is.
+        if shell is not None and program is None:
+            shell.user_ns[name] = exc.with_traceback(None)
         print(exc, file=sys.stderr)
         return
     if program.stdout:

@@ -1018,7 +1018,8 @@ def test_goodput_of_stop_and_wait_retransmits_under_loss_and_has_a_tcp_line() ->
     # TCP's line is measured (one message per round trip against a full window:
     # about 40 times faster here). How much faster is a timing, shown in the
     # practice notebook, not asserted: the project keeps timings out of unit tests.
-    assert result.tcp is not None and result.tcp > 0
+    assert result.tcp is not None
+    assert result.tcp > 0
     assert "kB/s" in str(result)
     fig = plots.goodput(result)
     assert fig is not None
