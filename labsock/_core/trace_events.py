@@ -33,7 +33,7 @@ __all__ = [
 Address = tuple[str, int]
 
 #: Calls that hand data to the kernel.
-SENDING = frozenset({"send", "sendall", "sendto"})
+SENDING = frozenset({"send", "sendall", "sendto", "sendmsg"})
 #: Calls that return data the kernel received.
 RECEIVING = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
 #: Calls placed at the moment they returned: they wait for something to arrive.

@@ -4,8 +4,8 @@ A :class:`Trace` hands out :class:`TracedSocket` objects. A traced socket *is*
 a real ``socket.socket`` (a subclass), so the lesson's code stays plain
 socket code except the line that creates the socket; each call it makes
 (``socket``, ``bind``, ``listen``, ``connect``, ``accept``, ``send``,
-``sendall``, ``sendto``, ``recv`` and friends, ``shutdown``, ``close``) is
-recorded as a frozen :class:`TraceEvent`. Errors the real call raises are
+``sendall``, ``sendto``, ``sendmsg``, ``recv`` and friends, ``shutdown``,
+``close``) is recorded as a frozen :class:`TraceEvent`. Errors the real call raises are
 recorded and re-raised unchanged. The echo servers record their calls into a
 trace too (``TCPEchoServer(trace=trace)``).
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from labsock._core.errors import UsageError
@@ -341,6 +341,37 @@ class TracedSocket(socket.socket):
             lambda: socket.socket.sendto(self, data, flags, self._guard(address)),
             lambda sent: (f"{describe_bytes(sent)} taken", sent, None),
             peer=address_of(address),
+        )
+
+    def sendmsg(
+        self,
+        buffers: Iterable[ReadableBuffer],
+        ancdata: Iterable[Any] = (),
+        flags: int = 0,
+        address: Any = None,
+        /,
+    ) -> int:
+        """``socket.sendmsg``, recorded; a destination passes the loopback guard first.
+
+        Without ``address`` (a connected socket) nothing new is checked: the
+        guard saw the destination at ``connect``.
+        """
+        chunks = list(buffers)  # an iterator is read once: here, not by the real call too
+        _, text = _payload(b"".join(chunks))
+        args = text if address is None else f"{text} to {format_address(address)}"
+
+        def run() -> int:
+            # The guard runs inside the recorded call, as for sendto: a refusal
+            # is the call's error in the trace, and no packet has left.
+            target = None if address is None else self._guard(address)
+            return socket.socket.sendmsg(self, chunks, ancdata, flags, target)
+
+        return self._traced(
+            "sendmsg",
+            args,
+            run,
+            lambda sent: (f"{describe_bytes(sent)} taken", sent, None),
+            peer=None if address is None else address_of(address),
         )
 
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
