@@ -145,9 +145,18 @@ def draw_group(family: int = 4) -> str:
     raise UsageError("no free multicast group left to draw in this process: close some groups")
 
 
-def _reserve(group: str) -> None:
+def _reserve(group: str) -> bool:
+    """Never draw ``group``: a group made by hand holds it. True if it was not yet held."""
     with _drawn_lock:
+        new = group not in _drawn
         _drawn.add(group)
+        return new
+
+
+def _unreserve(group: str) -> None:
+    """Let ``group`` be drawn again: it was drawn for a group that was never made."""
+    with _drawn_lock:
+        _drawn.discard(group)
 
 
 # -- the loopback interface ---------------------------------------------------

@@ -50,6 +50,7 @@ from labsock._endpoints.mcaddress import (
     _ipv4_interface,
     _ipv6_interface,
     _reserve,
+    _unreserve,
     check_group,
     draw_group,
 )
@@ -242,11 +243,11 @@ class MulticastGroup(Endpoint):
     ) -> None:
         if family not in (None, 4, 6):
             raise UsageError(f"family must be 4 or 6, not {family!r}")
-        if group is None:
-            group, family = draw_group(family or 4), family or 4
-        else:
+        # Every check comes before a group is drawn or reserved: a refused
+        # group must leave the process's set of groups as it found it.
+        if group is not None:
             group, family = check_group(group, family)
-            _reserve(group)
+        family = family or 4
         check_port(port)
         ttl = check_count(ttl, name="ttl", minimum=0, maximum=255)
         if interface is None:
@@ -258,14 +259,23 @@ class MulticastGroup(Endpoint):
             interface = _ipv4_interface(interface)
         else:
             _ipv6_interface(interface)
+        if group is None:
+            group, ours = draw_group(family), True  # reserved as it is drawn
+        else:
+            ours = _reserve(group)  # a group given by hand is never drawn for another
         # The placeholder holds the port for the group's life; it never joins
         # and hears nothing (IP_MULTICAST_ALL cleared, tiny buffer).
-        placeholder = _bound_socket(family, group, port, interface)
         try:
-            placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
-            bound_port: int = placeholder.getsockname()[1]
+            placeholder = _bound_socket(family, group, port, interface)
+            try:
+                placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+                bound_port: int = placeholder.getsockname()[1]
+            except BaseException:
+                placeholder.close()
+                raise
         except BaseException:
-            placeholder.close()
+            if ours:
+                _unreserve(group)  # no group was made: leave the set as it was
             raise
         super().__init__()
         self._placeholder = placeholder
