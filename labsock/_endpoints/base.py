@@ -146,14 +146,24 @@ class Endpoint:
     def _release(self) -> None:
         """Close the sockets; called once by close() after the workers stopped."""
 
-    def _check_open(self, action: str = N_("use")) -> None:
-        """Raise ClosedError once closed; ``action`` is marked with N_ by the caller."""
+    def _check_open(self, action: str = N_("use this {kind}")) -> None:
+        """Raise ClosedError once closed.
+
+        ``action`` is marked with N_ by the caller and names the endpoint with
+        ``{kind}`` ("get the address of this {kind}"), so that a translation
+        can word the whole phrase; one without ``{kind}`` gets " this {kind}".
+        """
         if self._closed.is_set():
+            kind = _(self.kind)
+            if "{kind}" in action:
+                what = _(action).format(kind=kind)
+            else:
+                what = _("{action} this {kind}").format(action=_(action), kind=kind)
             raise ClosedError(
                 _(
-                    "cannot {action} this {kind}: it was closed. Create a new one "
+                    "cannot {what}: it was closed. Create a new one "
                     "(re-running the cell that made it does that)."
-                ).format(action=_(action), kind=_(self.kind))
+                ).format(what=what)
             )
 
     # -- public ---------------------------------------------------------

@@ -180,7 +180,7 @@ class ImpairedLink(Endpoint):
     @property
     def address(self) -> tuple[str, int]:
         """``(host, port)`` where clients send to reach the target through the link."""
-        self._check_open(N_("get the address of"))
+        self._check_open(N_("get the address of this {kind}"))
         return self._relay.address
 
     @property
@@ -230,7 +230,7 @@ class ImpairedLink(Endpoint):
             ...     link.forward
             Impairment(loss=0.25, delay=0.01, jitter=0.0, reorder=0.0, duplicate=0.0)
         """
-        self._check_open(N_("configure"))
+        self._check_open(N_("configure this {kind}"))
         given = {
             name: value
             for name, value in zip(

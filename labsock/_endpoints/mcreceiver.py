@@ -170,7 +170,7 @@ class MulticastReceiver(Endpoint):
         Datagrams sent after ``join()`` returns reach this receiver. Joining
         while joined does nothing.
         """
-        self._check_open(N_("join with"))
+        self._check_open(N_("join with this {kind}"))
         if self._joined:
             return
         level = socket.IPPROTO_IP if self._group_ref.family == 4 else socket.IPPROTO_IPV6
@@ -186,7 +186,7 @@ class MulticastReceiver(Endpoint):
         Datagrams already queued in the socket are still read and recorded.
         Leaving while not joined does nothing.
         """
-        self._check_open(N_("leave with"))
+        self._check_open(N_("leave with this {kind}"))
         if not self._joined:
             return
         level = socket.IPPROTO_IP if self._group_ref.family == 4 else socket.IPPROTO_IPV6
@@ -207,7 +207,7 @@ class MulticastReceiver(Endpoint):
     @property
     def receive_buffer(self) -> int:
         """The receive buffer the kernel really granted, in bytes."""
-        self._check_open(N_("read the buffer of"))
+        self._check_open(N_("read the buffer of this {kind}"))
         return int(self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
     def received(self) -> tuple[Arrival, ...]:

@@ -149,7 +149,7 @@ class MulticastSender(Endpoint):
             # manager around every send cost a microsecond per datagram (a
             # quarter of a fan-out's cost, measured in benchmarks/). A closed
             # sender's socket fails with EBADF, and lands here too.
-            self._check_open(N_("send with"))
+            self._check_open(N_("send with this {kind}"))
             self._raise_send_error()
         self._sent += 1
         return n
@@ -176,7 +176,7 @@ class MulticastSender(Endpoint):
         ...     group.sender().socket_options()
         {'IP_MULTICAST_IF': '127.0.0.1', 'IP_MULTICAST_TTL': 1, 'IP_MULTICAST_LOOP': 1}
         """
-        self._check_open(N_("read the options of"))
+        self._check_open(N_("read the options of this {kind}"))
         s = self._sock
         if self._group_ref.family == 4:
             lvl = socket.IPPROTO_IP
@@ -297,7 +297,7 @@ class MulticastGroup(Endpoint):
     @property
     def address(self) -> tuple[str, int]:
         """``(group, port)``: where senders send and receivers listen."""
-        self._check_open(N_("get the address of"))
+        self._check_open(N_("get the address of this {kind}"))
         return self.group, self.port
 
     def receiver(
@@ -311,7 +311,7 @@ class MulticastGroup(Endpoint):
                 double or clamp it; see ``.receive_buffer``).
             keep: store at most this many arrivals (the rest are only counted).
         """
-        self._check_open(N_("add a receiver to"))
+        self._check_open(N_("add a receiver to this {kind}"))
         if receive_buffer is not None:
             check_count(receive_buffer, name="receive_buffer", minimum=1, maximum=1 << 30)
         check_count(keep, name="keep", minimum=0)
@@ -326,14 +326,14 @@ class MulticastGroup(Endpoint):
 
     def sender(self) -> MulticastSender:
         """A new sender to this group, on the loopback interface, TTL ``ttl``."""
-        self._check_open(N_("add a sender to"))
+        self._check_open(N_("add a sender to this {kind}"))
         child = MulticastSender(self)
         self._adopt(child)
         return child
 
     def send(self, data: bytes) -> int:
         """Send one datagram to the group (with a sender made on first use)."""
-        self._check_open(N_("send to"))
+        self._check_open(N_("send to this {kind}"))
         if self._default_sender is None or self._default_sender.closed:
             self._default_sender = self.sender()
         return self._default_sender.send(data)
@@ -353,7 +353,7 @@ class MulticastGroup(Endpoint):
                 self._children.append(child)
         if closed:
             child.close()
-            self._check_open(N_("add to"))
+            self._check_open(N_("add to this {kind}"))
 
     def _wake(self) -> None:
         with self._children_lock:

@@ -169,7 +169,7 @@ class _Server(Endpoint):
         Raises ClosedError once the server is closed: its port is free again,
         and whatever answers there now is not this server.
         """
-        self._check_open(N_("get the address of"))
+        self._check_open(N_("get the address of this {kind}"))
         return self._address
 
     @property
@@ -528,7 +528,7 @@ class UDPEchoServer(_Server):
     @property
     def receive_buffer(self) -> int:
         """The receive buffer the kernel really granted, in bytes."""
-        self._check_open(N_("read the buffer of"))
+        self._check_open(N_("read the buffer of this {kind}"))
         return int(self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
     def statistics(self) -> ServerStats:

@@ -321,7 +321,7 @@ class StepperMachine(Endpoint):
         return None
 
     # -- the end ------------------------------------------------------------------
-    def _check_open(self, action: str = N_("use")) -> None:
+    def _check_open(self, action: str = N_("use this {kind}")) -> None:
         if self.closed:
             raise ClosedError(
                 _(

@@ -115,7 +115,7 @@ def test_a_closed_server_says_what_happened_and_what_to_do_in_portuguese() -> No
     with pytest.raises(ClosedError) as info:
         _ = server.address
     assert str(info.value) == (
-        "não é possível obter o endereço: este servidor de eco UDP foi fechado. "
+        "não é possível obter o endereço deste servidor de eco UDP: ele foi fechado. "
         "Crie um novo (rodar de novo a célula que o criou faz isso)."
     )
 
