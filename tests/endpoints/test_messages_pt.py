@@ -163,3 +163,15 @@ def test_a_recv_of_nothing_and_the_socket_table_read_in_portuguese() -> None:
     recv = next(e for e in trace.events if e.call == "recv")
     assert recv.result == "b'' (fim do fluxo: o outro lado fechou o seu lado)"
     assert table.splitlines()[0].split()[:3] == ["proto", "endereço", "local"]
+
+
+def test_tcp_info_note_prints_in_the_language_of_the_moment() -> None:
+    english = str(labsock.TCP_INFO_NOTE)
+    assert english.startswith("this system does not show the kernel's TCP_INFO")
+    labsock.set_language("pt_BR")
+    try:
+        assert str(labsock.TCP_INFO_NOTE).startswith("este sistema não mostra o TCP_INFO")
+        assert f"{labsock.TCP_INFO_NOTE}" == str(labsock.TCP_INFO_NOTE)
+    finally:
+        labsock.set_language("en")
+    assert english == labsock.TCP_INFO_NOTE  # still the English str it always was
