@@ -370,7 +370,9 @@ def conversation(events: Iterable[TraceEvent], max_events: int = 40) -> Story:
                     ),
                 ]
         elif e.call == "accept" and e.ok:
-            found = re.search(r"new socket (\S+)", e.result)
+            # The new socket's actor is this one's with a connection number
+            # ("server#1"), whatever language the result is written in.
+            found = re.search(rf"(?<!\S)({re.escape(e.actor)}#\d+)(?!\S)", e.result)
             if found:
                 story.starts[found.group(1)] = y
                 story.messages.append(Message("accept", me, found.group(1), y, y, "accept()"))

@@ -19,6 +19,8 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from labsock._core.i18n import ngettext
+
 __all__ = [
     "PRINT_WIDTH",
     "describe_bytes",
@@ -93,7 +95,7 @@ def format_address(address: Any) -> str:
 
 def describe_bytes(n: int) -> str:
     """``1 byte``, ``1,234 bytes``."""
-    return "1 byte" if n == 1 else f"{n:,} bytes"
+    return ngettext("{n:,} byte", "{n:,} bytes", n).format(n=n)
 
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

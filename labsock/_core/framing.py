@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from labsock._core.errors import ClosedError, FramingError, PayloadTypeError, UsageError
+from labsock._core.i18n import gettext as _
 
 __all__ = ["LengthPrefixCodec", "LineCodec"]
 
@@ -42,24 +43,34 @@ def _require_bytes(value: object, where: str) -> None:
         return
     if isinstance(value, str):
         raise PayloadTypeError(
-            f"{where} needs bytes, not str: a socket carries bytes. "
-            f"Encode the text first, e.g. {value[:20]!r}.encode() (UTF-8)."
+            _(
+                "{where} needs bytes, not str: a socket carries bytes. "
+                "Encode the text first, e.g. {text!r}.encode() (UTF-8)."
+            ).format(where=where, text=value[:20])
         )
     raise PayloadTypeError(
-        f"{where} needs bytes, bytearray or memoryview, not {type(value).__name__}."
+        _("{where} needs bytes, bytearray or memoryview, not {type}.").format(
+            where=where, type=type(value).__name__
+        )
     )
 
 
 def _require_limit(value: object, name: str, upper: int | None = None) -> int:
     # bool is an int subclass, but max_size=True is surely a mistake.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise PayloadTypeError(f"{name} must be an int, not {type(value).__name__}.")
+        raise PayloadTypeError(
+            _("{name} must be an int, not {type}.").format(name=name, type=type(value).__name__)
+        )
     if value < 1:
-        raise UsageError(f"{name} must be at least 1, got {value}.")
+        raise UsageError(
+            _("{name} must be at least 1, got {value}.").format(name=name, value=value)
+        )
     if upper is not None and value > upper:
         raise UsageError(
-            f"{name} must be at most {upper:,}: a 4-byte length header cannot "
-            f"announce more. Got {value:,}."
+            _(
+                "{name} must be at most {upper:,}: a 4-byte length header cannot "
+                "announce more. Got {value:,}."
+            ).format(name=name, upper=upper, value=value)
         )
     return value
 
@@ -88,11 +99,15 @@ class _StreamState:
         # The broken check comes first: it explains more than "closed" does.
         if self._broken is not None:
             raise FramingError(
-                f"the stream is broken ({self._broken}); no message boundary can "
-                "be trusted after that. Close the connection and use a new codec."
+                _(
+                    "the stream is broken ({reason}); no message boundary can "
+                    "be trusted after that. Close the connection and use a new codec."
+                ).format(reason=self._broken)
             )
         if self._closed:
-            raise ClosedError(f"{where} called after close(): the stream has already ended.")
+            raise ClosedError(
+                _("{where} called after close(): the stream has already ended.").format(where=where)
+            )
         _require_bytes(data, where)
 
     def _break(self, reason: str) -> FramingError:
@@ -111,7 +126,7 @@ class _StreamState:
     def _close_stream(self, unfinished: str | None) -> None:
         """Shared ``close()``: ``unfinished`` describes a partial message, if any."""
         if self._broken is not None:
-            raise FramingError(f"the stream is broken ({self._broken}).")
+            raise FramingError(_("the stream is broken ({reason}).").format(reason=self._broken))
         if self._closed:
             return
         self._closed = True
@@ -148,8 +163,10 @@ class LengthPrefixCodec(_StreamState):
         payload = bytes(message)
         if len(payload) > self.max_size:
             raise FramingError(
-                f"cannot send a message of {len(payload):,} bytes: more than "
-                f"max_size={self.max_size:,}. Split it, or raise max_size on both sides."
+                _(
+                    "cannot send a message of {size:,} bytes: more than "
+                    "max_size={max_size:,}. Split it, or raise max_size on both sides."
+                ).format(size=len(payload), max_size=self.max_size)
             )
         return len(payload).to_bytes(_HEADER_SIZE, "big") + payload
 
@@ -196,27 +213,30 @@ class LengthPrefixCodec(_StreamState):
         if have == 0:
             return None
         if have < _HEADER_SIZE:
-            return (
-                f"stream ended in the middle of a frame: {have} of {_HEADER_SIZE} "
+            return _(
+                "stream ended in the middle of a frame: {have} of {header} "
                 "header bytes. The sender closed before finishing the length header."
-            )
+            ).format(have=have, header=_HEADER_SIZE)
         size = int.from_bytes(self._buf[:_HEADER_SIZE], "big")
-        return (
-            f"stream ended in the middle of a frame: {have - _HEADER_SIZE:,} of "
-            f"{size:,} bytes. The sender closed the connection before sending the "
+        return _(
+            "stream ended in the middle of a frame: {have:,} of "
+            "{size:,} bytes. The sender closed the connection before sending the "
             "whole message."
-        )
+        ).format(have=have - _HEADER_SIZE, size=size)
 
     def _oversize_reason(self, header: bytes, size: int) -> str:
-        reason = f"a frame header announces {size:,} bytes, more than max_size={self.max_size:,}"
         # The classic cause is a peer that sends text, not length-prefixed
         # frames: b"GET " or b"hell" read as a length is a huge number.
         if _looks_like_text(header):
-            return (
-                f"{reason}. The header bytes {header!r} look like text: is the "
+            return _(
+                "a frame header announces {size:,} bytes, more than max_size={max_size:,}. "
+                "The header bytes {header!r} look like text: is the "
                 "peer sending lines instead of length-prefixed frames?"
-            )
-        return f"{reason}. Raise max_size if such large messages are expected."
+            ).format(size=size, max_size=self.max_size, header=header)
+        return _(
+            "a frame header announces {size:,} bytes, more than max_size={max_size:,}. "
+            "Raise max_size if such large messages are expected."
+        ).format(size=size, max_size=self.max_size)
 
 
 class LineCodec(_StreamState):
@@ -243,7 +263,7 @@ class LineCodec(_StreamState):
         _require_bytes(delimiter, "LineCodec(delimiter=...)")
         self.delimiter = bytes(delimiter)
         if not self.delimiter:
-            raise UsageError("the delimiter must not be empty; the usual one is b'\\n'.")
+            raise UsageError(_("the delimiter must not be empty; the usual one is b'\\n'."))
         self.max_line = _require_limit(max_line, "max_line")
         # Where the next delimiter search starts, so that bytes already known
         # to hold no delimiter are never scanned twice.
@@ -255,8 +275,10 @@ class LineCodec(_StreamState):
         payload = bytes(message)
         if len(payload) > self.max_line:
             raise FramingError(
-                f"cannot send a line of {len(payload):,} bytes: more than "
-                f"max_line={self.max_line:,}. Split it, or raise max_line on both sides."
+                _(
+                    "cannot send a line of {size:,} bytes: more than "
+                    "max_line={max_line:,}. Split it, or raise max_line on both sides."
+                ).format(size=len(payload), max_line=self.max_line)
             )
         wire = payload + self.delimiter
         # The receiver cuts at the *first* delimiter, so it must be the one we
@@ -264,9 +286,14 @@ class LineCodec(_StreamState):
         # self-overlapping delimiter (b"xa" + b"aa" reads back as b"x").
         if wire.find(self.delimiter) != len(payload):
             raise FramingError(
-                f"cannot send {payload[:40]!r}{'...' if len(payload) > 40 else ''}: it "
-                f"contains the delimiter {self.delimiter!r}, which would split it in "
-                "two. Use a LengthPrefixCodec for arbitrary bytes."
+                _(
+                    "cannot send {message}: it "
+                    "contains the delimiter {delimiter!r}, which would split it in "
+                    "two. Use a LengthPrefixCodec for arbitrary bytes."
+                ).format(
+                    message=repr(payload[:40]) + ("..." if len(payload) > 40 else ""),
+                    delimiter=self.delimiter,
+                )
             )
         return wire
 
@@ -309,11 +336,11 @@ class LineCodec(_StreamState):
         have = len(self._buf)
         unfinished = None
         if have:
-            unfinished = (
-                f"stream ended in the middle of a line: {have:,} bytes without the "
-                f"delimiter {self.delimiter!r}. Did the sender forget to end its "
+            unfinished = _(
+                "stream ended in the middle of a line: {have:,} bytes without the "
+                "delimiter {delimiter!r}. Did the sender forget to end its "
                 "last line?"
-            )
+            ).format(have=have, delimiter=self.delimiter)
         self._close_stream(unfinished)
 
     def _cannot_fit(self, start: int, end: int) -> bool:
@@ -332,12 +359,12 @@ class LineCodec(_StreamState):
 
     def _overlong_reason(self, length: int, *, terminated: bool) -> str:
         if terminated:
-            return (
-                f"a line of {length:,} bytes arrived, more than max_line={self.max_line:,}. "
+            return _(
+                "a line of {length:,} bytes arrived, more than max_line={max_line:,}. "
                 "Raise max_line if such long lines are expected."
-            )
-        return (
-            f"more than max_line={self.max_line:,} bytes arrived without the delimiter "
-            f"{self.delimiter!r}. Is the peer sending lines at all (or length-prefixed "
+            ).format(length=length, max_line=self.max_line)
+        return _(
+            "more than max_line={max_line:,} bytes arrived without the delimiter "
+            "{delimiter!r}. Is the peer sending lines at all (or length-prefixed "
             "frames)? Raise max_line if such long lines are expected."
-        )
+        ).format(max_line=self.max_line, delimiter=self.delimiter)

@@ -105,7 +105,9 @@ def allow_network(allowed: bool | None = True) -> None:
     """
     global _switch
     if allowed is not None and not isinstance(allowed, bool):
-        raise UsageError(f"allow_network() takes True, False or None, not {allowed!r}")
+        raise UsageError(
+            _("allow_network() takes True, False or None, not {value!r}").format(value=allowed)
+        )
     _switch = allowed
 
 
@@ -322,11 +324,17 @@ def check_multicast(interface: str, ttl: int, *, what: str) -> None:
         NotLoopback: with what to use instead.
     """
     if not isinstance(interface, str):
-        raise UsageError(f"interface must be an address such as '127.0.0.1', not {interface!r}")
+        raise UsageError(
+            _("interface must be an address such as '127.0.0.1', not {value!r}").format(
+                value=interface
+            )
+        )
     if ttl > 1:
         raise NotLoopback(
-            f"{what}: ttl={ttl} would let routers forward the datagrams beyond this "
-            f"machine. {_WHY} Use ttl=1 (or 0, this host only)."
+            _(
+                "{what}: ttl={ttl} would let routers forward the datagrams beyond this "
+                "machine. {why} Use ttl=1 (or 0, this host only)."
+            ).format(what=what, ttl=ttl, why=_(_WHY))
         )
     if interface in ("lo", "lo0"):
         return
@@ -336,7 +344,9 @@ def check_multicast(interface: str, ttl: int, *, what: str) -> None:
         on_loopback = False
     if not on_loopback:
         raise NotLoopback(
-            f"{what}: interface={interface!r} is not the loopback interface: joined or sent "
-            "there, the group's traffic leaves the machine. "
-            f"{_WHY} Use interface='127.0.0.1' (IPv4) or '::1' (IPv6), or leave it out."
+            _(
+                "{what}: interface={interface!r} is not the loopback interface: joined or sent "
+                "there, the group's traffic leaves the machine. "
+                "{why} Use interface='127.0.0.1' (IPv4) or '::1' (IPv6), or leave it out."
+            ).format(what=what, interface=interface, why=_(_WHY))
         )

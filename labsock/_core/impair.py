@@ -34,6 +34,7 @@ import struct
 from dataclasses import dataclass
 
 from labsock._core.errors import UsageError
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_probability, check_seconds
 
 __all__ = [
@@ -109,10 +110,12 @@ class Impairment:
             object.__setattr__(self, name, value)
         if self.reorder > 0 and self.delay == 0:
             raise UsageError(
-                f"reorder={self.reorder:g} needs a delay: reordering here means some "
-                "datagrams skip the queue while the others wait `delay` seconds, and with "
-                "delay=0 nobody waits, so nobody can be overtaken. Add a delay, e.g. "
-                "delay=0.01 (or use jitter, which reorders on its own)."
+                _(
+                    "reorder={reorder:g} needs a delay: reordering here means some "
+                    "datagrams skip the queue while the others wait `delay` seconds, and with "
+                    "delay=0 nobody waits, so nobody can be overtaken. Add a delay, e.g. "
+                    "delay=0.01 (or use jitter, which reorders on its own)."
+                ).format(reorder=self.reorder)
             )
 
     @property
@@ -129,24 +132,30 @@ class Impairment:
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise UsageError(
-                f"unknown setting(s) {sorted(unknown)}: a link has "
-                "loss, delay, jitter, reorder and duplicate"
+                _(
+                    "unknown setting(s) {names}: a link has "
+                    "loss, delay, jitter, reorder and duplicate"
+                ).format(names=sorted(unknown))
             )
         return dataclasses.replace(self, **changes)
 
     def __str__(self) -> str:
         parts = []
         if self.loss:
-            parts.append(f"loss {_percent(self.loss)}")
-        if self.delay or self.jitter:
-            parts.append(f"delay {_ms(self.delay)}")
+            parts.append(_("loss {percent}").format(percent=_percent(self.loss)))
         if self.jitter:
-            parts[-1] += f" + up to {_ms(self.jitter)} jitter"
+            parts.append(
+                _("delay {delay} + up to {jitter} jitter").format(
+                    delay=_ms(self.delay), jitter=_ms(self.jitter)
+                )
+            )
+        elif self.delay:
+            parts.append(_("delay {delay}").format(delay=_ms(self.delay)))
         if self.reorder:
-            parts.append(f"reorder {_percent(self.reorder)}")
+            parts.append(_("reorder {percent}").format(percent=_percent(self.reorder)))
         if self.duplicate:
-            parts.append(f"duplicate {_percent(self.duplicate)}")
-        return ", ".join(parts) or "perfect"
+            parts.append(_("duplicate {percent}").format(percent=_percent(self.duplicate)))
+        return ", ".join(parts) or _("perfect")
 
 
 _PERFECT = Impairment()
@@ -243,7 +252,9 @@ def direction_rng(seed: object, direction: str) -> random.Random:
     True
     """
     if direction not in ("forward", "backward"):
-        raise UsageError(f"direction must be 'forward' or 'backward', not {direction!r}")
+        raise UsageError(
+            _("direction must be 'forward' or 'backward', not {value!r}").format(value=direction)
+        )
     return random.Random(f"{seed}/{direction}")
 
 
@@ -284,7 +295,11 @@ class ImpairmentModel:
     @settings.setter
     def settings(self, value: Impairment) -> None:
         if not isinstance(value, Impairment):
-            raise UsageError(f"settings must be an Impairment(loss=..., delay=...), not {value!r}")
+            raise UsageError(
+                _("settings must be an Impairment(loss=..., delay=...), not {value!r}").format(
+                    value=value
+                )
+            )
         # One attribute swap: a relay thread calling decide() concurrently
         # sees either the old settings or the new ones, never a mixture.
         self._state = (value, value == _PERFECT)

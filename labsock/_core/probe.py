@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 
 from labsock._core.errors import FramingError, UsageError
+from labsock._core.i18n import gettext as _
 
 __all__ = [
     "HEADER_SIZE",
@@ -55,6 +56,12 @@ TAG_SIZE = 8
 TAGGED_HEAD = struct.Struct(f"!{len(MAGIC)}sIQ{TAG_SIZE}s")
 
 
+def _too_small(size: int) -> str:
+    return _("a probe needs at least {header} bytes, not size={size}").format(
+        header=HEADER_SIZE, size=size
+    )
+
+
 def encode_probe(seq: int, sent_ns: int, size: int = HEADER_SIZE) -> bytes:
     """Build one probe of exactly ``size`` bytes.
 
@@ -63,9 +70,9 @@ def encode_probe(seq: int, sent_ns: int, size: int = HEADER_SIZE) -> bytes:
     (20, (7, 123))
     """
     if size < HEADER_SIZE:
-        raise UsageError(f"a probe needs at least {HEADER_SIZE} bytes, not size={size}")
+        raise UsageError(_too_small(size))
     if not 0 <= seq < 1 << 32:
-        raise UsageError(f"sequence number {seq} does not fit in 32 bits")
+        raise UsageError(_("sequence number {seq} does not fit in 32 bits").format(seq=seq))
     header = _HEADER.pack(MAGIC, seq, sent_ns & 0xFFFF_FFFF_FFFF_FFFF)
     return header + bytes(size - HEADER_SIZE)
 
@@ -73,10 +80,18 @@ def encode_probe(seq: int, sent_ns: int, size: int = HEADER_SIZE) -> bytes:
 def decode_probe(data: bytes | bytearray | memoryview) -> tuple[int, int]:
     """Return ``(seq, sent_ns)`` of a probe; ``FramingError`` if it is not one."""
     if len(data) < HEADER_SIZE:
-        raise FramingError(f"not a probe: {len(data)} bytes, a probe has at least {HEADER_SIZE}")
+        raise FramingError(
+            _("not a probe: {size} bytes, a probe has at least {header}").format(
+                size=len(data), header=HEADER_SIZE
+            )
+        )
     magic, seq, sent_ns = _HEADER.unpack_from(data)
     if magic != MAGIC:
-        raise FramingError(f"not a probe: starts with {bytes(magic)!r}, not {MAGIC!r}")
+        raise FramingError(
+            _("not a probe: starts with {start!r}, not {magic!r}").format(
+                start=bytes(magic), magic=MAGIC
+            )
+        )
     return seq, sent_ns
 
 
@@ -99,9 +114,17 @@ def encode_tagged_probe(seq: int, sent_ns: int, tag: bytes, size: int) -> bytes:
     (32, b'12345678')
     """
     if len(tag) != TAG_SIZE:
-        raise UsageError(f"a session tag has {TAG_SIZE} bytes, not {len(tag)}")
+        raise UsageError(
+            _("a session tag has {expected} bytes, not {size}").format(
+                expected=TAG_SIZE, size=len(tag)
+            )
+        )
     if size < HEADER_SIZE + TAG_SIZE:
-        raise UsageError(f"a tagged probe needs at least {HEADER_SIZE + TAG_SIZE} bytes")
+        raise UsageError(
+            _("a tagged probe needs at least {minimum} bytes").format(
+                minimum=HEADER_SIZE + TAG_SIZE
+            )
+        )
     probe = encode_probe(seq, sent_ns, size)
     return probe[:HEADER_SIZE] + tag + probe[HEADER_SIZE + TAG_SIZE :]
 
@@ -109,10 +132,10 @@ def encode_tagged_probe(seq: int, sent_ns: int, tag: bytes, size: int) -> bytes:
 def read_probe(data: bytes) -> tuple[int | None, bytes | None]:
     """``(seq, tag)`` of a (tagged) probe; ``(seq, None)`` untagged; ``(None, None)`` else."""
     if len(data) >= TAGGED_HEAD.size:
-        magic, seq, _, tag = TAGGED_HEAD.unpack_from(data)
+        magic, seq, _sent, tag = TAGGED_HEAD.unpack_from(data)
         return (seq, tag) if magic == MAGIC else (None, None)
     try:
-        seq, _ = decode_probe(data)
+        seq, _sent = decode_probe(data)
     except FramingError:
         return None, None
     tag = data[HEADER_SIZE : HEADER_SIZE + TAG_SIZE]
@@ -134,7 +157,7 @@ class ProbeStream:
 
     def __init__(self, size: int) -> None:
         if size < HEADER_SIZE:
-            raise UsageError(f"a probe needs at least {HEADER_SIZE} bytes, not size={size}")
+            raise UsageError(_too_small(size))
         self._size = size
         self._buffer = bytearray()
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from labsock._core.errors import UsageError
+from labsock._core.i18n import gettext as _
 
 __all__ = ["ProbeRecord", "build_records"]
 
@@ -54,21 +55,29 @@ class ProbeRecord:
         # Records are also built by hand (in lessons and tests); catching an
         # inconsistent one here keeps every statistic from silently miscounting.
         if self.seq < 0:
-            raise UsageError(f"seq must be 0 or more, not {self.seq}")
+            raise UsageError(_("seq must be 0 or more, not {seq}").format(seq=self.seq))
         if self.copies < 0:
-            raise UsageError(f"copies must be 0 or more, not {self.copies}")
+            raise UsageError(_("copies must be 0 or more, not {copies}").format(copies=self.copies))
         if (self.received_at is None) != (self.arrival is None):
             raise UsageError(
-                f"probe {self.seq}: received_at and arrival must both be None (lost) "
-                f"or both be set, not received_at={self.received_at!r}, arrival={self.arrival!r}"
+                _(
+                    "probe {seq}: received_at and arrival must both be None (lost) "
+                    "or both be set, not received_at={received_at!r}, arrival={arrival!r}"
+                ).format(seq=self.seq, received_at=self.received_at, arrival=self.arrival)
             )
         if (self.received_at is None) != (self.copies == 0):
             raise UsageError(
-                f"probe {self.seq}: copies must be 0 exactly when the reply was lost, "
-                f"not copies={self.copies} with received_at={self.received_at!r}"
+                _(
+                    "probe {seq}: copies must be 0 exactly when the reply was lost, "
+                    "not copies={copies} with received_at={received_at!r}"
+                ).format(seq=self.seq, copies=self.copies, received_at=self.received_at)
             )
         if self.arrival is not None and self.arrival < 0:
-            raise UsageError(f"probe {self.seq}: arrival must be 0 or more, not {self.arrival}")
+            raise UsageError(
+                _("probe {seq}: arrival must be 0 or more, not {arrival}").format(
+                    seq=self.seq, arrival=self.arrival
+                )
+            )
 
     @property
     def lost(self) -> bool:
@@ -86,7 +95,7 @@ class ProbeRecord:
     def sent(self) -> float:
         """Deprecated: the send time; use ``sent_at`` (``PingResult.sent`` is a count)."""
         warnings.warn(
-            "ProbeRecord.sent is now ProbeRecord.sent_at (a time; PingResult.sent is a count)",
+            _("ProbeRecord.sent is now ProbeRecord.sent_at (a time; PingResult.sent is a count)"),
             DeprecationWarning,
             stacklevel=2,
         )
@@ -96,8 +105,10 @@ class ProbeRecord:
     def received(self) -> float | None:
         """Deprecated: when the first reply came; use ``received_at``."""
         warnings.warn(
-            "ProbeRecord.received is now ProbeRecord.received_at (a time; "
-            "PingResult.received is a count)",
+            _(
+                "ProbeRecord.received is now ProbeRecord.received_at (a time; "
+                "PingResult.received is a count)"
+            ),
             DeprecationWarning,
             stacklevel=2,
         )
@@ -130,8 +141,10 @@ def build_records(
         # bool is an int subclass; True as a sequence number is a bug, not probe 1.
         if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < count:
             raise UsageError(
-                f"a reply carries sequence number {seq!r}, but only {count} probes were "
-                f"sent (0 .. {count - 1}). Is it a stray reply from an earlier run?"
+                _(
+                    "a reply carries sequence number {seq!r}, but only {count} probes were "
+                    "sent (0 .. {last}). Is it a stray reply from an earlier run?"
+                ).format(seq=seq, count=count, last=count - 1)
             )
         if copies[seq] == 0:
             # Only first copies get an arrival position: a duplicate is not a

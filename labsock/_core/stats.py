@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from labsock._core.errors import UsageError
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.records import ProbeRecord
 
 __all__ = [
@@ -36,7 +38,11 @@ def _check_finite(values: Sequence[float], what: str) -> None:
     # means a bug upstream (a missing time), so say so instead of averaging it.
     for value in values:
         if not math.isfinite(value):
-            raise UsageError(f"{what} must be finite numbers, but one is {value!r}")
+            raise UsageError(
+                _("{what} must be finite numbers, but one is {value!r}").format(
+                    what=_(what), value=value
+                )
+            )
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -55,9 +61,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     28.0
     """
     if not 0 <= q <= 100:  # also rejects NaN, for which every comparison is False
-        raise UsageError(f"q is a percentile and must be between 0 and 100, not {q!r}")
+        raise UsageError(
+            _("q is a percentile and must be between 0 and 100, not {q!r}").format(q=q)
+        )
     if len(values) == 0:
-        raise UsageError("the percentile of no values is undefined: measure something first")
+        raise UsageError(_("the percentile of no values is undefined: measure something first"))
     _check_finite(values, "values")
     ordered = sorted(values)
     # Rank h of the percentile on a 0 .. n-1 scale; it falls between the
@@ -111,7 +119,7 @@ def summarize_rtts(rtts: Sequence[float]) -> RttSummary | None:
         # None, not an exception: "every probe was lost" is a measurement a
         # lesson must be able to show, not a programming error.
         return None
-    _check_finite(rtts, "round-trip times")
+    _check_finite(rtts, N_("round-trip times"))
     values = [float(v) for v in rtts]
     return RttSummary(
         count=len(values),
@@ -186,8 +194,10 @@ def reordering(arrival_seqs: Sequence[int]) -> Reordering:
     """
     if len(set(arrival_seqs)) != len(arrival_seqs):
         raise UsageError(
-            "arrival_seqs holds a sequence number twice: pass first copies only "
-            "(first_arrival_order(records) gives them)"
+            _(
+                "arrival_seqs holds a sequence number twice: pass first copies only "
+                "(first_arrival_order(records) gives them)"
+            )
         )
     # prefix_max[k] is the highest sequence number among the first k + 1
     # arrivals. It never decreases, so the earliest arrival with a sequence
@@ -221,9 +231,9 @@ def _first_copies(records: Sequence[ProbeRecord]) -> list[tuple[int, int, float,
         for record in records
         if record.arrival is not None and record.received_at is not None
     ]
-    if len({arrival for arrival, _, _, _ in first}) != len(first):
+    if len({arrival for arrival, *_rest in first}) != len(first):
         # Two replies cannot both have arrived n-th; any order would be a guess.
-        raise UsageError("two records have the same arrival position: the records are corrupt")
+        raise UsageError(_("two records have the same arrival position: the records are corrupt"))
     first.sort()
     return first
 
@@ -259,7 +269,7 @@ def jitter_rfc3550(records: Sequence[ProbeRecord]) -> float | None:
     if len(first) < 2:
         return None
     jitter = 0.0
-    for (_, _, s_i, r_i), (_, _, s_j, r_j) in pairwise(first):
+    for (_ai, _si, s_i, r_i), (_aj, _sj, s_j, r_j) in pairwise(first):
         # Only differences of transit times enter, so any fixed offset between
         # the send and receive clocks cancels out.
         d = (r_j - r_i) - (s_j - s_i)

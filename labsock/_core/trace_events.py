@@ -15,6 +15,9 @@ import errno
 from dataclasses import dataclass
 from typing import Any
 
+from labsock._core.formatting import describe_bytes, format_address
+from labsock._core.i18n import gettext as _
+
 __all__ = [
     "RECEIVING",
     "SENDING",
@@ -22,18 +25,25 @@ __all__ = [
     "Address",
     "ConnectFailure",
     "TraceEvent",
+    "accepted_text",
     "address_of",
+    "bound_text",
     "connect_failure",
     "cut",
+    "end_of_stream_text",
     "ends_sending",
     "error_name",
+    "from_text",
     "is_tcp_connect",
+    "received_from_text",
+    "taken_text",
+    "to_text",
 ]
 
 Address = tuple[str, int]
 
 #: Calls that hand data to the kernel.
-SENDING = frozenset({"send", "sendall", "sendto"})
+SENDING = frozenset({"send", "sendall", "sendto", "sendmsg"})
 #: Calls that return data the kernel received.
 RECEIVING = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
 #: Calls placed at the moment they returned: they wait for something to arrive.
@@ -87,7 +97,7 @@ class TraceEvent:
         return self.error is None
 
     def __str__(self) -> str:
-        outcome = f"raised {self.error}" if self.error else self.result
+        outcome = _("raised {error}").format(error=self.error) if self.error else self.result
         return f"{self.time * 1e3:9.3f} ms  {self.actor}: {self.call}({self.args}) -> {outcome}"
 
 
@@ -96,6 +106,48 @@ def address_of(value: Any) -> Address | None:
     if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[1], int):
         return str(value[0]), value[1]
     return None
+
+
+# -- the words of a recorded call: one wording for Python's and strace's traces ----
+# Written in the student's language when the call is recorded. conversation.py
+# reads the new actor of an accept from its name ("server#1"), not from them.
+
+
+def bound_text(address: Any) -> str:
+    """A bind's result: ``bound to 127.0.0.1:5000``."""
+    return _("bound to {address}").format(address=format_address(address))
+
+
+def from_text(address: Any) -> str:
+    """A connect's result: ``from 127.0.0.1:41000`` (the local address it got)."""
+    return _("from {address}").format(address=format_address(address))
+
+
+def accepted_text(actor: str, address: Any) -> str:
+    """An accept's result: ``new socket server#1 for 127.0.0.1:41000``."""
+    return _("new socket {actor} for {address}").format(
+        actor=actor, address=format_address(address)
+    )
+
+
+def taken_text(nbytes: int) -> str:
+    """A send's result: ``5 bytes taken`` (by the kernel)."""
+    return _("{size} taken").format(size=describe_bytes(nbytes))
+
+
+def to_text(payload: str, address: Any) -> str:
+    """A sendto's arguments: ``5 bytes b'hello' to 127.0.0.1:5000``."""
+    return _("{payload} to {address}").format(payload=payload, address=format_address(address))
+
+
+def received_from_text(payload: str, address: Any) -> str:
+    """A recvfrom's result: ``5 bytes b'hello' from 127.0.0.1:41000``."""
+    return _("{payload} from {address}").format(payload=payload, address=format_address(address))
+
+
+def end_of_stream_text() -> str:
+    """What a TCP recv returning no bytes means."""
+    return _("b'' (end of stream: the peer closed its side)")
 
 
 # -- what a call means: the rules both drawings of a trace follow ---------------
@@ -138,7 +190,7 @@ def connect_failure(e: TraceEvent) -> ConnectFailure | None:
     """How this connect failed, or None if it connected (or is no connect)."""
     failed = e.error
     if e.call == "connect_ex" and e.result not in ("", "0"):
-        failed = f"error code {e.result}"
+        failed = _("error code {code}").format(code=e.result)
     if failed is None:
         return None
     refused = "ConnectionRefused" in failed or e.result == str(errno.ECONNREFUSED)

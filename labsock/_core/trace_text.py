@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from labsock._core.formatting import describe_bytes, format_address
+from labsock._core.i18n import gettext as _
 from labsock._core.trace_events import (
     RECEIVING,
     SENDING,
@@ -39,14 +40,14 @@ __all__ = ["render_mermaid", "render_table"]
 
 def render_table(events: Iterable[TraceEvent], width: int) -> str:
     """The events as an aligned text table, one line per call; cells cut at ``width``."""
-    header = ("time (ms)", "actor", "call", "args", "result")
+    header = (_("time (ms)"), _("actor"), _("call"), _("args"), _("result"))
     rows = [
         (
             f"{e.time * 1e3:.3f}",
             e.actor,
             e.call,
             cut(e.args, width),
-            cut(f"raised {e.error}" if e.error else e.result, width),
+            cut(_("raised {error}").format(error=e.error) if e.error else e.result, width),
         )
         for e in events
     ]
@@ -181,7 +182,9 @@ def _label(item: _Item) -> str:
     e = item.event
     prefix = _prefix(e)
     if item.repeat > 1:
-        return f"{prefix}{e.call} ×{item.repeat}: {describe_bytes(item.nbytes or 0)} in all"
+        return prefix + _("{call} ×{n}: {size} in all").format(
+            call=e.call, n=item.repeat, size=describe_bytes(item.nbytes or 0)
+        )
     if e.call in SENDING:
         text = f"{e.call} {e.args}"
     elif e.args:
@@ -189,7 +192,7 @@ def _label(item: _Item) -> str:
     else:
         text = f"{e.call}()"
     if e.error:
-        return f"{prefix}{text} failed: {e.error}"
+        return prefix + _("{call} failed: {error}").format(call=text, error=e.error)
     if e.result and e.call not in SENDING:
         return f"{prefix}{text} → {e.result}"
     return prefix + text
@@ -200,13 +203,17 @@ def _handshake(e: TraceEvent, me: str, target: str) -> list[str]:
     prefix = _prefix(e)
     failure = connect_failure(e)
     if failure is not None:
-        rst = " (the SYN was answered by RST: nothing listens there)" if failure.refused else ""
-        text = f"{prefix}{e.call}() failed: {failure.error}{rst}"
-        return [f"    {me}-x{target}: {_escape(text)}"]
-    connected = f"ACK: connected, {e.result}" if e.result else "ACK: connected"
+        failed = _("{call} failed: {error}").format(call=f"{e.call}()", error=failure.error)
+        if failure.refused:
+            failed += _(" (the SYN was answered by RST: nothing listens there)")
+        return [f"    {me}-x{target}: {_escape(prefix + failed)}"]
+    connected = (
+        _("ACK: connected, {result}").format(result=e.result) if e.result else _("ACK: connected")
+    )
+    syn_ack = _("SYN+ACK (sent by the kernel, before any accept)")
     return [
         f"    {me}->>{target}: {_escape(f'{prefix}{e.call}(): SYN')}",
-        f"    {target}-->>{me}: SYN+ACK (sent by the kernel, before any accept)",
+        f"    {target}-->>{me}: {_escape(syn_ack)}",
         f"    {me}->>{target}: {_escape(connected)}",
     ]
 
@@ -227,9 +234,8 @@ def _story(item: _Item, cast: _Cast, fin_sent: set[str]) -> list[str]:
         target = cast.at(e.peer)
         return note if target is None else _handshake(e, me, target)
     if e.call == "connect" and e.protocol == "udp" and e.ok:
-        return [
-            f"    Note over {me}: {_escape(label + ': UDP sends nothing, it only sets the peer')}"
-        ]
+        only_peer = _(": UDP sends nothing, it only sets the peer")
+        return [f"    Note over {me}: {_escape(label + only_peer)}"]
     if ends_sending(e) and e.ok and e.actor not in fin_sent:
         target = cast.at(e.peer)
         if target is not None:
@@ -248,13 +254,14 @@ def render_mermaid(events: tuple[TraceEvent, ...], limit: int) -> str:
         body.extend(_story(item, cast, fin_sent))
     if hidden:
         everyone = ",".join(cast.ids[r] for r in cast.roles[:2]) or "nobody"
-        body.append(f"    Note over {everyone}: … {hidden} more calls not shown")
+        more = _("… {n} more calls not shown").format(n=hidden)
+        body.append(f"    Note over {everyone}: {_escape(more)}")
     if not cast.roles:
         return "\n".join(
             [
                 "sequenceDiagram",
                 "    participant trace as Trace",
-                "    Note over trace: no socket calls were traced",
+                f"    Note over trace: {_escape(_('no socket calls were traced'))}",
             ]
         )
     return "\n".join(["sequenceDiagram", *cast.declarations(), *body])

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from labsock._core.errors import ClosedError, WorkerError
 from labsock._core.formatting import format_address
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._endpoints import registry as _registry
 
 __all__ = [
@@ -96,8 +98,9 @@ class Endpoint:
     :meth:`_wake` to unblock those loops when closing.
     """
 
-    #: A short name for messages ("TCP echo server").
-    kind = "endpoint"
+    #: A short name for messages ("TCP echo server"), marked with N_ where a
+    #: class sets it and translated where a message shows it.
+    kind = N_("endpoint")
 
     def __init__(self) -> None:
         self._closed = threading.Event()
@@ -143,11 +146,24 @@ class Endpoint:
     def _release(self) -> None:
         """Close the sockets; called once by close() after the workers stopped."""
 
-    def _check_open(self, action: str = "use") -> None:
+    def _check_open(self, action: str = N_("use this {kind}")) -> None:
+        """Raise ClosedError once closed.
+
+        ``action`` is marked with N_ by the caller and names the endpoint with
+        ``{kind}`` ("get the address of this {kind}"), so that a translation
+        can word the whole phrase; one without ``{kind}`` gets " this {kind}".
+        """
         if self._closed.is_set():
+            kind = _(self.kind)
+            if "{kind}" in action:
+                what = _(action).format(kind=kind)
+            else:
+                what = _("{action} this {kind}").format(action=_(action), kind=kind)
             raise ClosedError(
-                f"cannot {action} this {self.kind}: it was closed. Create a new one "
-                "(re-running the cell that made it does that)."
+                _(
+                    "cannot {what}: it was closed. Create a new one "
+                    "(re-running the cell that made it does that)."
+                ).format(what=what)
             )
 
     # -- public ---------------------------------------------------------
@@ -188,7 +204,11 @@ class Endpoint:
                         stuck.append(thread.name)
                 if stuck:
                     self._record_error(
-                        WorkerError(f"threads did not stop within {JOIN_TIMEOUT}s: {stuck}")
+                        WorkerError(
+                            _("threads did not stop within {seconds}s: {names}").format(
+                                seconds=JOIN_TIMEOUT, names=stuck
+                            )
+                        )
                     )
             finally:
                 self._release()
@@ -201,9 +221,16 @@ class Endpoint:
         if errors and not self._reported:
             self._reported = True
             first = errors[0]
-            more = f" (and {len(errors) - 1} more, see .errors)" if len(errors) > 1 else ""
+            more = (
+                _(" (and {n} more, see .errors)").format(n=len(errors) - 1)
+                if len(errors) > 1
+                else ""
+            )
             raise WorkerError(
-                f"the {self.kind}'s background thread failed: {first!r}{more}"
+                _("the {kind}'s background thread failed: {error!r}").format(
+                    kind=_(self.kind), error=first
+                )
+                + more
             ) from first
 
     def __enter__(self: _E) -> _E:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labsock._core.errors import LabsockError, UsageError
+from labsock._core.i18n import gettext as _
+from labsock._core.i18n import ngettext
 
 __all__ = [
     "CPP_FLAGS",
@@ -89,7 +91,7 @@ def compiler_status() -> tuple[bool, str]:
     """``(True, "g++ 12.2.0")`` or ``(False, why the lesson cannot compile here)``."""
     found = compiler()
     if found is None:
-        return False, (
+        return False, _(
             "no C++ compiler on this machine (g++ or clang++): the lesson shows the code "
             "and a recorded run instead. `make test` installs g++ with apt-get; on a hub, "
             "ask for the Debian package g++ (see docs/teaching-guide.md)."
@@ -110,12 +112,18 @@ def _compiler_version(path: str) -> str:
 
 @functools.cache
 def strace_status() -> tuple[bool, str]:
-    """Whether strace can trace a child process here: ``(True, "strace 6.1")`` or the reason."""
+    """Whether strace can trace a child process here: ``(True, "strace 6.1")`` or the reason.
+
+    Probed once per process, so the reason stays in the language of the first
+    call (a Portuguese notebook chooses its language before that).
+    """
     if os.environ.get(STRACE_ENV, "").lower() == "none":
-        return False, f"tracing is turned off here ({STRACE_ENV}=none); a recorded run is shown"
+        return False, _(
+            "tracing is turned off here ({variable}=none); a recorded run is shown"
+        ).format(variable=STRACE_ENV)
     path = shutil.which("strace")
     if path is None:
-        return False, (
+        return False, _(
             "strace is not installed, so the C++ program's calls cannot be recorded here "
             "(make test installs it with apt-get); a recorded run is shown instead"
         )
@@ -127,13 +135,13 @@ def strace_status() -> tuple[bool, str]:
             timeout=20,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"strace did not run: {exc}"
+        return False, _("strace did not run: {error}").format(error=exc)
     if probe.returncode != 0:
-        first = (probe.stderr.strip().splitlines() or ["(no message)"])[0]
-        return False, (
-            f"this system forbids ptrace, which strace needs ({first}); containers often do. "
+        first = (probe.stderr.strip().splitlines() or [_("(no message)")])[0]
+        return False, _(
+            "this system forbids ptrace, which strace needs ({first}); containers often do. "
             "A recorded run is shown instead"
-        )
+        ).format(first=first)
     version = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=10).stdout
     return True, (version.splitlines() or ["strace"])[0].replace(" -- version", "")
 
@@ -178,7 +186,9 @@ class Executable:
     compiler: str
 
     def __str__(self) -> str:
-        return f"{self.name} (compiled by {Path(self.compiler).name})"
+        return _("{name} (compiled by {compiler})").format(
+            name=self.name, compiler=Path(self.compiler).name
+        )
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -215,9 +225,11 @@ def compile_program(
         UsageError: an empty source or a bad name.
     """
     if not isinstance(source, str) or not source.strip():
-        raise UsageError("source must be C++ code (or a file name such as 'tcp_server.cpp')")
+        raise UsageError(_("source must be C++ code (or a file name such as 'tcp_server.cpp')"))
     if not isinstance(name, str) or not _NAME.match(name):
-        raise UsageError(f"name must be a short word such as 'my_server', not {name!r}")
+        raise UsageError(
+            _("name must be a short word such as 'my_server', not {name!r}").format(name=name)
+        )
     path = compiler(cxx)
     if path is None:
         raise ProgramError(compiler_status()[1])
@@ -227,7 +239,11 @@ def compile_program(
         file = SOURCES / label
         if not file.is_file():
             known = ", ".join(sorted(p.name for p in SOURCES.glob("*.cpp")))
-            raise UsageError(f"no lesson program called {label!r}; there are: {known}")
+            raise UsageError(
+                _("no lesson program called {label!r}; there are: {known}").format(
+                    label=label, known=known
+                )
+            )
         source = file.read_text(encoding="utf-8")
         name = file.stem
         text = source
@@ -261,7 +277,9 @@ def compile_program(
             )
         except subprocess.TimeoutExpired as exc:
             raise ProgramError(
-                f"compiling {name} took longer than {COMPILE_TIMEOUT:.0f} s and was stopped"
+                _("compiling {name} took longer than {seconds:.0f} s and was stopped").format(
+                    name=name, seconds=COMPILE_TIMEOUT
+                )
             ) from exc
         if done.returncode != 0:
             partial.unlink(missing_ok=True)
@@ -295,13 +313,18 @@ def _compile_message(name: str, diagnostics: str, label: str) -> str:
     more = len(lines) - _MAX_DIAGNOSTIC_LINES
     shown = "\n".join(lines[:_MAX_DIAGNOSTIC_LINES])
     if more > 0:
-        shown += f"\n... ({more} more lines)"
-    where = "the line numbers are the cell's" if label == "cell" else f"in {label}"
-    errors = sum(1 for line in lines if ": error:" in line)
-    return (
-        f"{name} does not compile ({errors} error{'s' if errors != 1 else ''}; {where}). "
-        f"The compiler says:\n{shown}"
+        shown += "\n" + _("... ({n} more lines)").format(n=more)
+    where = (
+        _("the line numbers are the cell's")
+        if label == "cell"
+        else _("in {file}").format(file=label)
     )
+    errors = sum(1 for line in lines if ": error:" in line)
+    return ngettext(
+        "{name} does not compile ({n} error; {where}). The compiler says:\n{shown}",
+        "{name} does not compile ({n} errors; {where}). The compiler says:\n{shown}",
+        errors,
+    ).format(name=name, n=errors, where=where, shown=shown)
 
 
 # -- the loopback guard inside the program (Linux) -----------------------------------
@@ -338,6 +361,8 @@ def preload_library() -> tuple[Path | None, str]:
     )
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
-        return None, f"the guard library did not compile: {done.stderr.strip()[:300]}"
+        return None, _("the guard library did not compile: {error}").format(
+            error=done.stderr.strip()[:300]
+        )
     os.replace(partial, library)
     return library, ""

@@ -24,6 +24,8 @@ from typing import Literal
 
 from labsock._core.errors import UsageError
 from labsock._core.guard import check_bind, check_destination, family_of
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.impair import Impairment, ImpairmentModel, LinkEvent, LinkStats, direction_rng
 from labsock._core.validate import check_address, check_count, check_host, check_port
 from labsock._endpoints.base import Endpoint, format_address
@@ -99,7 +101,7 @@ class ImpairedLink(Endpoint):
         True
     """
 
-    kind = "impaired link"
+    kind = N_("impaired link")
 
     def __init__(
         self,
@@ -126,12 +128,16 @@ class ImpairedLink(Endpoint):
         self._host = check_host(host)
         check_port(port)
         if protocol not in ("udp", "tcp"):
-            raise UsageError(f"protocol must be 'udp' or 'tcp', not {protocol!r}")
+            raise UsageError(
+                _("protocol must be 'udp' or 'tcp', not {protocol!r}").format(protocol=protocol)
+            )
         check_count(keep_events, name="keep_events", minimum=0, maximum=10_000_000)
         if seed is None:
             seed = random.SystemRandom().randrange(1 << 32)
         elif isinstance(seed, bool) or not isinstance(seed, (int, str)):
-            raise UsageError(f"seed must be a whole number or a string, not {seed!r}")
+            raise UsageError(
+                _("seed must be a whole number or a string, not {seed!r}").format(seed=seed)
+            )
         both = Impairment(loss, delay, jitter, reorder, duplicate)
         settings = [
             _checked_direction(forward, "forward") or both,
@@ -142,8 +148,10 @@ class ImpairedLink(Endpoint):
             bandwidth = check_bandwidth(bandwidth)
         elif bandwidth is not None:
             raise UsageError(
-                "bandwidth= is for TCP links (protocol='tcp'); a UDP link limits nothing "
-                "but can drop and delay: use loss= and delay="
+                _(
+                    "bandwidth= is for TCP links (protocol='tcp'); a UDP link limits nothing "
+                    "but can drop and delay: use loss= and delay="
+                )
             )
         self.seed: int | str = seed
         self.protocol: str = protocol
@@ -172,7 +180,7 @@ class ImpairedLink(Endpoint):
     @property
     def address(self) -> tuple[str, int]:
         """``(host, port)`` where clients send to reach the target through the link."""
-        self._check_open("get the address of")
+        self._check_open(N_("get the address of this {kind}"))
         return self._relay.address
 
     @property
@@ -222,7 +230,7 @@ class ImpairedLink(Endpoint):
             ...     link.forward
             Impairment(loss=0.25, delay=0.01, jitter=0.0, reorder=0.0, duplicate=0.0)
         """
-        self._check_open("configure")
+        self._check_open(N_("configure this {kind}"))
         given = {
             name: value
             for name, value in zip(
@@ -269,7 +277,11 @@ class ImpairedLink(Endpoint):
         True
         """
         if direction is not None and direction not in DIRECTIONS:
-            raise UsageError(f"direction must be 'forward', 'backward' or None, not {direction!r}")
+            raise UsageError(
+                _("direction must be 'forward', 'backward' or None, not {direction!r}").format(
+                    direction=direction
+                )
+            )
         events = self._relay.events()
         return tuple(e for e in events if direction is None or e.direction == direction)
 
@@ -303,16 +315,21 @@ class ImpairedLink(Endpoint):
     def __repr__(self) -> str:
         relay = getattr(self, "_relay", None)
         if relay is None:
-            return "<ImpairedLink that failed to start>"
+            return _("<ImpairedLink that failed to start>")
         where = format_address(relay.address)
-        state = "closed" if self.closed else "relaying"
+        state = _("closed") if self.closed else _("relaying")
         if self.forward == self.backward:
             how = str(self.forward)
         else:
-            how = f"forward: {self.forward}; backward: {self.backward}"
-        return (
-            f"<ImpairedLink {self.protocol} {where} -> {format_address(self.target)} "
-            f"({how}) {state}>"
+            how = _("forward: {forward}; backward: {backward}").format(
+                forward=self.forward, backward=self.backward
+            )
+        return _("<ImpairedLink {protocol} {where} -> {target} ({how}) {state}>").format(
+            protocol=self.protocol,
+            where=where,
+            target=format_address(self.target),
+            how=how,
+            state=state,
         )
 
 
@@ -328,6 +345,8 @@ def _checked_direction(value: object, name: str) -> Impairment | None:
     if value is None or isinstance(value, Impairment):
         return value
     raise UsageError(
-        f"{name} must be an Impairment(loss=..., delay=...) or None, not {value!r}; "
-        f"e.g. {name}=Impairment(loss=0.1)"
+        _(
+            "{name} must be an Impairment(loss=..., delay=...) or None, not {value!r}; "
+            "e.g. {name}=Impairment(loss=0.1)"
+        ).format(name=name, value=value)
     )

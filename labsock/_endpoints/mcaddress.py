@@ -27,6 +27,7 @@ import threading
 from typing import Any
 
 from labsock._core.errors import NetworkError, UsageError, os_errors
+from labsock._core.i18n import gettext as _
 from labsock._endpoints.base import close_socket
 
 __all__ = [
@@ -73,46 +74,66 @@ def check_group(group: object, family: int | None = None) -> tuple[str, int]:
     ('239.255.1.2', 4)
     """
     if not isinstance(group, str):
-        raise UsageError(f"group must be a string such as '239.255.1.2', not {group!r}")
+        raise UsageError(
+            _("group must be a string such as '239.255.1.2', not {group!r}").format(group=group)
+        )
     try:
         addr = ipaddress.ip_address(group)
     except ValueError:
         raise UsageError(
-            f"group={group!r} is not an IP address: a multicast group is an address "
-            "such as '239.255.1.2' (or leave group=None to draw a free one)"
+            _(
+                "group={group!r} is not an IP address: a multicast group is an address "
+                "such as '239.255.1.2' (or leave group=None to draw a free one)"
+            ).format(group=group)
         ) from None
     if family is not None and family != addr.version:
-        raise UsageError(f"group={group!r} is an IPv{addr.version} address, but family={family}")
+        raise UsageError(
+            _("group={group!r} is an IPv{version} address, but family={family}").format(
+                group=group, version=addr.version, family=family
+            )
+        )
     if isinstance(addr, ipaddress.IPv4Address):
         if addr not in _CLASS_D:
             raise UsageError(
-                f"group={group!r} is not a multicast address. IPv4 multicast groups are the "
-                "class D addresses, 224.0.0.0 to 239.255.255.255 (224.0.0.0/4: the first "
-                "four bits are 1110). Use one from 239.255.0.0/16 (administratively "
-                "scoped), or group=None to draw a free one."
+                _(
+                    "group={group!r} is not a multicast address. IPv4 multicast groups are the "
+                    "class D addresses, 224.0.0.0 to 239.255.255.255 (224.0.0.0/4: the first "
+                    "four bits are 1110). Use one from 239.255.0.0/16 (administratively "
+                    "scoped), or group=None to draw a free one."
+                ).format(group=group)
             )
         if addr in _LOCAL_CONTROL:
             raise UsageError(
-                f"group={group!r} is in 224.0.0.0/24, the local network control block: its "
-                "groups belong to protocols (224.0.0.1 is all hosts, 224.0.0.2 all routers, "
-                "224.0.0.251 mDNS) and every machine on the network listens to them. Use a "
-                "group from 239.255.0.0/16, or group=None to draw a free one."
+                _(
+                    "group={group!r} is in 224.0.0.0/24, the local network control block: its "
+                    "groups belong to protocols (224.0.0.1 is all hosts, 224.0.0.2 all routers, "
+                    "224.0.0.251 mDNS) and every machine on the network listens to them. Use a "
+                    "group from 239.255.0.0/16, or group=None to draw a free one."
+                ).format(group=group)
             )
         return str(addr), 4
     if not addr.is_multicast:
         raise UsageError(
-            f"group={group!r} is not a multicast address: IPv6 multicast groups start with "
-            "ff (ff00::/8). Use one such as 'ff11::1:2', or group=None to draw a free one."
+            _(
+                "group={group!r} is not a multicast address: IPv6 multicast groups start with "
+                "ff (ff00::/8). Use one such as 'ff11::1:2', or group=None to draw a free one."
+            ).format(group=group)
         )
     flags, scope = (addr.packed[1] >> 4) & 0xF, addr.packed[1] & 0xF
     if not flags & 0x1:
         raise UsageError(
-            f"group={group!r} is a permanently assigned (well-known) group, such as "
-            "ff02::1 (all nodes): it belongs to a protocol. Use a transient group, "
-            "ff1X:: (e.g. 'ff11::1:2'), or group=None to draw a free one."
+            _(
+                "group={group!r} is a permanently assigned (well-known) group, such as "
+                "ff02::1 (all nodes): it belongs to a protocol. Use a transient group, "
+                "ff1X:: (e.g. 'ff11::1:2'), or group=None to draw a free one."
+            ).format(group=group)
         )
     if scope in (0x0, 0xF):
-        raise UsageError(f"group={group!r} has a reserved scope ({scope:x}): use ff11::/16")
+        raise UsageError(
+            _("group={group!r} has a reserved scope ({scope:x}): use ff11::/16").format(
+                group=group, scope=scope
+            )
+        )
     return str(addr), 6
 
 
@@ -129,9 +150,9 @@ def draw_group(family: int = 4) -> str:
     True
     """
     if family not in (4, 6):
-        raise UsageError(f"family must be 4 or 6, not {family!r}")
+        raise UsageError(_("family must be 4 or 6, not {family!r}").format(family=family))
     with _drawn_lock:
-        for _ in range(10_000):
+        for _attempt in range(10_000):
             if family == 4:
                 value = _DRAW_FIRST + secrets.randbelow(_DRAW_LAST - _DRAW_FIRST + 1)
                 group = str(ipaddress.IPv4Address(value))
@@ -142,12 +163,21 @@ def draw_group(family: int = 4) -> str:
             if group not in _drawn:
                 _drawn.add(group)
                 return group
-    raise UsageError("no free multicast group left to draw in this process: close some groups")
+    raise UsageError(_("no free multicast group left to draw in this process: close some groups"))
 
 
-def _reserve(group: str) -> None:
+def _reserve(group: str) -> bool:
+    """Never draw ``group``: a group made by hand holds it. True if it was not yet held."""
     with _drawn_lock:
+        new = group not in _drawn
         _drawn.add(group)
+        return new
+
+
+def _unreserve(group: str) -> None:
+    """Let ``group`` be drawn again: it was drawn for a group that was never made."""
+    with _drawn_lock:
+        _drawn.discard(group)
 
 
 # -- the loopback interface ---------------------------------------------------
@@ -168,7 +198,7 @@ def loopback_index() -> int:
                 continue
     if _WINDOWS:
         return 1  # "Loopback Pseudo-Interface 1"
-    raise NetworkError("cannot find the loopback interface of this machine")
+    raise NetworkError(_("cannot find the loopback interface of this machine"))
 
 
 def _ipv4_interface(interface: str) -> str:
@@ -176,12 +206,16 @@ def _ipv4_interface(interface: str) -> str:
         addr = ipaddress.ip_address(interface)
     except ValueError:
         raise UsageError(
-            f"interface must be an address such as '127.0.0.1', not {interface!r}"
+            _("interface must be an address such as '127.0.0.1', not {value!r}").format(
+                value=interface
+            )
         ) from None
     if not (isinstance(addr, ipaddress.IPv4Address) and addr.is_loopback):
         raise UsageError(
-            f"interface={interface!r} is not the loopback interface: the course keeps "
-            "multicast on this machine, so groups are joined and sent on '127.0.0.1' only"
+            _(
+                "interface={interface!r} is not the loopback interface: the course keeps "
+                "multicast on this machine, so groups are joined and sent on '127.0.0.1' only"
+            ).format(interface=interface)
         )
     return str(addr)
 
@@ -189,8 +223,10 @@ def _ipv4_interface(interface: str) -> str:
 def _ipv6_interface(interface: str) -> int:
     if interface not in ("::1", "lo", "lo0"):
         raise UsageError(
-            f"interface={interface!r} is not the loopback interface: IPv6 groups are joined "
-            "and sent on '::1' (the loopback interface) only"
+            _(
+                "interface={interface!r} is not the loopback interface: IPv6 groups are joined "
+                "and sent on '::1' (the loopback interface) only"
+            ).format(interface=interface)
         )
     return loopback_index()
 
@@ -246,7 +282,7 @@ def ipv6_multicast_supported() -> tuple[bool, str]:
         usually that the loopback interface has no IPv6 multicast route.
     """
     if not socket.has_ipv6:
-        return False, "this Python was built without IPv6"
+        return False, _("this Python was built without IPv6")
     group = draw_group(6)
     receiver = sender = None
     try:
@@ -264,16 +300,20 @@ def ipv6_multicast_supported() -> tuple[bool, str]:
         sender.sendto(b"labsock ipv6 multicast probe", (group, receiver.getsockname()[1], 0, index))
         receiver.recv(100)
     except TimeoutError:
-        return False, (
-            f"a datagram sent to {group} on the loopback interface did not arrive "
+        return False, _(
+            "a datagram sent to {group} on the loopback interface did not arrive "
             "within 0.5 s: this machine does not deliver IPv6 multicast on loopback"
-        )
+        ).format(group=group)
     except Exception as exc:
         hint = ""
         if getattr(exc, "errno", None) == errno.ENETUNREACH:
-            hint = " (the loopback interface has no IPv6 multicast route, as on Linux)"
-        return False, f"IPv6 multicast on the loopback interface fails: {exc}{hint}"
+            hint = _(" (the loopback interface has no IPv6 multicast route, as on Linux)")
+        return False, _("IPv6 multicast on the loopback interface fails: {error}").format(
+            error=exc
+        ) + hint
     finally:
         close_socket(receiver)
         close_socket(sender)
-    return True, f"IPv6 multicast works on the loopback interface (index {index}, {group})"
+    return True, _(
+        "IPv6 multicast works on the loopback interface (index {index}, {group})"
+    ).format(index=index, group=group)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import os_errors
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.probe import (
     MAGIC,
     TAGGED_HEAD,
@@ -91,7 +93,7 @@ class MulticastReceiver(Endpoint):
         (b'hello',)
     """
 
-    kind = "multicast receiver"
+    kind = N_("multicast receiver")
 
     def __init__(
         self, group: MulticastGroup, name: str, receive_buffer: int | None, keep: int
@@ -168,7 +170,7 @@ class MulticastReceiver(Endpoint):
         Datagrams sent after ``join()`` returns reach this receiver. Joining
         while joined does nothing.
         """
-        self._check_open("join with")
+        self._check_open(N_("join with this {kind}"))
         if self._joined:
             return
         level = socket.IPPROTO_IP if self._group_ref.family == 4 else socket.IPPROTO_IPV6
@@ -184,7 +186,7 @@ class MulticastReceiver(Endpoint):
         Datagrams already queued in the socket are still read and recorded.
         Leaving while not joined does nothing.
         """
-        self._check_open("leave with")
+        self._check_open(N_("leave with this {kind}"))
         if not self._joined:
             return
         level = socket.IPPROTO_IP if self._group_ref.family == 4 else socket.IPPROTO_IPV6
@@ -205,7 +207,7 @@ class MulticastReceiver(Endpoint):
     @property
     def receive_buffer(self) -> int:
         """The receive buffer the kernel really granted, in bytes."""
-        self._check_open("read the buffer of")
+        self._check_open(N_("read the buffer of this {kind}"))
         return int(self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
     def received(self) -> tuple[Arrival, ...]:
@@ -286,7 +288,7 @@ class MulticastReceiver(Endpoint):
                 if closed():
                     return
                 continue
-            for fd, _ in ready:
+            for fd, _events in ready:
                 if fd == waker:
                     return
             # Read as many datagrams as came last time, doubling while batches
@@ -388,8 +390,10 @@ class MulticastReceiver(Endpoint):
             close_socket(s)
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else ("joined" if self._joined else "left")
-        return (
-            f"<MulticastReceiver {self.name!r} {format_address(self.address)} "
-            f"{state}, {self._counts['datagrams']} datagrams>"
+        state = _("closed") if self.closed else (_("joined") if self._joined else _("left"))
+        return _("<MulticastReceiver {name!r} {where} {state}, {n} datagrams>").format(
+            name=self.name,
+            where=format_address(self.address),
+            state=state,
+            n=self._counts["datagrams"],
         )

@@ -39,6 +39,8 @@ from typing import Any, NoReturn
 
 from labsock._core.errors import NetworkError, UsageError, os_errors
 from labsock._core.guard import check_multicast
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.probe import (
     TAG_SIZE,
     encode_tagged_probe,
@@ -50,6 +52,7 @@ from labsock._endpoints.mcaddress import (
     _ipv4_interface,
     _ipv6_interface,
     _reserve,
+    _unreserve,
     check_group,
     draw_group,
 )
@@ -78,7 +81,7 @@ class MulticastSender(Endpoint):
     :meth:`MulticastGroup.sender`.
     """
 
-    kind = "multicast sender"
+    kind = N_("multicast sender")
 
     def __init__(self, group: MulticastGroup) -> None:
         super().__init__()
@@ -146,7 +149,7 @@ class MulticastSender(Endpoint):
             # manager around every send cost a microsecond per datagram (a
             # quarter of a fan-out's cost, measured in benchmarks/). A closed
             # sender's socket fails with EBADF, and lands here too.
-            self._check_open("send with")
+            self._check_open(N_("send with this {kind}"))
             self._raise_send_error()
         self._sent += 1
         return n
@@ -158,9 +161,11 @@ class MulticastSender(Endpoint):
         except NetworkError as exc:
             if getattr(exc.__cause__, "errno", None) == errno.ENETUNREACH:
                 raise NetworkError(
-                    f"cannot send to {format_address(self.destination)}: this machine "
-                    "has no multicast route on the loopback interface (Linux has none for "
-                    "IPv6). Use an IPv4 group (the default); see ipv6_multicast_supported()."
+                    _(
+                        "cannot send to {where}: this machine "
+                        "has no multicast route on the loopback interface (Linux has none for "
+                        "IPv6). Use an IPv4 group (the default); see ipv6_multicast_supported()."
+                    ).format(where=format_address(self.destination))
                 ) from exc.__cause__
             raise
 
@@ -171,7 +176,7 @@ class MulticastSender(Endpoint):
         ...     group.sender().socket_options()
         {'IP_MULTICAST_IF': '127.0.0.1', 'IP_MULTICAST_TTL': 1, 'IP_MULTICAST_LOOP': 1}
         """
-        self._check_open("read the options of")
+        self._check_open(N_("read the options of this {kind}"))
         s = self._sock
         if self._group_ref.family == 4:
             lvl = socket.IPPROTO_IP
@@ -191,8 +196,10 @@ class MulticastSender(Endpoint):
         close_socket(self._sock)
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{self._sent} sent"
-        return f"<MulticastSender to {format_address(self.destination)} {state}>"
+        state = _("closed") if self.closed else _("{n} sent").format(n=self._sent)
+        return _("<MulticastSender to {where} {state}>").format(
+            where=format_address(self.destination), state=state
+        )
 
 
 # -- the group ----------------------------------------------------------------------
@@ -228,7 +235,7 @@ class MulticastGroup(Endpoint):
         True
     """
 
-    kind = "multicast group"
+    kind = N_("multicast group")
 
     def __init__(
         self,
@@ -241,12 +248,12 @@ class MulticastGroup(Endpoint):
         interface: str | None = None,
     ) -> None:
         if family not in (None, 4, 6):
-            raise UsageError(f"family must be 4 or 6, not {family!r}")
-        if group is None:
-            group, family = draw_group(family or 4), family or 4
-        else:
+            raise UsageError(_("family must be 4 or 6, not {family!r}").format(family=family))
+        # Every check comes before a group is drawn or reserved: a refused
+        # group must leave the process's set of groups as it found it.
+        if group is not None:
             group, family = check_group(group, family)
-            _reserve(group)
+        family = family or 4
         check_port(port)
         ttl = check_count(ttl, name="ttl", minimum=0, maximum=255)
         if interface is None:
@@ -258,14 +265,23 @@ class MulticastGroup(Endpoint):
             interface = _ipv4_interface(interface)
         else:
             _ipv6_interface(interface)
+        if group is None:
+            group, ours = draw_group(family), True  # reserved as it is drawn
+        else:
+            ours = _reserve(group)  # a group given by hand is never drawn for another
         # The placeholder holds the port for the group's life; it never joins
         # and hears nothing (IP_MULTICAST_ALL cleared, tiny buffer).
-        placeholder = _bound_socket(family, group, port, interface)
         try:
-            placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
-            bound_port: int = placeholder.getsockname()[1]
+            placeholder = _bound_socket(family, group, port, interface)
+            try:
+                placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+                bound_port: int = placeholder.getsockname()[1]
+            except BaseException:
+                placeholder.close()
+                raise
         except BaseException:
-            placeholder.close()
+            if ours:
+                _unreserve(group)  # no group was made: leave the set as it was
             raise
         super().__init__()
         self._placeholder = placeholder
@@ -281,7 +297,7 @@ class MulticastGroup(Endpoint):
     @property
     def address(self) -> tuple[str, int]:
         """``(group, port)``: where senders send and receivers listen."""
-        self._check_open("get the address of")
+        self._check_open(N_("get the address of this {kind}"))
         return self.group, self.port
 
     def receiver(
@@ -295,7 +311,7 @@ class MulticastGroup(Endpoint):
                 double or clamp it; see ``.receive_buffer``).
             keep: store at most this many arrivals (the rest are only counted).
         """
-        self._check_open("add a receiver to")
+        self._check_open(N_("add a receiver to this {kind}"))
         if receive_buffer is not None:
             check_count(receive_buffer, name="receive_buffer", minimum=1, maximum=1 << 30)
         check_count(keep, name="keep", minimum=0)
@@ -303,21 +319,21 @@ class MulticastGroup(Endpoint):
             self._names += 1
             label = name if name is not None else f"r{self._names}"
         if not isinstance(label, str) or not label:
-            raise UsageError(f"name must be a non-empty string, not {name!r}")
+            raise UsageError(_("name must be a non-empty string, not {name!r}").format(name=name))
         child = MulticastReceiver(self, label, receive_buffer, keep)
         self._adopt(child)
         return child
 
     def sender(self) -> MulticastSender:
         """A new sender to this group, on the loopback interface, TTL ``ttl``."""
-        self._check_open("add a sender to")
+        self._check_open(N_("add a sender to this {kind}"))
         child = MulticastSender(self)
         self._adopt(child)
         return child
 
     def send(self, data: bytes) -> int:
         """Send one datagram to the group (with a sender made on first use)."""
-        self._check_open("send to")
+        self._check_open(N_("send to this {kind}"))
         if self._default_sender is None or self._default_sender.closed:
             self._default_sender = self.sender()
         return self._default_sender.send(data)
@@ -337,7 +353,7 @@ class MulticastGroup(Endpoint):
                 self._children.append(child)
         if closed:
             child.close()
-            self._check_open("add to")
+            self._check_open(N_("add to this {kind}"))
 
     def _wake(self) -> None:
         with self._children_lock:
@@ -352,5 +368,7 @@ class MulticastGroup(Endpoint):
         close_socket(self._placeholder)
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{len(self.receivers)} receivers"
-        return f"<MulticastGroup {format_address((self.group, self.port))} {state}>"
+        state = _("closed") if self.closed else _("{n} receivers").format(n=len(self.receivers))
+        return _("<MulticastGroup {where} {state}>").format(
+            where=format_address((self.group, self.port)), state=state
+        )

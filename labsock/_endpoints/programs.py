@@ -51,6 +51,8 @@ from pathlib import Path
 
 from labsock._core.errors import AddressInUse, LabsockError, NotLoopback, UsageError
 from labsock._core.guard import Role, network_allowed, refusal
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._endpoints import strace as strace_reader
 from labsock._endpoints.base import Endpoint
 from labsock._endpoints.compiler import (
@@ -106,9 +108,11 @@ def _refuse(what: str, host: str, role: Role) -> None:
         return
     reason, liftable = verdict
     raise NotLoopback(
-        f"{what} {host}: refused. {reason} The course runs on shared machines, and nothing "
-        "it does may leave the machine. Use 127.0.0.1 (and port 0 for a server)."
-        + (" (A teacher can lift this rule: see the teaching guide.)" if liftable else "")
+        _(
+            "{what} {host}: refused. {reason} The course runs on shared machines, and nothing "
+            "it does may leave the machine. Use 127.0.0.1 (and port 0 for a server)."
+        ).format(what=what, host=host, reason=reason)
+        + (_(" (A teacher can lift this rule: see the teaching guide.)") if liftable else "")
     )
 
 
@@ -144,7 +148,7 @@ def check_arguments(args: Sequence[str], *, what: str) -> None:
     for arg in args:
         host = _ip_literal(arg)
         if host is not None and not _is_course_group(host):
-            _refuse(f"{what}: its argument", host, "destination")
+            _refuse(_("{program}: its argument").format(program=what), host, "destination")
 
 
 _MEMBERSHIP = re.compile(r'imr_interface=inet_addr\("(?P<host>[^"]+)"\)')
@@ -164,39 +168,51 @@ def check_call(call: strace_reader.Call, *, what: str) -> None:
         NotLoopback: saying which call and why.
     """
     if call.name in ("connect", "sendto", "sendmsg"):
-        for host, _ in strace_reader.socket_addresses(call.args):
-            _refuse(f"{what}: {call.name} to", host, "destination")
+        for host, _port in strace_reader.socket_addresses(call.args):
+            _refuse(
+                _("{program}: {call} to").format(program=what, call=call.name), host, "destination"
+            )
     elif call.name == "bind":
-        for host, _ in strace_reader.socket_addresses(call.args):
+        for host, _port in strace_reader.socket_addresses(call.args):
             if not _is_course_group(host):
-                _refuse(f"{what}: bind to", host, "bind")
+                _refuse(_("{program}: bind to").format(program=what), host, "bind")
     elif call.name == "setsockopt":
         joined = _MEMBERSHIP.search(call.args)
         if joined is not None and not ipaddress.ip_address(joined["host"]).is_loopback:
             raise NotLoopback(
-                f"{what}: joined a multicast group on interface {joined['host']}: the join "
-                "leaves the machine there. Join with imr_interface 127.0.0.1."
+                _(
+                    "{program}: joined a multicast group on interface {interface}: the join "
+                    "leaves the machine there. Join with imr_interface 127.0.0.1."
+                ).format(program=what, interface=joined["host"])
             )
         ttl = _TTL_OPTION.search(call.args)
         if ttl is not None and int(ttl["ttl"]) > 1:
             raise NotLoopback(
-                f"{what}: IP_MULTICAST_TTL {ttl['ttl']} would let routers forward its "
-                "datagrams beyond this machine. Use 1 (or 0)."
+                _(
+                    "{program}: IP_MULTICAST_TTL {ttl} would let routers forward its "
+                    "datagrams beyond this machine. Use 1 (or 0)."
+                ).format(program=what, ttl=ttl["ttl"])
             )
 
 
 # -- running -------------------------------------------------------------------
 _ADDRESS_LINE = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})")
 _SIGNALS: dict[int, str] = {
-    signal.SIGSEGV.value: "a segmentation fault (SIGSEGV): it read or wrote memory it does "
-    "not own, often a null or dangling pointer, or an index past the end of an array",
-    signal.SIGABRT.value: "an abort (SIGABRT): an uncaught exception or a failed assert; "
-    "standard error below says which",
-    signal.SIGFPE.value: "an arithmetic fault (SIGFPE), such as a division by zero",
-    signal.SIGBUS.value: "a bus error (SIGBUS): memory it cannot reach",
-    signal.SIGILL.value: "an illegal instruction (SIGILL)",
-    signal.SIGPIPE.value: "SIGPIPE: it wrote to a connection the peer had closed "
-    "(send with MSG_NOSIGNAL turns that into an error instead)",
+    signal.SIGSEGV.value: N_(
+        "a segmentation fault (SIGSEGV): it read or wrote memory it does "
+        "not own, often a null or dangling pointer, or an index past the end of an array"
+    ),
+    signal.SIGABRT.value: N_(
+        "an abort (SIGABRT): an uncaught exception or a failed assert; "
+        "standard error below says which"
+    ),
+    signal.SIGFPE.value: N_("an arithmetic fault (SIGFPE), such as a division by zero"),
+    signal.SIGBUS.value: N_("a bus error (SIGBUS): memory it cannot reach"),
+    signal.SIGILL.value: N_("an illegal instruction (SIGILL)"),
+    signal.SIGPIPE.value: N_(
+        "SIGPIPE: it wrote to a connection the peer had closed "
+        "(send with MSG_NOSIGNAL turns that into an error instead)"
+    ),
 }
 
 
@@ -226,7 +242,7 @@ class Program(Endpoint):
         0
     """
 
-    kind = "C++ program"
+    kind = N_("C++ program")
 
     def __init__(
         self,
@@ -239,20 +255,26 @@ class Program(Endpoint):
         actor: str | None = None,
     ) -> None:
         if not isinstance(executable, Executable):
-            raise UsageError("executable must come from compile_program()")
+            raise UsageError(_("executable must come from compile_program()"))
         if not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
-            raise UsageError(f"timeout must be a number of seconds up to 3600, not {timeout!r}")
+            raise UsageError(
+                _("timeout must be a number of seconds up to 3600, not {value!r}").format(
+                    value=timeout
+                )
+            )
         if stdin is not None and not isinstance(stdin, (bytes, bytearray)):
-            raise UsageError("stdin must be bytes (use 'text'.encode())")
+            raise UsageError(_("stdin must be bytes (use 'text'.encode())"))
         if trace is not None and not isinstance(trace, Trace):
-            raise UsageError("trace must be a labsock.Trace")
+            raise UsageError(_("trace must be a labsock.Trace"))
         self.name = executable.name
         self.args = tuple(str(a) for a in args)
         check_arguments(self.args, what=self.name)
         if trace is not None:
             ok, why = strace_status()
             if not ok:
-                raise ProgramError(f"cannot trace {self.name}: {why}")
+                raise ProgramError(
+                    _("cannot trace {program}: {why}").format(program=self.name, why=why)
+                )
         super().__init__()
         self.executable = executable
         self.actor = actor or self.name
@@ -267,7 +289,7 @@ class Program(Endpoint):
         self._strace_file: Path | None = None
         command = [str(executable.path), *self.args]
         env = dict(os.environ)
-        library, _ = preload_library()
+        library, _why = preload_library()
         if library is not None and trace is None:
             env["LD_PRELOAD"] = " ".join(filter(None, [str(library), env.get("LD_PRELOAD")]))
         if trace is not None:
@@ -296,7 +318,9 @@ class Program(Endpoint):
         except OSError as exc:
             if self._strace_file is not None:
                 self._strace_file.unlink(missing_ok=True)
-            raise ProgramError(f"{self.name} could not be started: {exc}") from exc
+            raise ProgramError(
+                _("{program} could not be started: {error}").format(program=self.name, error=exc)
+            ) from exc
         self._start_worker(lambda: self._collect(self._process.stdout, self._stdout), "stdout")
         self._start_worker(
             lambda: self._collect(self._process.stderr, self._stderr, watch=True), "stderr"
@@ -328,9 +352,11 @@ class Program(Endpoint):
                 self._kill(
                     line,
                     guard=NotLoopback(
-                        f"{self.name}: labsock refused its {what} (before the call was made). "
-                        "The course runs on shared machines, and nothing it does may leave "
-                        "the machine: use 127.0.0.1."
+                        _(
+                            "{program}: labsock refused its {call} (before the call was made). "
+                            "The course runs on shared machines, and nothing it does may leave "
+                            "the machine: use 127.0.0.1."
+                        ).format(program=self.name, call=what)
                     ),
                 )
 
@@ -362,7 +388,7 @@ class Program(Endpoint):
             if self._strace_file is not None:
                 seen = self._check_trace(seen)
             if time.monotonic() > deadline:
-                self._kill(f"it did not finish within {self.timeout:g} s")
+                self._kill(_("it did not finish within {seconds:g} s").format(seconds=self.timeout))
         if self._strace_file is not None:
             self._check_trace(seen)
 
@@ -479,10 +505,16 @@ class Program(Endpoint):
                 self._output.wait(min(left, 0.05))
         if ended:
             self.wait()  # raises what went wrong, if anything did
-            raise ProgramError(f"{self.name} ended without printing {text!r}:\n{self.stdout}")
+            raise ProgramError(
+                _("{program} ended without printing {text!r}:\n{output}").format(
+                    program=self.name, text=text, output=self.stdout
+                )
+            )
         raise ProgramTimeout(
-            f"{self.name} did not print {text!r} within {timeout:g} s; it is still running "
-            "(labsock.close_all() stops it)"
+            _(
+                "{program} did not print {text!r} within {seconds:g} s; it is still running "
+                "(labsock.close_all() stops it)"
+            ).format(program=self.name, text=text, seconds=timeout)
         )
 
     def _readers_alive(self) -> bool:
@@ -496,7 +528,11 @@ class Program(Endpoint):
         """
         match = _ADDRESS_LINE.search(self.stdout)
         if match is None:
-            raise ProgramError(f"{self.name} has printed no address yet; output:\n{self.stdout}")
+            raise ProgramError(
+                _("{program} has printed no address yet; output:\n{output}").format(
+                    program=self.name, output=self.stdout
+                )
+            )
         return match[1], int(match[2])
 
     @property
@@ -520,7 +556,9 @@ class Program(Endpoint):
         self._watcher.join(limit)
         if self._watcher.is_alive():
             raise ProgramTimeout(
-                f"{self.name} is still running after {limit:g} s; labsock.close_all() stops it"
+                _(
+                    "{program} is still running after {seconds:g} s; labsock.close_all() stops it"
+                ).format(program=self.name, seconds=limit)
             )
         for thread in self._threads:
             thread.join(_REAP_TIMEOUT)
@@ -531,14 +569,19 @@ class Program(Endpoint):
     def _raise_for_status(self) -> None:
         code = self._process.returncode
         tail = _tail(self.stderr) or _tail(self.stdout)
-        said = f"\nIt printed:\n{tail}" if tail else ""
+        said = _("\nIt printed:\n{output}").format(output=tail) if tail else ""
         if self._killed_for is not None:
             guard = self._guard_error
             if guard is not None:
-                raise type(guard)(f"{guard} The program was stopped.") from guard
+                raise type(guard)(
+                    _("{error} The program was stopped.").format(error=guard)
+                ) from guard
             raise ProgramTimeout(
-                f"{self.name} was stopped: {self._killed_for}. Does it wait for something "
-                f"that never comes (a client, a reply)? Give it a timeout (set_timeout).{said}"
+                _(
+                    "{program} was stopped: {why}. Does it wait for something "
+                    "that never comes (a client, a reply)? Give it a timeout (set_timeout)."
+                ).format(program=self.name, why=self._killed_for)
+                + said
             )
         if self._stopped or code is None or code == 0:
             return
@@ -547,19 +590,26 @@ class Program(Endpoint):
             try:
                 name = signal.Signals(number).name
             except ValueError:
-                name = f"signal {number}"
-            what = _SIGNALS.get(number, name)
-            raise ProgramCrashed(f"{self.name} crashed with {what}.{said}")
+                name = _("signal {number}").format(number=number)
+            what = _(_SIGNALS[number]) if number in _SIGNALS else name
+            raise ProgramCrashed(
+                _("{program} crashed with {what}.").format(program=self.name, what=what) + said
+            )
         if "Address already in use" in self.stderr:
             raise ProgramAddressInUse(
-                f"{self.name} could not bind: the address is already in use by another socket. "
-                f"Give it port 0 to let the operating system pick a free port, or stop the "
-                f"program that holds it (labsock.close_all()).{said}"
+                _(
+                    "{program} could not bind: the address is already in use by another socket. "
+                    "Give it port 0 to let the operating system pick a free port, or stop the "
+                    "program that holds it (labsock.close_all())."
+                ).format(program=self.name)
+                + said
             )
-        raise ProgramFailed(f"{self.name} exited with status {code}.{said}")
+        raise ProgramFailed(
+            _("{program} exited with status {code}.").format(program=self.name, code=code) + said
+        )
 
     def __repr__(self) -> str:
-        state = "running" if self.running else f"exited {self.returncode}"
+        state = _("running") if self.running else _("exited {code}").format(code=self.returncode)
         return f"<Program {self.name} {' '.join(self.args)} pid={self.pid} {state}>"
 
     def __str__(self) -> str:

@@ -42,6 +42,8 @@ import threading
 import warnings
 from typing import Any, Protocol
 
+from labsock._core.i18n import gettext as _
+
 __all__ = [
     "MAX_UNNAMED_CELLS",
     "Closable",
@@ -156,10 +158,12 @@ def register(endpoint: Closable) -> None:
         stale = _beyond_unnamed_limit(cell)
     for old in stale:
         warnings.warn(
-            f"closed {old!r}: it was made by a cell this front end did not identify, "
-            f"and endpoints of at most {MAX_UNNAMED_CELLS} such cells stay alive (an "
-            "edited cell counts as a new one without a cell id). Use JupyterLab, or "
-            "labsock.close_all() before re-running edited cells.",
+            _(
+                "closed {endpoint!r}: it was made by a cell this front end did not identify, "
+                "and endpoints of at most {limit} such cells stay alive (an "
+                "edited cell counts as a new one without a cell id). Use JupyterLab, or "
+                "labsock.close_all() before re-running edited cells."
+            ).format(endpoint=old, limit=MAX_UNNAMED_CELLS),
             StaleEndpointWarning,
             stacklevel=3,
         )

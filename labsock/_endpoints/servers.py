@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 from labsock._core.errors import RESOURCE_ERRNOS, OutOfResources, os_errors, translate_oserror
 from labsock._core.guard import check_bind, family_of
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_count, check_host, check_port
 from labsock._endpoints.base import (
     Endpoint,
@@ -167,7 +169,7 @@ class _Server(Endpoint):
         Raises ClosedError once the server is closed: its port is free again,
         and whatever answers there now is not this server.
         """
-        self._check_open("get the address of")
+        self._check_open(N_("get the address of this {kind}"))
         return self._address
 
     @property
@@ -183,7 +185,7 @@ class _Server(Endpoint):
         return self._counters.snapshot()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else "serving"
+        state = _("closed") if self.closed else _("serving")
         return f"<{type(self).__name__} {format_address(self._address)} {state}>"
 
 
@@ -231,7 +233,7 @@ class TCPEchoServer(_Server):
         b'hello'
     """
 
-    kind = "TCP echo server"
+    kind = N_("TCP echo server")
 
     def __init__(
         self,
@@ -286,7 +288,7 @@ class TCPEchoServer(_Server):
     def _accept_loop(self) -> None:
         while not self._closed.is_set():
             # Waits for a client or for close(); the waker makes this prompt.
-            for key, _ in self._selector.select(timeout=1.0):
+            for key, _events in self._selector.select(timeout=1.0):
                 if key.fileobj is self._waker_r:
                     return
                 try:
@@ -337,9 +339,12 @@ class TCPEchoServer(_Server):
                 self._tallies.pop(conn, None)
                 self._counters.add(connections=-1, active=-1, refused=1)
             error = OutOfResources(
-                f"the {self.kind} at {format_address(self._address)} could not start a thread "
-                f"for a new client ({exc}): too many threads or too little memory. The client "
-                "was turned away; close endpoints you no longer need (labsock.close_all())."
+                _(
+                    "the {kind} at {where} could not start a thread "
+                    "for a new client ({error}): too many threads or too little memory. The "
+                    "client was turned away; close endpoints you no longer need "
+                    "(labsock.close_all())."
+                ).format(kind=_(self.kind), where=format_address(self._address), error=exc)
             )
             error.__cause__ = exc
             self._out_of_resources("thread", error)
@@ -363,7 +368,7 @@ class TCPEchoServer(_Server):
             # Only if a client is still waiting: the listener blocks, and
             # accept() must not wait here for the next one.
             waiting = self._selector.select(timeout=0)
-            if any(key.fileobj is self._listener for key, _ in waiting):
+            if any(key.fileobj is self._listener for key, _events in waiting):
                 conn, _peer = self._listener.accept()
                 self._counters.add(refused=1)
                 _reset(conn)
@@ -490,7 +495,7 @@ class UDPEchoServer(_Server):
         b'ping'
     """
 
-    kind = "UDP echo server"
+    kind = N_("UDP echo server")
 
     def __init__(
         self,
@@ -523,7 +528,7 @@ class UDPEchoServer(_Server):
     @property
     def receive_buffer(self) -> int:
         """The receive buffer the kernel really granted, in bytes."""
-        self._check_open("read the buffer of")
+        self._check_open(N_("read the buffer of this {kind}"))
         return int(self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
     def statistics(self) -> ServerStats:

@@ -19,13 +19,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from labsock._core.errors import UsageError
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 from labsock._core.validate import check_port
 from labsock._endpoints.base import format_address
 
 __all__ = ["SocketRow", "SocketTable", "socket_table"]
 
 _KINDS = ("inet", "inet4", "inet6", "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6")
-_COLUMNS = ("proto", "local address", "remote address", "state", "pid", "fd")
+# Headings marked with N_, translated where a table is shown.
+_COLUMNS = (N_("proto"), N_("local address"), N_("remote address"), N_("state"), "pid", "fd")
+
+
+def _headings() -> tuple[str, ...]:
+    return tuple(_(c) for c in _COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,26 +155,26 @@ class SocketTable:
         return iter(self.rows)
 
     def __str__(self) -> str:
-        cells = [_COLUMNS, *(row.cells() for row in self.rows)]
+        cells = [_headings(), *(row.cells() for row in self.rows)]
         widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS))]
         lines = [
             "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
             for row in cells
         ]
         if not self.rows:
-            lines.append("(no sockets)")
+            lines.append(_("(no sockets)"))
         if self.note:
-            lines.append(f"note: {self.note}")
+            lines.append(_("note: {note}").format(note=self.note))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in _COLUMNS)
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in _headings())
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row.cells()) + "</tr>"
             for row in self.rows
         )
         if not self.rows:
-            body = f'<tr><td colspan="{len(_COLUMNS)}">(no sockets)</td></tr>'
+            body = f'<tr><td colspan="{len(_COLUMNS)}">{html.escape(_("(no sockets)"))}</td></tr>'
         note = f"<p><em>{html.escape(self.note)}</em></p>" if self.note else ""
         return (
             f'<table class="labsock-sockets"><thead><tr>{head}</tr></thead>'
@@ -176,7 +183,9 @@ class SocketTable:
 
     def __repr__(self) -> str:
         states = ", ".join(f"{k}={v}" for k, v in sorted(self.states().items()))
-        return f"<SocketTable {len(self.rows)} sockets ({states or 'none'})>"
+        return _("<SocketTable {n} sockets ({states})>").format(
+            n=len(self.rows), states=states or _("none")
+        )
 
 
 def _address(value: Any) -> tuple[str, int] | None:
@@ -212,7 +221,9 @@ def _check_ports(ports: Iterable[int] | int | None) -> frozenset[int]:
     try:
         values = list(ports)
     except TypeError:
-        raise UsageError(f"ports must be a port number or a list of them, not {ports!r}") from None
+        raise UsageError(
+            _("ports must be a port number or a list of them, not {ports!r}").format(ports=ports)
+        ) from None
     return frozenset(check_port(p, name="ports") for p in values)
 
 
@@ -251,7 +262,11 @@ def socket_table(
         ['LISTEN']
     """
     if kinds not in _KINDS:
-        raise UsageError(f"kinds must be one of {', '.join(_KINDS)}; not {kinds!r}")
+        raise UsageError(
+            _("kinds must be one of {choices}; not {kinds!r}").format(
+                choices=", ".join(_KINDS), kinds=kinds
+            )
+        )
     extra_ports = _check_ports(ports)
     import psutil
 
@@ -267,7 +282,11 @@ def socket_table(
             if row is not None:
                 rows.append(row)
     except (psutil.Error, OSError, NotImplementedError) as exc:
-        notes.append(f"the operating system would not list this process's sockets ({exc!r})")
+        notes.append(
+            _("the operating system would not list this process's sockets ({error!r})").format(
+                error=exc
+            )
+        )
 
     ours = extra_ports | {row.local_port for row in rows if row.local_port}
     system_wide = False
@@ -277,11 +296,15 @@ def socket_table(
             everyone = psutil.net_connections(kind=kinds)
         except (psutil.AccessDenied, PermissionError):
             notes.append(
-                "this system lists other processes' sockets only to an administrator, so "
-                "sockets no process owns any more (TIME_WAIT) are not shown"
+                _(
+                    "this system lists other processes' sockets only to an administrator, so "
+                    "sockets no process owns any more (TIME_WAIT) are not shown"
+                )
             )
         except (psutil.Error, OSError, NotImplementedError) as exc:
-            notes.append(f"the system-wide socket list is unavailable ({exc!r})")
+            notes.append(
+                _("the system-wide socket list is unavailable ({error!r})").format(error=exc)
+            )
         else:
             system_wide = True
             for conn in everyone:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labsock._core.errors import ClosedError, NetworkError, UsageError
+from labsock._core.i18n import N_
 from labsock._core.i18n import gettext as _
 from labsock._core.stepper_explain import Situation, explain
 from labsock._core.validate import check_payload, check_seconds
@@ -144,11 +145,13 @@ class StepperMachine(Endpoint):
         >>> machine.close()
     """
 
-    kind = "socket stepper"
+    kind = N_("socket stepper")
 
     def __init__(self, protocol: str = "tcp", *, timeout: float = 0.25) -> None:
         if protocol not in CALLS:
-            raise UsageError(f"protocol must be 'tcp' or 'udp', not {protocol!r}")
+            raise UsageError(
+                _("protocol must be 'tcp' or 'udp', not {protocol!r}").format(protocol=protocol)
+            )
         self.protocol = protocol
         self.timeout = check_seconds(timeout, name="timeout", allow_zero=False, maximum=5.0)
         super().__init__()
@@ -189,11 +192,17 @@ class StepperMachine(Endpoint):
         self._check_open()
         calls = self.calls
         if actor not in calls:
-            raise UsageError(f"actor must be 'server' or 'client', not {actor!r}")
+            raise UsageError(
+                _("actor must be 'server' or 'client', not {actor!r}").format(actor=actor)
+            )
         if call not in calls[actor]:
             raise UsageError(
-                f"{actor} has no {call!r} step in {self.protocol.upper()}; "
-                f"its steps are {', '.join(calls[actor])}"
+                _("{actor} has no {call!r} step in {protocol}; its steps are {steps}").format(
+                    actor=actor,
+                    call=call,
+                    protocol=self.protocol.upper(),
+                    steps=", ".join(calls[actor]),
+                )
             )
         payload = check_payload(data if data is not None else DEFAULT_DATA[actor])
         code = self.code(actor, call, payload)
@@ -298,31 +307,37 @@ class StepperMachine(Endpoint):
         if local in self._server_ports:
             if remote is None or self.protocol == "udp":
                 current = local == self._server_ports[-1]
-                return "server" if current else f"server (port {local})"
+                return "server" if current else _("server (port {port})").format(port=local)
             name = self._accepted.get((local, remote))
-            return name if name is not None else "server (not accepted yet)"
+            return name if name is not None else _("server (not accepted yet)")
         if local in self._client_ports:
             if self.protocol == "tcp" and remote is not None and remote not in self._server_ports:
                 # The same ephemeral port, earlier, to another server: a stranger
                 # still in TIME_WAIT, not our client.
                 return None
-            return "client" if local == self._client_ports[-1] else f"client (port {local})"
+            if local == self._client_ports[-1]:
+                return "client"
+            return _("client (port {port})").format(port=local)
         return None
 
     # -- the end ------------------------------------------------------------------
-    def _check_open(self, action: str = "use") -> None:
+    def _check_open(self, action: str = N_("use this {kind}")) -> None:
         if self.closed:
             raise ClosedError(
-                "this socket stepper is closed (its cell ran again, or close() or "
-                "labsock.close_all() was called): run the cell that made it to start a new one"
+                _(
+                    "this socket stepper is closed (its cell ran again, or close() or "
+                    "labsock.close_all() was called): run the cell that made it to start a new one"
+                )
             )
 
     def _release(self) -> None:
         self._close_sockets()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{len(self.trace)} calls"
-        return f"<StepperMachine {self.protocol.upper()} {state}>"
+        state = _("closed") if self.closed else _("{n} calls").format(n=len(self.trace))
+        return _("<StepperMachine {protocol} {state}>").format(
+            protocol=self.protocol.upper(), state=state
+        )
 
     def _close_sockets(self) -> None:
         for sock in [self._client, *reversed(self._conns), self._listener]:

@@ -22,6 +22,16 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from labsock._core.formatting import describe_bytes, format_address
+from labsock._core.trace_events import (
+    accepted_text,
+    bound_text,
+    end_of_stream_text,
+    from_text,
+    received_from_text,
+    taken_text,
+    to_text,
+)
 from labsock._endpoints.trace import Trace
 
 __all__ = ["Call", "parse", "record", "socket_addresses"]
@@ -128,14 +138,7 @@ def socket_addresses(args: str) -> list[Address]:
 
 
 def _fmt(address: Address | None) -> str:
-    if address is None:
-        return "?"
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _bytes(n: int) -> str:
-    return "1 byte" if n == 1 else f"{n} bytes"
+    return "?" if address is None else format_address(address)
 
 
 def _payload(args: str, size: int) -> str:
@@ -143,7 +146,7 @@ def _payload(args: str, size: int) -> str:
     buffer = args.split(", ", 1)[1] if ", " in args else ""
     m = _STRING.match(buffer)
     data = _unescape(m.group(1)) if m else b""
-    text = f"{_bytes(size)} {bytes(data[:_PREVIEW])!r}"
+    text = f"{describe_bytes(size)} {bytes(data[:_PREVIEW])!r}"
     return text + ("…" if size > _PREVIEW else "")
 
 
@@ -241,9 +244,9 @@ def record(trace: Trace, text: str, actor: str, *, started: float | None = None)
                 if event.local is None or event.local[1] == 0:
                     event.local = where[0]
                 if event.call == "bind" and event.error is None:
-                    event.result = f"bound to {_fmt(where[0])}"
+                    event.result = bound_text(where[0])
                 if event.call == "connect" and event.error is None:
-                    event.result = f"from {_fmt(where[0])}"
+                    event.result = from_text(where[0])
         elif call.name == "listen":
             backlog = call.args.split(",")[1].strip() if "," in call.args else ""
             add(sock, call, "listen", backlog)
@@ -261,7 +264,7 @@ def record(trace: Trace, text: str, actor: str, *, started: float | None = None)
                 call,
                 "accept",
                 "",
-                f"new socket {conn.actor} for {_fmt(conn.peer)}",
+                accepted_text(conn.actor, _fmt(conn.peer)),
                 peer=conn.peer,
             )
         elif call.name == "connect":
@@ -271,17 +274,15 @@ def record(trace: Trace, text: str, actor: str, *, started: float | None = None)
         elif call.name in ("sendto", "sendmsg"):
             size = call.ret if call.ret is not None and call.ret >= 0 else 0
             if where:  # an address given: a datagram to someone
-                text_ = f"{_payload(call.args, size)} to {_fmt(where[0])}"
-                add(
-                    sock, call, "sendto", text_, f"{_bytes(size)} taken", peer=where[0], nbytes=size
-                )
+                text_ = to_text(_payload(call.args, size), where[0])
+                add(sock, call, "sendto", text_, taken_text(size), peer=where[0], nbytes=size)
             else:
                 add(
                     sock,
                     call,
                     "send",
                     _payload(call.args, size),
-                    f"{_bytes(size)} taken",
+                    taken_text(size),
                     nbytes=size,
                 )
         elif call.name in ("recvfrom", "recvmsg"):
@@ -289,14 +290,14 @@ def record(trace: Trace, text: str, actor: str, *, started: float | None = None)
             bufsize = call.args.split(", ")[2] if call.args.count(", ") >= 2 else ""
             got = _payload(call.args, size)
             if size == 0 and sock.protocol == "tcp" and call.error is None:
-                got = "b'' (end of stream: the peer closed its side)"
+                got = end_of_stream_text()
             if where:
                 add(
                     sock,
                     call,
                     "recvfrom",
                     bufsize,
-                    f"{got} from {_fmt(where[0])}",
+                    received_from_text(got, where[0]),
                     peer=where[0],
                     nbytes=size,
                 )

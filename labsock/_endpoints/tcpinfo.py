@@ -26,6 +26,8 @@ import sys
 from dataclasses import dataclass
 
 from labsock._core.errors import UsageError
+from labsock._core.i18n import N_
+from labsock._core.i18n import gettext as _
 
 __all__ = ["TCP_INFO_NOTE", "TcpInfo", "parse_tcp_info", "tcp_info"]
 
@@ -50,10 +52,28 @@ _STATES = {
     11: "CLOSING",
 }
 
+
 #: What to tell a student where the kernel does not show this.
-TCP_INFO_NOTE = (
-    "this system does not show the kernel's TCP_INFO (Linux does): the round-trip "
-    "estimate, retransmissions and congestion window stay hidden in the kernel here"
+class _Note(str):
+    """A message constant: its English text, printed in the language of the moment.
+
+    A module constant is made at import, before a notebook chooses its
+    language; ``print`` and f-strings ask for its text later, and get it
+    translated then.
+    """
+
+    def __str__(self) -> str:
+        return _(str(str.__str__(self)))
+
+    def __format__(self, spec: str) -> str:
+        return format(self.__str__(), spec)
+
+
+TCP_INFO_NOTE = _Note(
+    N_(
+        "this system does not show the kernel's TCP_INFO (Linux does): the round-trip "
+        "estimate, retransmissions and congestion window stay hidden in the kernel here"
+    )
 )
 
 
@@ -88,11 +108,19 @@ class TcpInfo:
 
     def summary(self) -> str:
         """Two short lines a student can read, e.g. for ``print(info)``."""
-        return (
-            f"kernel's view: {self.state}, round trip {self.rtt * 1e6:,.0f} µs "
-            f"(± {self.rttvar * 1e6:,.0f} µs), retransmission timeout {self.rto * 1e3:,.0f} ms\n"
-            f"segments sent again: {self.total_retrans:,}; congestion window: "
-            f"{self.snd_cwnd:,} segments of {self.snd_mss:,} bytes"
+        return _(
+            "kernel's view: {state}, round trip {rtt:,.0f} µs "
+            "(± {rttvar:,.0f} µs), retransmission timeout {rto:,.0f} ms\n"
+            "segments sent again: {retrans:,}; congestion window: "
+            "{cwnd:,} segments of {mss:,} bytes"
+        ).format(
+            state=self.state,
+            rtt=self.rtt * 1e6,
+            rttvar=self.rttvar * 1e6,
+            rto=self.rto * 1e3,
+            retrans=self.total_retrans,
+            cwnd=self.snd_cwnd,
+            mss=self.snd_mss,
         )
 
     def __str__(self) -> str:
@@ -111,7 +139,9 @@ def parse_tcp_info(data: bytes) -> TcpInfo:
     """
     if len(data) < _LAYOUT.size:
         raise UsageError(
-            f"a struct tcp_info of {len(data)} bytes is too short: {_LAYOUT.size} are needed"
+            _("a struct tcp_info of {size} bytes is too short: {needed} are needed").format(
+                size=len(data), needed=_LAYOUT.size
+            )
         )
     values = _LAYOUT.unpack_from(data)
     state, retransmits = values[0], values[2]  # tcpi_state, tcpi_retransmits
@@ -143,11 +173,11 @@ def tcp_info(sock: socket.socket) -> TcpInfo | None:
         UsageError: ``sock`` is not a TCP socket, or it is closed.
     """
     if not isinstance(sock, socket.socket):
-        raise UsageError(f"tcp_info needs a socket, not {type(sock).__name__}")
+        raise UsageError(_("tcp_info needs a socket, not {type}").format(type=type(sock).__name__))
     if sock.fileno() == -1:
-        raise UsageError("this socket is closed: read tcp_info before closing it")
+        raise UsageError(_("this socket is closed: read tcp_info before closing it"))
     if sock.type != socket.SOCK_STREAM:
-        raise UsageError("tcp_info is for TCP sockets (SOCK_STREAM); UDP keeps no connection")
+        raise UsageError(_("tcp_info is for TCP sockets (SOCK_STREAM); UDP keeps no connection"))
     if not sys.platform.startswith("linux"):
         return None
     try:

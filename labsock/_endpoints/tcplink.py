@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import UsageError, os_errors
 from labsock._core.guard import check_bind, family_of
+from labsock._core.i18n import gettext as _
 from labsock._core.impair import DirectionStats, Impairment, ImpairmentModel, LinkStats
 from labsock._endpoints.base import close_socket
 
@@ -75,13 +76,15 @@ def check_stream_settings(settings: Impairment, direction: str = "") -> Impairme
     if refused:
         where = f" ({direction})" if direction else ""
         raise UsageError(
-            f"a TCP link can only add delay (and a bandwidth limit), not {', '.join(refused)}"
-            f"{where}. Loss cannot be emulated in user space: TCP repairs it below the socket. "
-            "The kernel retransmits lost segments, reorders and deduplicates "
-            "them before recv() returns, so a relay only ever sees a clean in-order byte "
-            "stream; dropping bytes there would corrupt the stream, not imitate a lossy "
-            "network (which TCP would hide anyway, as extra delay). Use protocol='udp' to "
-            "see loss and reordering, or give a TCP link delay= only."
+            _(
+                "a TCP link can only add delay (and a bandwidth limit), not {settings}"
+                "{where}. Loss cannot be emulated in user space: TCP repairs it below the socket. "
+                "The kernel retransmits lost segments, reorders and deduplicates "
+                "them before recv() returns, so a relay only ever sees a clean in-order byte "
+                "stream; dropping bytes there would corrupt the stream, not imitate a lossy "
+                "network (which TCP would hide anyway, as extra delay). Use protocol='udp' to "
+                "see loss and reordering, or give a TCP link delay= only."
+            ).format(settings=", ".join(refused), where=where)
         )
     return settings
 
@@ -92,12 +95,16 @@ def check_bandwidth(bandwidth: object) -> float | None:
         return None
     if isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)):
         raise UsageError(
-            f"bandwidth must be bytes per second (a number) or None, not {bandwidth!r}"
+            _("bandwidth must be bytes per second (a number) or None, not {bandwidth!r}").format(
+                bandwidth=bandwidth
+            )
         )
     if not math.isfinite(bandwidth) or bandwidth < 1000:
         raise UsageError(
-            f"bandwidth={bandwidth!r} makes no sense: use at least 1000 bytes per second, "
-            "e.g. bandwidth=1_000_000 for 1 MB/s, or None for no limit"
+            _(
+                "bandwidth={bandwidth!r} makes no sense: use at least 1000 bytes per second, "
+                "e.g. bandwidth=1_000_000 for 1 MB/s, or None for no limit"
+            ).format(bandwidth=bandwidth)
         )
     return float(bandwidth)
 
@@ -296,7 +303,7 @@ class TCPRelay:
     def run(self) -> None:
         closed = self.owner._closed
         while not closed.is_set():
-            for key, _ in self._selector.select(_IDLE):
+            for key, _events in self._selector.select(_IDLE):
                 if key.fileobj is self._waker_r:
                     return
                 try:

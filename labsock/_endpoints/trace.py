@@ -4,8 +4,8 @@ A :class:`Trace` hands out :class:`TracedSocket` objects. A traced socket *is*
 a real ``socket.socket`` (a subclass), so the lesson's code stays plain
 socket code except the line that creates the socket; each call it makes
 (``socket``, ``bind``, ``listen``, ``connect``, ``accept``, ``send``,
-``sendall``, ``sendto``, ``recv`` and friends, ``shutdown``, ``close``) is
-recorded as a frozen :class:`TraceEvent`. Errors the real call raises are
+``sendall``, ``sendto``, ``sendmsg``, ``recv`` and friends, ``shutdown``,
+``close``) is recorded as a frozen :class:`TraceEvent`. Errors the real call raises are
 recorded and re-raised unchanged. The echo servers record their calls into a
 trace too (``TCPEchoServer(trace=trace)``).
 
@@ -26,13 +26,26 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from labsock._core.errors import UsageError
 from labsock._core.formatting import describe_bytes, format_address
 from labsock._core.guard import check_bind, check_destination, family_of
-from labsock._core.trace_events import WAITING, Address, TraceEvent, address_of
+from labsock._core.i18n import gettext as _
+from labsock._core.trace_events import (
+    WAITING,
+    Address,
+    TraceEvent,
+    accepted_text,
+    address_of,
+    bound_text,
+    end_of_stream_text,
+    from_text,
+    received_from_text,
+    taken_text,
+    to_text,
+)
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -67,7 +80,7 @@ def _payload(data: Any) -> tuple[int, str]:
 def _received(data: Any, protocol: str) -> str:
     size, text = _payload(data)
     if size == 0 and protocol == "tcp":
-        return "b'' (end of stream: the peer closed its side)"
+        return end_of_stream_text()
     return text
 
 
@@ -141,7 +154,7 @@ class TracedSocket(socket.socket):
         """
         if self.family not in (socket.AF_INET, socket.AF_INET6):
             return address
-        what = f"traced socket {self._actor!r}"
+        what = _("traced socket {actor!r}").format(actor=self._actor)
         if bind:
             return check_bind(address, what=what, kind=self.type, family=self.family)
         cleared = self._cleared
@@ -225,7 +238,7 @@ class TracedSocket(socket.socket):
 
         def describe(_: None) -> tuple[str, int | None, Address | None]:
             local = self._local()
-            return (f"bound to {format_address(local)}" if local else "", None, None)
+            return (bound_text(local) if local else "", None, None)
 
         self._traced(
             "bind",
@@ -251,7 +264,7 @@ class TracedSocket(socket.socket):
 
         def describe(_: None) -> tuple[str, int | None, Address | None]:
             local = self._local()
-            return (f"from {format_address(local)}" if local else "", None, None)
+            return (from_text(local) if local else "", None, None)
 
         self._traced(
             "connect",
@@ -298,7 +311,7 @@ class TracedSocket(socket.socket):
             "accept",
             "",
             start,
-            result=f"new socket {actor} for {format_address(addr)}",
+            result=accepted_text(actor, addr),
             peer=address_of(addr),
         )
         return conn, addr
@@ -311,7 +324,7 @@ class TracedSocket(socket.socket):
             "send",
             text,
             lambda: socket.socket.send(self, data, flags),
-            lambda sent: (f"{describe_bytes(sent)} taken", sent, None),
+            lambda sent: (taken_text(sent), sent, None),
         )
 
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
@@ -337,10 +350,41 @@ class TracedSocket(socket.socket):
         _, text = _payload(data)
         return self._traced(
             "sendto",
-            f"{text} to {format_address(address)}",
+            to_text(text, address),
             lambda: socket.socket.sendto(self, data, flags, self._guard(address)),
-            lambda sent: (f"{describe_bytes(sent)} taken", sent, None),
+            lambda sent: (taken_text(sent), sent, None),
             peer=address_of(address),
+        )
+
+    def sendmsg(
+        self,
+        buffers: Iterable[ReadableBuffer],
+        ancdata: Iterable[Any] = (),
+        flags: int = 0,
+        address: Any = None,
+        /,
+    ) -> int:
+        """``socket.sendmsg``, recorded; a destination passes the loopback guard first.
+
+        Without ``address`` (a connected socket) nothing new is checked: the
+        guard saw the destination at ``connect``.
+        """
+        chunks = list(buffers)  # an iterator is read once: here, not by the real call too
+        _, text = _payload(b"".join(chunks))
+        args = text if address is None else to_text(text, address)
+
+        def run() -> int:
+            # The guard runs inside the recorded call, as for sendto: a refusal
+            # is the call's error in the trace, and no packet has left.
+            target = None if address is None else self._guard(address)
+            return socket.socket.sendmsg(self, chunks, ancdata, flags, target)
+
+        return self._traced(
+            "sendmsg",
+            args,
+            run,
+            lambda sent: (taken_text(sent), sent, None),
+            peer=None if address is None else address_of(address),
         )
 
     def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
@@ -374,7 +418,7 @@ class TracedSocket(socket.socket):
             str(bufsize),
             lambda: socket.socket.recvfrom(self, bufsize, flags),
             lambda got: (
-                f"{_received(got[0], self._protocol())} from {format_address(got[1])}",
+                received_from_text(_received(got[0], self._protocol()), got[1]),
                 len(got[0]),
                 address_of(got[1]),
             ),
@@ -389,7 +433,7 @@ class TracedSocket(socket.socket):
             n, addr = got
             with memoryview(buffer) as view, view.cast("B") as flat, flat[:n] as data:
                 text = _received(data, self._protocol())
-            return (f"{text} from {format_address(addr)}", n, address_of(addr))
+            return (received_from_text(text, addr), n, address_of(addr))
 
         size = nbytes or _size(buffer)
         return self._traced(
@@ -501,8 +545,10 @@ class Trace:
         """
         if not isinstance(actor, str) or not actor.strip() or "#" in actor:
             raise UsageError(
-                f"actor must be a non-empty name such as 'client' or 'server', without '#' "
-                f"(it numbers the connections a server accepts), not {actor!r}"
+                _(
+                    "actor must be a non-empty name such as 'client' or 'server', without '#' "
+                    "(it numbers the connections a server accepts), not {actor!r}"
+                ).format(actor=actor)
             )
         start = time.perf_counter()
         args = _family_and_kind(family, type)
@@ -654,7 +700,9 @@ class Trace:
         return self.table()
 
     def __repr__(self) -> str:
-        return f"<Trace {len(self)} calls by {', '.join(self.actors) or 'nobody'}>"
+        return _("<Trace {n} calls by {actors}>").format(
+            n=len(self), actors=", ".join(self.actors) or _("nobody")
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         # JupyterLab 4.1+ draws text/vnd.mermaid; other front ends show the table.

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from labsock._core.errors import os_errors
 from labsock._core.guard import check_bind, family_of
+from labsock._core.i18n import gettext as _
 from labsock._core.impair import (
     DirectionStats,
     ImpairmentModel,
@@ -362,7 +363,7 @@ class UDPRelay:
         upstream = None
         try:
             if full:
-                raise BlockingIOError("the link relays for _MAX_FLOWS clients at once")
+                raise BlockingIOError(_("the link relays for _MAX_FLOWS clients at once"))
             upstream = socket.socket(self._target_family, socket.SOCK_DGRAM)
             # connect() on UDP only fixes the peer: the kernel then delivers
             # only the target's datagrams here, and reports "unreachable".

@@ -63,15 +63,10 @@ class SocketStepper(Panel[Trace]):
         UsageError: for another protocol or a bad timeout.
 
     Example:
-        >>> stepper = SocketStepper()
-        >>> stepper.step("client", "socket").ok
-        True
-        >>> stepper.step("client", "connect").message
-        'the server has no address yet: press server.bind (then server.listen) first'
-        >>> trace = stepper.run()
-        >>> trace.calls("client")
-        ['socket', 'connect', 'send', 'recv', 'close']
-        >>> stepper.close()
+        :meth:`step`, :meth:`run` and :meth:`close` are the machine's; the
+        example in :class:`~labsock._endpoints.stepper_machine.StepperMachine`
+        shows them, and reads the same with ``SocketStepper()`` in place of
+        ``StepperMachine()``.
     """
 
     def __init__(self, protocol: str = "tcp", *, timeout: float = 0.25) -> None:
