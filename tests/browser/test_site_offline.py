@@ -104,8 +104,9 @@ def test_the_language_switch_of_the_site_opened_from_disk_goes_both_ways(
     try:
         _offline(tab, blocked)
         for start, lang, arrival in (
-            (site / "pt" / "02_tcp.html", "en", site / "index.html"),
-            (site / "glossary.html", "pt", site / "pt" / "index.html"),
+            # The same page in the other language (its twin).
+            (site / "pt" / "02_tcp.html", "en", site / "02_tcp.html"),
+            (site / "glossary.html", "pt", site / "pt" / "glossario.html"),
         ):
             tab.goto(start.as_uri())
             tab.hover(".md-header__option .md-select button")  # the switch opens on hover
