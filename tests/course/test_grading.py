@@ -223,14 +223,20 @@ def _kernels_under(folder: Path) -> list[psutil.Process]:
     return found
 
 
-def test_a_class_is_released_autograded_and_given_feedback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def nbgrader_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """PATH and a runtime folder of the test's own for nbgrader's kernels; that folder."""
     # nbgrader's database layer runs `alembic` by name, as on a hub's PATH.
     scripts = str(Path(sys.executable).parent)
     monkeypatch.setenv("PATH", os.pathsep.join([scripts, os.environ.get("PATH", "")]))
     runtime = tmp_path / "runtime"
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    return runtime
+
+
+def test_a_class_is_released_autograded_and_given_feedback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = nbgrader_environment(tmp_path, monkeypatch)
 
     released = release.generate(tmp_path)
     course = released.parents[2]

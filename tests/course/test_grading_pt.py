@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +78,7 @@ def test_the_portuguese_release_is_the_portuguese_students_notebook(tmp_path: Pa
 def test_a_portuguese_class_gets_the_english_points_and_portuguese_feedback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scripts = str(Path(sys.executable).parent)
-    monkeypatch.setenv("PATH", os.pathsep.join([scripts, os.environ.get("PATH", "")]))
-    runtime = tmp_path / "runtime"
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    runtime = english.nbgrader_environment(tmp_path, monkeypatch)
 
     released = release.generate(tmp_path, LANG)
     course = released.parents[2]

@@ -569,14 +569,17 @@ def _thread_per_client(
     serve: Callable[[socket.socket], None],
     *,
     join: bool = True,
+    accept_timeout: float | None = 0.1,
 ) -> None:
-    listener.settimeout(0.1)
+    listener.settimeout(accept_timeout)
     threads: list[threading.Thread] = []
     while not stop.is_set():
         try:
             conn, _ = listener.accept()
         except TimeoutError:
             continue
+        except OSError:  # the check shut the listener down
+            break
         thread = threading.Thread(target=serve, args=(conn,), daemon=True)
         thread.start()
         threads.append(thread)
@@ -706,17 +709,8 @@ def threads_block_in_accept(listener: socket.socket, stop: threading.Event) -> N
             except OSError:
                 pass
 
-    threads = []
-    while not stop.is_set():  # the mistake: looks at stop, but accept() has no timeout
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            break
-        thread = threading.Thread(target=serve, args=(conn,), daemon=True)
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join(3.0)
+    # The mistake: looks at stop, but accept() has no timeout.
+    _thread_per_client(listener, stop, serve, accept_timeout=None)
 
 
 def threads_ignore_stop(listener: socket.socket, stop: threading.Event) -> None:
