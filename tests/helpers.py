@@ -11,11 +11,14 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import pytest
+
+from labsock._core.records import build_records
+from labsock._results.ping import PingResult
 
 #: The repository's root (notebooks/, binder/, benchmarks/ ...), wherever a test sits.
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,4 +111,40 @@ def needs_tool(name: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         shutil.which(name) is None,
         reason=f"{name} is not installed (make test installs it with apt-get where it can)",
+    )
+
+
+def make_result(
+    count: int,
+    arrivals: Sequence[int],
+    *,
+    protocol: str = "udp",
+    rtt: Callable[[int], float] = lambda seq: 0.012,
+    connect_time: float | None = None,
+    unreachable: int = 0,
+    kind: Literal["probe", "request"] = "probe",
+) -> PingResult:
+    """A PingResult as ping would build it: probe i sent at i ms, replies in the given order.
+
+    Each reply arrives ``rtt(seq)`` after its probe, or just after the
+    previous reply if that is later, so the list order is the arrival order.
+    """
+    sent = [i * 1e-3 for i in range(count)]
+    timed: list[tuple[int, float]] = []
+    last = 0.0
+    for seq in arrivals:
+        last = max(last + 1e-6, sent[seq] + rtt(seq))
+        timed.append((seq, last))
+    return PingResult(
+        protocol=protocol,
+        address=("127.0.0.1", 9),
+        count=count,
+        size=64,
+        interval=1e-3,
+        timeout=1.0,
+        records=build_records(sent, timed),
+        arrivals=tuple(arrivals),
+        connect_time=connect_time,
+        unreachable=unreachable,
+        kind=kind,
     )

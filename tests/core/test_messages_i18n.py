@@ -20,11 +20,11 @@ from matplotlib.text import Text
 import labsock
 from labsock._core import errors
 from labsock._core.errors import translate_oserror
-from labsock._core.records import build_records
 from labsock._panels.link_lab import LinkLab
 from labsock._panels.stepper import SocketStepper
 from labsock._results.ping import PingResult
 from labsock._viz import figures
+from tests.helpers import make_result
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -49,22 +49,7 @@ def catalog() -> polib.POFile:
 
 def a_ping() -> PingResult:
     """Ten probes, probe 3 lost, 6 and 5 swapped: something in every plot."""
-    arrivals = [0, 1, 2, 4, 6, 5, 7, 8, 9]
-    sent = [i * 1e-3 for i in range(10)]
-    timed = [(seq, sent[seq] + 0.002 + k * 1e-5) for k, seq in enumerate(arrivals)]
-    return PingResult(
-        protocol="udp",
-        address=("127.0.0.1", 9),
-        count=10,
-        size=64,
-        interval=1e-3,
-        timeout=1.0,
-        records=build_records(sent, timed),
-        arrivals=tuple(arrivals),
-        connect_time=None,
-        unreachable=0,
-        kind="probe",
-    )
+    return make_result(10, [0, 1, 2, 4, 6, 5, 7, 8, 9], rtt=lambda seq: 0.002)
 
 
 def words(fig: Figure) -> str:

@@ -233,20 +233,25 @@ def nbgrader_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return runtime
 
 
+def grade(folder: Path, submissions: dict[str, dict[str, Any]], lang: str | None = None) -> Path:
+    """Release the practice (in ``lang``) in a course under ``folder``, take in one
+    notebook per student, autograde them all and write the feedback; the course folder."""
+    course = release.generate(folder, lang).parents[2]
+    for student, notebook in submissions.items():
+        target = course / "submitted" / student / ASSIGNMENT
+        target.mkdir(parents=True)
+        (target / f"{ASSIGNMENT}.ipynb").write_text(json.dumps(notebook), "utf-8")
+    release.nbgrader(course, "autograde", ASSIGNMENT, "--create", timeout=480)
+    release.nbgrader(course, "generate_feedback", ASSIGNMENT, timeout=120)
+    return course
+
+
 def test_a_class_is_released_autograded_and_given_feedback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime = nbgrader_environment(tmp_path, monkeypatch)
 
-    released = release.generate(tmp_path)
-    course = released.parents[2]
-    for student, cells in SUBMISSIONS.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        (folder / f"{ASSIGNMENT}.ipynb").write_text(json.dumps(_submission(cells)), "utf-8")
-
-    release.nbgrader(course, "autograde", ASSIGNMENT, "--create", timeout=480)
-    release.nbgrader(course, "generate_feedback", ASSIGNMENT, timeout=120)
+    course = grade(tmp_path, {s: _submission(cells) for s, cells in SUBMISSIONS.items()})
 
     assert not _kernels_under(runtime), "a kernel outlived nbgrader"
     problems = []

@@ -12,7 +12,6 @@ in Portuguese: the notebook's text and labsock's hints.
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -80,16 +79,10 @@ def test_a_portuguese_class_gets_the_english_points_and_portuguese_feedback(
 ) -> None:
     runtime = english.nbgrader_environment(tmp_path, monkeypatch)
 
-    released = release.generate(tmp_path, LANG)
-    course = released.parents[2]
     submissions = {"reference": english.REFERENCE, "wrong": english.WRONG}
-    for student, cells in submissions.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        (folder / f"{ASSIGNMENT}.ipynb").write_text(json.dumps(_submission(cells)), "utf-8")
-
-    release.nbgrader(course, "autograde", ASSIGNMENT, "--create", timeout=480)
-    release.nbgrader(course, "generate_feedback", ASSIGNMENT, timeout=120)
+    course = english.grade(
+        tmp_path, {s: _submission(cells) for s, cells in submissions.items()}, LANG
+    )
 
     assert not english._kernels_under(runtime), "a kernel outlived nbgrader"
     problems = []

@@ -563,6 +563,16 @@ def rdt_receive_ignores_stop(sock: socket.socket, stop: threading.Event) -> list
 # -- exercise 6 ---------------------------------------------------------------------------
 
 
+def _echo_until_eof(conn: socket.socket) -> None:
+    """A correct per-client echo: everything back until the client closes, then close."""
+    with conn:
+        try:
+            while data := conn.recv(4096):
+                conn.sendall(data)
+        except OSError:
+            pass
+
+
 def _thread_per_client(
     listener: socket.socket,
     stop: threading.Event,
@@ -701,33 +711,17 @@ def threads_keep_connections_open(listener: socket.socket, stop: threading.Event
 
 
 def threads_block_in_accept(listener: socket.socket, stop: threading.Event) -> None:
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            try:
-                while data := conn.recv(4096):
-                    conn.sendall(data)
-            except OSError:
-                pass
-
     # The mistake: looks at stop, but accept() has no timeout.
-    _thread_per_client(listener, stop, serve, accept_timeout=None)
+    _thread_per_client(listener, stop, _echo_until_eof, accept_timeout=None)
 
 
 def threads_ignore_stop(listener: socket.socket, stop: threading.Event) -> None:
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            try:
-                while data := conn.recv(4096):
-                    conn.sendall(data)
-            except OSError:
-                pass
-
     while True:  # the mistake: never looks at stop, blocks in accept()
         try:
             conn, _ = listener.accept()
         except OSError:
             return
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        threading.Thread(target=_echo_until_eof, args=(conn,), daemon=True).start()
 
 
 def threads_never_joined(listener: socket.socket, stop: threading.Event) -> None:

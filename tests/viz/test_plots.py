@@ -5,8 +5,7 @@ from __future__ import annotations
 import doctest
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,10 +23,10 @@ import labsock._viz.style
 import labsock.plots
 from labsock import UDPEchoServer, plots
 from labsock._core.errors import UsageError
-from labsock._core.records import build_records
 from labsock._results.ping import PingResult
 from labsock._viz.style import COLORS, OKABE_ITO
 from labsock.plots import ThroughputPoint
+from tests.helpers import make_result
 
 # The impaired run every test below reads: 20 probes 1 ms apart; 3, 7 and 15
 # lost; 5 overtaken by 6, and 10 by 11 and 12 (RFC 4737: 2 reordered); extra
@@ -36,42 +35,6 @@ ARRIVALS = [0, 1, 2, 2, 4, 6, 5, 8, 9, 11, 12, 10, 9, 13, 14, 16, 17, 18, 19]
 LOST = [3, 7, 15]
 REORDERED = [(6, 5), (11, 10)]  # (arrival index, seq)
 DUPLICATES = [(3, 2), (12, 9)]
-
-
-def make_result(
-    count: int,
-    arrivals: Sequence[int],
-    *,
-    protocol: str = "udp",
-    rtt: Callable[[int], float] = lambda seq: 0.012,
-    connect_time: float | None = None,
-    unreachable: int = 0,
-    kind: Literal["probe", "request"] = "probe",
-) -> PingResult:
-    """A PingResult as ping would build it: probe i sent at i ms, replies in the given order.
-
-    Each reply arrives ``rtt(seq)`` after its probe, or just after the
-    previous reply if that is later, so the list order is the arrival order.
-    """
-    sent = [i * 1e-3 for i in range(count)]
-    timed: list[tuple[int, float]] = []
-    last = 0.0
-    for seq in arrivals:
-        last = max(last + 1e-6, sent[seq] + rtt(seq))
-        timed.append((seq, last))
-    return PingResult(
-        protocol=protocol,
-        address=("127.0.0.1", 9),
-        count=count,
-        size=64,
-        interval=1e-3,
-        timeout=1.0,
-        records=build_records(sent, timed),
-        arrivals=tuple(arrivals),
-        connect_time=connect_time,
-        unreachable=unreachable,
-        kind=kind,
-    )
 
 
 @pytest.fixture(scope="module", autouse=True)
